@@ -1,0 +1,165 @@
+/* cache: the cache table: lookup by key, upsert, hit counting, cross-process fetch locks, purge. */
+#include "cache.h"
+#include "db.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The server's clock decides freshness, so that every host sharing the
+ * database agrees on what has expired. */
+static const char SQL_LOOKUP[] =
+    "SELECT response, status, etag, ttl,"
+    " TIMESTAMPDIFF(SECOND, fetched_at, UTC_TIMESTAMP()),"
+    " TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at)"
+    " FROM cache WHERE cache_key = ?";
+
+/* No VALUES() in the upsert: it is deprecated in MySQL 8 and absent from
+ * its alias syntax's MariaDB counterpart, so the values are bound twice. */
+static const char SQL_STORE[] =
+    "INSERT INTO cache (cache_key, request, response, status, etag, ttl, fetched_at, expires_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP() + INTERVAL ? SECOND)"
+    " ON DUPLICATE KEY UPDATE request = ?, response = ?, status = ?, etag = ?, ttl = ?,"
+    " fetched_at = UTC_TIMESTAMP(), expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND";
+
+static const char SQL_HIT[] =
+    "UPDATE cache SET hits = hits + 1, last_hit_at = UTC_TIMESTAMP() WHERE cache_key = ?";
+static const char SQL_LOCK[] = "SELECT GET_LOCK(?, ?)";
+static const char SQL_UNLOCK[] = "SELECT RELEASE_LOCK(?)";
+static const char SQL_PURGE_EXPIRED[] =
+    "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND";
+static const char SQL_PURGE_ENDPOINT[] = "DELETE FROM cache WHERE endpoint = ?";
+static const char SQL_PURGE_ALL[] = "DELETE FROM cache";
+
+int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *e, char *err, size_t errlen)
+{
+    MYSQL_BIND p[1], r[6];
+    unsigned long klen = 32, blen = 0, elen = 0;
+    long long status = 0, ttl = 0, age = 0, left = 0;
+    my_bool n_body = 0, n_status = 0, n_etag = 0, n_ttl = 0, n_age = 0, n_left = 0;
+    db_bind_blob(&p[0], key, &klen);
+    db_bind_out_grow(&r[0], &blen, &n_body);
+    db_bind_out_long(&r[1], &status, &n_status);
+    db_bind_out_str(&r[2], e->etag, sizeof e->etag - 1, &elen, &n_etag);
+    db_bind_out_long(&r[3], &ttl, &n_ttl);
+    db_bind_out_long(&r[4], &age, &n_age);
+    db_bind_out_long(&r[5], &left, &n_left);
+    buf_t *grow[6] = { &e->body, NULL, NULL, NULL, NULL, NULL };
+    int has_row = 0;
+    if (db_run(d, DBS_LOOKUP, SQL_LOOKUP, p, r, grow, &has_row, NULL, err, errlen) < 0)
+        return -1;
+    if (!has_row)
+        return 0;
+    e->etag[elen < sizeof e->etag ? elen : sizeof e->etag - 1] = '\0';
+    if (n_etag)
+        e->etag[0] = '\0';
+    e->status = (long)status;
+    e->ttl = (long)ttl;
+    e->age = age < 0 ? 0 : (long)age;
+    e->left = (long)left;
+    return 1;
+}
+
+int cache_store(struct db *d, const unsigned char key[32], const char *request_json,
+                const char *body, size_t len, long status, const char *etag, long ttl,
+                char *err, size_t errlen)
+{
+    MYSQL_BIND p[13];
+    unsigned long klen = 32, rlen = strlen(request_json), blen = len, elen = strlen(etag);
+    long long st = status, t = ttl;
+    db_bind_blob(&p[0], key, &klen);
+    db_bind_str(&p[1], request_json, &rlen);
+    db_bind_blob(&p[2], body, &blen);
+    db_bind_long(&p[3], &st);
+    db_bind_str(&p[4], etag, &elen);
+    db_bind_long(&p[5], &t);
+    db_bind_long(&p[6], &t);
+    db_bind_str(&p[7], request_json, &rlen);
+    db_bind_blob(&p[8], body, &blen);
+    db_bind_long(&p[9], &st);
+    db_bind_str(&p[10], etag, &elen);
+    db_bind_long(&p[11], &t);
+    db_bind_long(&p[12], &t);
+    return db_run(d, DBS_STORE, SQL_STORE, p, NULL, NULL, NULL, NULL, err, errlen);
+}
+
+int cache_hit(struct db *d, const unsigned char key[32], char *err, size_t errlen)
+{
+    MYSQL_BIND p[1];
+    unsigned long klen = 32;
+    db_bind_blob(&p[0], key, &klen);
+    return db_run(d, DBS_HIT, SQL_HIT, p, NULL, NULL, NULL, NULL, err, errlen);
+}
+
+static void lock_name(const unsigned char key[32], char out[48])
+{
+    memcpy(out, "ytcache:", 8);
+    util_hex(key, 16, out + 8);     /* 32 hex digits + NUL: 41 bytes in all */
+}
+
+int cache_lock(struct db *d, const unsigned char key[32], long wait_ms, char *err, size_t errlen)
+{
+    char name[48];
+    lock_name(key, name);
+    MYSQL_BIND p[2], r[1];
+    unsigned long nlen = strlen(name);
+    /* GET_LOCK takes whole seconds on MySQL; round up so 0 < wait stays > 0 */
+    long long secs = (wait_ms + 999) / 1000;
+    long long got = 0;
+    my_bool isnull = 0;
+    db_bind_str(&p[0], name, &nlen);
+    db_bind_long(&p[1], &secs);
+    db_bind_out_long(&r[0], &got, &isnull);
+    int has_row = 0;
+    if (db_run(d, DBS_LOCK, SQL_LOCK, p, r, NULL, &has_row, NULL, err, errlen) < 0)
+        return -1;
+    if (!has_row || isnull) {
+        snprintf(err, errlen, "GET_LOCK returned NULL");
+        return -1;
+    }
+    return got == 1 ? 1 : 0;
+}
+
+int cache_unlock(struct db *d, const unsigned char key[32], char *err, size_t errlen)
+{
+    char name[48];
+    lock_name(key, name);
+    MYSQL_BIND p[1];
+    unsigned long nlen = strlen(name);
+    db_bind_str(&p[0], name, &nlen);
+    return db_run(d, DBS_UNLOCK, SQL_UNLOCK, p, NULL, NULL, NULL, NULL, err, errlen);
+}
+
+long long cache_purge_expired(struct db *d, long grace_secs, char *err, size_t errlen)
+{
+    MYSQL_BIND p[1];
+    long long g = grace_secs;
+    unsigned long long n = 0;
+    db_bind_long(&p[0], &g);
+    if (db_run(d, DBS_PURGE_EXPIRED, SQL_PURGE_EXPIRED, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+        return -1;
+    return (long long)n;
+}
+
+long long cache_purge_endpoint(struct db *d, const char *endpoint, char *err, size_t errlen)
+{
+    MYSQL_BIND p[1];
+    unsigned long len = strlen(endpoint);
+    unsigned long long n = 0;
+    db_bind_str(&p[0], endpoint, &len);
+    if (db_run(d, DBS_PURGE_ENDPOINT, SQL_PURGE_ENDPOINT, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+        return -1;
+    return (long long)n;
+}
+
+long long cache_purge_all(struct db *d, char *err, size_t errlen)
+{
+    unsigned long long n = 0;
+    if (db_run(d, DBS_PURGE_ALL, SQL_PURGE_ALL, NULL, NULL, NULL, NULL, &n, err, errlen) < 0)
+        return -1;
+    return (long long)n;
+}
+
+void cache_entry_free(struct cache_entry *e)
+{
+    buf_free(&e->body);
+}

@@ -1,0 +1,33 @@
+/* cache: the cache table: lookup by key, upsert, hit counting, cross-process fetch locks, purge. */
+#ifndef YTC_CACHE_H
+#define YTC_CACHE_H
+
+#include "util.h"
+
+struct db;
+
+struct cache_entry {
+    buf_t body;
+    long status;
+    char etag[130];
+    long ttl;
+    long age;      /* seconds since fetched */
+    long left;     /* seconds until expiry; <= 0 means expired */
+};
+
+/* 1 found, 0 not found, -1 database error. Reuses e->body's memory. */
+int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *e, char *err, size_t errlen);
+int cache_store(struct db *d, const unsigned char key[32], const char *request_json,
+                const char *body, size_t len, long status, const char *etag, long ttl,
+                char *err, size_t errlen);
+int cache_hit(struct db *d, const unsigned char key[32], char *err, size_t errlen);
+/* Cross-process fetch lock (GET_LOCK). 1 got it, 0 timed out, -1 error. */
+int cache_lock(struct db *d, const unsigned char key[32], long wait_ms, char *err, size_t errlen);
+int cache_unlock(struct db *d, const unsigned char key[32], char *err, size_t errlen);
+/* Purges; return rows deleted or -1. */
+long long cache_purge_expired(struct db *d, long grace_secs, char *err, size_t errlen);
+long long cache_purge_endpoint(struct db *d, const char *endpoint, char *err, size_t errlen);
+long long cache_purge_all(struct db *d, char *err, size_t errlen);
+void cache_entry_free(struct cache_entry *e);
+
+#endif

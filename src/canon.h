@@ -1,0 +1,46 @@
+/* canon: query parsing, per-resource validation and the canonical request / cache key. */
+#ifndef YTC_CANON_H
+#define YTC_CANON_H
+
+#include "util.h"
+
+#define CANON_MAX_PARAMS 40
+#define CANON_MAX_IDS 50
+
+struct canon_param {
+    const char *name;
+    const char *value;
+};
+
+struct canon {
+    char resource[32];
+    struct canon_param params[CANON_MAX_PARAMS];   /* sorted by name after parsing */
+    size_t n;
+    const char *client_key;   /* caller's key= (used only in passthrough mode), or NULL */
+    long client_ttl;          /* ttl= / age= in seconds, -1 if absent */
+    buf_t scratch;            /* decoded strings live here */
+    buf_t query;              /* canonical query: what goes upstream and into the key */
+};
+
+/* 1 if `name` is a resource ytcache serves. */
+int canon_resource_known(const char *name);
+
+/* Parse and validate a query string for `resource`; when resource is NULL
+ * (the compatibility form) it comes from the `endpoint` param. On failure
+ * fills e (400/404) and returns -1. The struct is reusable across requests. */
+int canon_parse(struct canon *c, const char *resource, const char *qs, struct yerr *e);
+
+const char *canon_get(const struct canon *c, const char *name);
+
+/* SHA-256 of resource, key identity and canonical query. */
+void canon_cache_key(const struct canon *c, const char *keyid, unsigned char out[32]);
+
+/* {"endpoint":..,"key":..,"params":{..}} for the cache row. 0 / -1. */
+int canon_request_json(const struct canon *c, const char *keyid, buf_t *out);
+
+/* Key identity for passthrough mode: "fp:" + 16 hex of SHA-256(key). out >= 20 bytes. */
+void canon_key_fingerprint(const char *key, char *out, size_t outlen);
+
+void canon_free(struct canon *c);
+
+#endif

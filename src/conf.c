@@ -1,0 +1,504 @@
+/* conf: ytcache.conf (INI) parsing, the table of defaults, env overrides, TTL rules. */
+#include "conf.h"
+#include "canon.h"
+#include "log.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+enum otype {
+    O_STR,      /* char * */
+    O_LONG,     /* long, plain integer in [min,max] */
+    O_SECS,     /* long seconds; accepts s/m/h/d suffix */
+    O_LIST,     /* char *[CONF_MAX_LIST] + size_t count, comma separated */
+    O_ENUM,     /* long index into enums */
+};
+
+struct opt {
+    const char *section;
+    const char *key;
+    enum otype type;
+    size_t off;
+    size_t count_off;          /* O_LIST only */
+    const char *def;           /* default, parsed like a config value */
+    long min, max;
+    const char *const *enums;
+};
+
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const outage_modes[] = { "bypass", "error", NULL };
+static const char *const key_modes[] = { "pool", "passthrough", NULL };
+
+#define OFF(f) offsetof(struct conf, f)
+#define DAY 86400L
+#define YEAR (366 * DAY)
+
+/* Every setting and its default, in one place. Units: _ms milliseconds,
+ * durations (O_SECS) seconds, sizes bytes. */
+static const struct opt opts[] = {
+    { "server", "cors_origins", O_LIST, OFF(cors_origins), OFF(n_cors), "", 0, 0, NULL },
+    { "server", "log_level", O_ENUM, OFF(log_level), 0, "info", 0, 0, log_levels },
+    { "server", "max_query_bytes", O_LONG, OFF(max_query_bytes), 0, "8192", 256, 1048576, NULL },
+    { "server", "db_outage", O_ENUM, OFF(db_outage), 0, "bypass", 0, 0, outage_modes },
+
+    { "database", "host", O_STR, OFF(db_host), 0, "localhost", 0, 0, NULL },
+    { "database", "port", O_LONG, OFF(db_port), 0, "3306", 0, 65535, NULL },
+    { "database", "socket", O_STR, OFF(db_socket), 0, "", 0, 0, NULL },
+    { "database", "user", O_STR, OFF(db_user), 0, "ytcache", 0, 0, NULL },
+    { "database", "password", O_STR, OFF(db_password), 0, "", 0, 0, NULL },
+    { "database", "name", O_STR, OFF(db_name), 0, "ytcache", 0, 0, NULL },
+    { "database", "option_file", O_STR, OFF(db_option_file), 0, "", 0, 0, NULL },
+    { "database", "option_group", O_STR, OFF(db_option_group), 0, "client", 0, 0, NULL },
+    { "database", "connect_timeout", O_SECS, OFF(db_connect_timeout), 0, "2", 1, 60, NULL },
+    { "database", "retry_interval_ms", O_LONG, OFF(db_retry_ms), 0, "1000", 0, 600000, NULL },
+
+    { "upstream", "base_url", O_STR, OFF(base_url), 0, "https://www.googleapis.com/youtube/v3", 0, 0, NULL },
+    { "upstream", "keys", O_LIST, OFF(keys), OFF(n_keys), "", 0, 0, NULL },
+    { "upstream", "key_mode", O_ENUM, OFF(key_mode), 0, "pool", 0, 0, key_modes },
+    { "upstream", "referer", O_STR, OFF(referer), 0, "", 0, 0, NULL },
+    { "upstream", "connect_timeout_ms", O_LONG, OFF(connect_timeout_ms), 0, "3000", 1, 600000, NULL },
+    { "upstream", "timeout_ms", O_LONG, OFF(timeout_ms), 0, "10000", 1, 600000, NULL },
+    { "upstream", "max_response_bytes", O_LONG, OFF(max_response_bytes), 0, "4194304", 1024, 1073741824L, NULL },
+
+    { "cache", "default_ttl", O_SECS, OFF(default_ttl), 0, "3600", 0, YEAR, NULL },
+    { "cache", "min_ttl", O_SECS, OFF(min_ttl), 0, "60", 0, YEAR, NULL },
+    { "cache", "max_ttl", O_SECS, OFF(max_ttl), 0, "604800", 0, YEAR, NULL },
+    { "cache", "stale_while_revalidate", O_SECS, OFF(swr), 0, "300", 0, YEAR, NULL },
+    { "cache", "stale_if_error", O_SECS, OFF(sie), 0, "86400", 0, YEAR, NULL },
+    { "cache", "negative_ttl", O_SECS, OFF(negative_ttl), 0, "300", 0, YEAR, NULL },
+    { "cache", "lock_wait_ms", O_LONG, OFF(lock_wait_ms), 0, "10000", 0, 600000, NULL },
+};
+
+/* Built-in TTLs per resource (seconds); "resource.param" applies when the
+ * request has that param (videos.chart = the trending lists). */
+static const struct { const char *rule; long ttl; } default_ttls[] = {
+    { "videos", 3600 },          { "videos.chart", 900 },
+    { "search", 21600 },         { "channels", DAY },
+    { "playlists", 3600 },       { "playlistItems", 1800 },
+    { "commentThreads", 900 },   { "comments", 900 },
+    { "videoCategories", DAY },  { "i18nRegions", DAY },
+    { "i18nLanguages", DAY },    { "activities", 1800 },
+    { "channelSections", DAY },  { "captions", DAY },
+    { "subscriptions", 3600 },
+};
+
+/* Environment overrides: shared hosts often hand out database settings this way. */
+static const struct { const char *env; const char *section; const char *key; } env_overrides[] = {
+    { "YTCACHE_DB_HOST", "database", "host" },
+    { "YTCACHE_DB_PORT", "database", "port" },
+    { "YTCACHE_DB_SOCKET", "database", "socket" },
+    { "YTCACHE_DB_USER", "database", "user" },
+    { "YTCACHE_DB_PASSWORD", "database", "password" },
+    { "YTCACHE_DB_NAME", "database", "name" },
+    { "YTCACHE_DB_OPTION_FILE", "database", "option_file" },
+};
+
+const char *conf_default_path(void)
+{
+    return SYSCONFDIR "/ytcache.conf";
+}
+
+static int parse_secs(const char *v, long min, long max, long *out)
+{
+    char num[32];
+    size_t n = strlen(v);
+    if (n == 0 || n >= sizeof num)
+        return -1;
+    long mult = 1;
+    memcpy(num, v, n + 1);
+    switch (num[n - 1]) {
+    case 's': mult = 1; break;
+    case 'm': mult = 60; break;
+    case 'h': mult = 3600; break;
+    case 'd': mult = DAY; break;
+    default: mult = 0; break;
+    }
+    if (mult)
+        num[n - 1] = '\0';
+    else
+        mult = 1;
+    long long x;
+    if (util_parse_ll(num, 0, YEAR, &x) < 0)
+        return -1;
+    x *= mult;
+    if (x < min || x > max)
+        return -1;
+    *out = (long)x;
+    return 0;
+}
+
+static void free_list(char **list, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) {
+        free(list[i]);
+        list[i] = NULL;
+    }
+    *n = 0;
+}
+
+/* Set one option from its text. -1 with a message in err. */
+static int set_opt(struct conf *c, const struct opt *o, const char *v, char *err, size_t errlen)
+{
+    char *base = (char *)c;
+    switch (o->type) {
+    case O_STR: {
+        char **p = (char **)(base + o->off);
+        char *d = util_strndup(v, strlen(v));
+        if (!d) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        free(*p);
+        *p = d;
+        return 0;
+    }
+    case O_LONG: {
+        long x;
+        if (util_parse_long(v, o->min, o->max, &x) < 0) {
+            snprintf(err, errlen, "%s must be an integer from %ld to %ld", o->key, o->min, o->max);
+            return -1;
+        }
+        *(long *)(base + o->off) = x;
+        return 0;
+    }
+    case O_SECS: {
+        long x;
+        if (parse_secs(v, o->min, o->max, &x) < 0) {
+            snprintf(err, errlen, "%s must be a duration (seconds, or with s/m/h/d) from %ld to %ld s",
+                     o->key, o->min, o->max);
+            return -1;
+        }
+        *(long *)(base + o->off) = x;
+        return 0;
+    }
+    case O_ENUM:
+        for (long i = 0; o->enums[i]; i++)
+            if (strcmp(v, o->enums[i]) == 0) {
+                *(long *)(base + o->off) = i;
+                return 0;
+            }
+        snprintf(err, errlen, "%s: unknown value", o->key);
+        return -1;
+    case O_LIST: {
+        char **list = (char **)(base + o->off);
+        size_t *n = (size_t *)(base + o->count_off);
+        free_list(list, n);
+        const char *p = v;
+        while (*p) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            const char *s = p, *e = p + len;
+            while (s < e && isspace((unsigned char)*s)) s++;
+            while (e > s && isspace((unsigned char)e[-1])) e--;
+            if (e > s) {
+                if (*n >= CONF_MAX_LIST) {
+                    snprintf(err, errlen, "%s: more than %d entries", o->key, CONF_MAX_LIST);
+                    return -1;
+                }
+                list[*n] = util_strndup(s, (size_t)(e - s));
+                if (!list[*n]) {
+                    snprintf(err, errlen, "out of memory");
+                    return -1;
+                }
+                (*n)++;
+            }
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static const struct opt *find_opt(const char *section, const char *key)
+{
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        if (strcmp(opts[i].section, section) == 0 && strcmp(opts[i].key, key) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static int set_ttl_rule(struct conf *c, const char *key, const char *v, char *err, size_t errlen)
+{
+    struct ttl_rule r;
+    memset(&r, 0, sizeof r);
+    const char *dot = strchr(key, '.');
+    size_t rlen = dot ? (size_t)(dot - key) : strlen(key);
+    if (rlen == 0 || rlen >= sizeof r.resource) {
+        snprintf(err, errlen, "bad ttl rule name");
+        return -1;
+    }
+    memcpy(r.resource, key, rlen);
+    if (!canon_resource_known(r.resource)) {
+        snprintf(err, errlen, "unknown resource in ttl rule");
+        return -1;
+    }
+    if (dot && (util_copy(r.param, sizeof r.param, dot + 1) < 0 || !r.param[0])) {
+        snprintf(err, errlen, "bad ttl rule parameter");
+        return -1;
+    }
+    if (parse_secs(v, 0, YEAR, &r.ttl) < 0) {
+        snprintf(err, errlen, "ttl must be a duration (seconds, or with s/m/h/d)");
+        return -1;
+    }
+    for (size_t i = 0; i < c->n_ttl; i++)
+        if (strcmp(c->ttl[i].resource, r.resource) == 0 && strcmp(c->ttl[i].param, r.param) == 0) {
+            c->ttl[i] = r;
+            return 0;
+        }
+    if (c->n_ttl >= sizeof c->ttl / sizeof c->ttl[0]) {
+        snprintf(err, errlen, "too many ttl rules");
+        return -1;
+    }
+    c->ttl[c->n_ttl++] = r;
+    return 0;
+}
+
+void conf_defaults(struct conf *c)
+{
+    char err[256];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        if (set_opt(c, &opts[i], opts[i].def, err, sizeof err) < 0)
+            abort();    /* a broken default table is a programming error */
+    for (size_t i = 0; i < sizeof default_ttls / sizeof default_ttls[0]; i++) {
+        char v[32];
+        snprintf(v, sizeof v, "%ld", default_ttls[i].ttl);
+        if (set_ttl_rule(c, default_ttls[i].rule, v, err, sizeof err) < 0)
+            abort();
+    }
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/* A value is either "quoted" (\" and \\ escapes) or bare, where an inline
+ * comment starts at whitespace followed by ';' or '#'. */
+static int unquote_value(char *v, char *err, size_t errlen)
+{
+    if (*v != '"') {
+        for (char *p = v; *p; p++)
+            if ((*p == ';' || *p == '#') && p > v && isspace((unsigned char)p[-1])) {
+                *p = '\0';
+                break;
+            }
+        char *t = trim(v);
+        memmove(v, t, strlen(t) + 1);
+        return 0;
+    }
+    char *r = v + 1, *w = v;
+    while (*r && *r != '"') {
+        if (*r == '\\' && (r[1] == '"' || r[1] == '\\'))
+            r++;
+        *w++ = *r++;
+    }
+    if (*r != '"') {
+        snprintf(err, errlen, "unterminated quoted value");
+        return -1;
+    }
+    r++;
+    while (isspace((unsigned char)*r))
+        r++;
+    if (*r && *r != ';' && *r != '#') {
+        snprintf(err, errlen, "text after quoted value");
+        return -1;
+    }
+    *w = '\0';
+    return 0;
+}
+
+static int check_consistency(const struct conf *c, char *err, size_t errlen)
+{
+    if (c->min_ttl > c->max_ttl) {
+        snprintf(err, errlen, "min_ttl is greater than max_ttl");
+        return -1;
+    }
+    if (strncmp(c->base_url, "http://", 7) != 0 && strncmp(c->base_url, "https://", 8) != 0) {
+        snprintf(err, errlen, "base_url must start with http:// or https://");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, size_t errlen)
+{
+    char line[4096];
+    char section[32] = "";
+    long lineno = 0;
+    char msg[256];
+    while (fgets(line, sizeof line, fp)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+            snprintf(err, errlen, "%s:%ld: line too long", path, lineno);
+            return -1;
+        }
+        char raw[4096];
+        util_copy(raw, sizeof raw, line);
+        char *text = trim(raw);
+        char *s = trim(line);
+        if (!*s || *s == ';' || *s == '#')
+            continue;
+        if (*s == '[') {
+            char *end = strchr(s, ']');
+            if (!end || *trim(end + 1)) {
+                snprintf(err, errlen, "%s:%ld: bad section header: %s", path, lineno, text);
+                return -1;
+            }
+            *end = '\0';
+            char *name = trim(s + 1);
+            if (strcmp(name, "server") && strcmp(name, "database") && strcmp(name, "upstream") &&
+                strcmp(name, "cache") && strcmp(name, "ttl")) {
+                snprintf(err, errlen, "%s:%ld: unknown section: %s", path, lineno, text);
+                return -1;
+            }
+            util_copy(section, sizeof section, name);
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%ld: expected key = value: %s", path, lineno, text);
+            return -1;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *val = trim(eq + 1);
+        if (!section[0]) {
+            snprintf(err, errlen, "%s:%ld: setting outside a [section]: %s", path, lineno, text);
+            return -1;
+        }
+        if (unquote_value(val, msg, sizeof msg) < 0) {
+            snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, text);
+            return -1;
+        }
+        if (strcmp(section, "ttl") == 0) {
+            if (set_ttl_rule(c, key, val, msg, sizeof msg) < 0) {
+                snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, text);
+                return -1;
+            }
+            continue;
+        }
+        const struct opt *o = find_opt(section, key);
+        if (!o) {
+            snprintf(err, errlen, "%s:%ld: unknown key in [%s]: %s", path, lineno, section, text);
+            return -1;
+        }
+        if (set_opt(c, o, val, msg, sizeof msg) < 0) {
+            /* never echo a secret back into a log */
+            if (strcmp(key, "password") == 0 || strcmp(key, "keys") == 0)
+                snprintf(err, errlen, "%s:%ld: %s", path, lineno, msg);
+            else
+                snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, text);
+            return -1;
+        }
+    }
+    if (ferror(fp)) {
+        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+{
+    conf_defaults(c);
+    int explicit_path = path != NULL;
+    if (!path) {
+        const char *e = getenv("YTCACHE_CONFIG");
+        if (e && *e) {
+            path = e;
+            explicit_path = 1;
+        } else {
+            path = conf_default_path();
+        }
+    }
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        if (explicit_path || errno != ENOENT) {
+            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+            return -1;
+        }
+    } else {
+        util_copy(c->path, sizeof c->path, path);
+        int rc = parse_file(c, path, fp, err, errlen);
+        fclose(fp);
+        if (rc < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < sizeof env_overrides / sizeof env_overrides[0]; i++) {
+        const char *v = getenv(env_overrides[i].env);
+        if (!v)
+            continue;
+        char msg[256];
+        if (set_opt(c, find_opt(env_overrides[i].section, env_overrides[i].key), v, msg, sizeof msg) < 0) {
+            snprintf(err, errlen, "$%s: %s", env_overrides[i].env, msg);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < c->n_cors; i++)
+        if (strcmp(c->cors_origins[i], "*") == 0)
+            c->cors_any = 1;
+    if (check_consistency(c, err, errlen) < 0) {
+        char msg[256];
+        util_copy(msg, sizeof msg, err);
+        snprintf(err, errlen, "%s: %s", c->path[0] ? c->path : "(defaults)", msg);
+        return -1;
+    }
+    return 0;
+}
+
+void conf_free(struct conf *c)
+{
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        char *base = (char *)c;
+        if (opts[i].type == O_STR) {
+            char **p = (char **)(base + opts[i].off);
+            free(*p);
+            *p = NULL;
+        } else if (opts[i].type == O_LIST) {
+            free_list((char **)(base + opts[i].off), (size_t *)(base + opts[i].count_off));
+        }
+    }
+}
+
+long conf_ttl_for(const struct conf *c, const char *resource, const struct canon *req, long client_ttl)
+{
+    long ttl = c->default_ttl;
+    int best = 0;   /* 1 = resource rule, 2 = resource.param rule */
+    for (size_t i = 0; i < c->n_ttl; i++) {
+        const struct ttl_rule *r = &c->ttl[i];
+        if (strcmp(r->resource, resource) != 0)
+            continue;
+        if (!r->param[0] && best < 1) {
+            ttl = r->ttl;
+            best = 1;
+        } else if (r->param[0] && req && canon_get(req, r->param) && best < 2) {
+            ttl = r->ttl;
+            best = 2;
+        }
+    }
+    if (client_ttl >= 0)
+        ttl = client_ttl;
+    if (ttl < c->min_ttl)
+        ttl = c->min_ttl;
+    if (ttl > c->max_ttl)
+        ttl = c->max_ttl;
+    return ttl;
+}

@@ -1,0 +1,82 @@
+/* conf: ytcache.conf (INI) parsing, the table of defaults, env overrides, TTL rules. */
+#ifndef YTC_CONF_H
+#define YTC_CONF_H
+
+#include <stddef.h>
+
+struct canon;
+
+#define CONF_MAX_LIST 32
+
+struct ttl_rule {
+    char resource[32];
+    char param[32];        /* "" = whole resource */
+    long ttl;              /* seconds */
+};
+
+struct conf {
+    char path[1024];                 /* file actually read, "" if none */
+
+    /* [server] */
+    char *cors_origins[CONF_MAX_LIST];
+    size_t n_cors;
+    int cors_any;                    /* cors_origins = * */
+    long log_level;
+    long max_query_bytes;
+    long db_outage;                  /* CONF_DB_OUTAGE_* */
+
+    /* [database] */
+    char *db_host;
+    long db_port;
+    char *db_socket;
+    char *db_user;
+    char *db_password;
+    char *db_name;
+    char *db_option_file;
+    char *db_option_group;
+    long db_connect_timeout;         /* seconds */
+    long db_retry_ms;
+
+    /* [upstream] */
+    char *base_url;
+    char *keys[CONF_MAX_LIST];
+    size_t n_keys;
+    long key_mode;                   /* CONF_KEY_* */
+    char *referer;
+    long connect_timeout_ms;
+    long timeout_ms;
+    long max_response_bytes;
+
+    /* [cache] */
+    long default_ttl;
+    long min_ttl;
+    long max_ttl;
+    long swr;                        /* stale_while_revalidate, seconds */
+    long sie;                        /* stale_if_error, seconds */
+    long negative_ttl;
+    long lock_wait_ms;
+
+    /* [ttl] */
+    struct ttl_rule ttl[64];
+    size_t n_ttl;
+};
+
+enum { CONF_DB_OUTAGE_BYPASS = 0, CONF_DB_OUTAGE_ERROR = 1 };
+enum { CONF_KEY_POOL = 0, CONF_KEY_PASSTHROUGH = 1 };
+
+/* Fill c with the built-in defaults. */
+void conf_defaults(struct conf *c);
+/* Defaults, then the file (if path is NULL: $YTCACHE_CONFIG, then the
+ * sysconfdir default, which may be absent), then the environment.
+ * 0 on success; -1 with "FILE:LINE: message: text" in err. */
+int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+void conf_free(struct conf *c);
+const char *conf_default_path(void);
+
+/* TTL for a request: the most specific [ttl] rule (resource.param beats
+ * resource), else default_ttl; a client ttl (>= 0) replaces it; the result is
+ * clamped to [min_ttl, max_ttl]. */
+long conf_ttl_for(const struct conf *c, const char *resource, const struct canon *req,
+                  long client_ttl);
+
+#endif

@@ -1,0 +1,292 @@
+/* db: the MariaDB/MySQL connection, prepared-statement cache and reconnect-once execution. */
+#include "db.h"
+#include "conf.h"
+#include "log.h"
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct db {
+    const struct conf *conf;
+    MYSQL *my;
+    MYSQL_STMT *stmt[DBS__COUNT];
+    long long failed_at_ms;      /* last failed connect, 0 = none */
+};
+
+int db_open(struct db **out, const struct conf *c)
+{
+    struct db *d = calloc(1, sizeof *d);
+    if (!d)
+        return -1;
+    d->conf = c;
+    *out = d;
+    return 0;
+}
+
+void db_disconnect(struct db *d)
+{
+    for (int i = 0; i < DBS__COUNT; i++)
+        if (d->stmt[i]) {
+            mysql_stmt_close(d->stmt[i]);
+            d->stmt[i] = NULL;
+        }
+    if (d->my) {
+        mysql_close(d->my);
+        d->my = NULL;
+    }
+}
+
+void db_close(struct db **pd)
+{
+    if (!*pd)
+        return;
+    db_disconnect(*pd);
+    free(*pd);
+    *pd = NULL;
+}
+
+int db_connected(const struct db *d)
+{
+    return d->my != NULL;
+}
+
+MYSQL *db_handle(struct db *d)
+{
+    return d->my;
+}
+
+static const char *nz(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+int db_connect(struct db *d, char *err, size_t errlen)
+{
+    if (d->my)
+        return 0;
+    const struct conf *c = d->conf;
+    long long now = util_now_ms();
+    if (d->failed_at_ms && now - d->failed_at_ms < c->db_retry_ms) {
+        snprintf(err, errlen, "database unavailable (waiting before the next connect attempt)");
+        return -1;
+    }
+    MYSQL *my = mysql_init(NULL);
+    if (!my) {
+        snprintf(err, errlen, "mysql_init failed");
+        return -1;
+    }
+    unsigned int to = (unsigned int)c->db_connect_timeout;
+    unsigned int rw = (unsigned int)(c->db_connect_timeout * 5);
+    mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &to);
+    mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &rw);
+    mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &rw);
+    mysql_options(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (nz(c->db_option_file)) {
+        mysql_options(my, MYSQL_READ_DEFAULT_FILE, c->db_option_file);
+        mysql_options(my, MYSQL_READ_DEFAULT_GROUP, nz(c->db_option_group) ? c->db_option_group : "client");
+    }
+    /* With an option file, its values win unless the config names them. */
+    const char *host = nz(c->db_socket) ? "localhost" : nz(c->db_host);
+    if (!mysql_real_connect(my, host, nz(c->db_user), c->db_password ? c->db_password : NULL,
+                            nz(c->db_name), (unsigned int)c->db_port, nz(c->db_socket),
+                            CLIENT_FOUND_ROWS)) {
+        snprintf(err, errlen, "cannot connect to the database: %s", mysql_error(my));
+        mysql_close(my);
+        d->failed_at_ms = now ? now : 1;
+        return -1;
+    }
+    if (mysql_query(my, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'") != 0) {
+        snprintf(err, errlen, "cannot set sql_mode: %s", mysql_error(my));
+        mysql_close(my);
+        d->failed_at_ms = now ? now : 1;
+        return -1;
+    }
+    d->my = my;
+    d->failed_at_ms = 0;
+    return 0;
+}
+
+static int is_conn_error(unsigned int e)
+{
+    return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
+           e == CR_CONN_HOST_ERROR || e == CR_COMMANDS_OUT_OF_SYNC || e == ER_CONNECTION_KILLED ||
+           e == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8) */ || e == ER_SERVER_SHUTDOWN;
+}
+
+static int run_once(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIND *params,
+                    MYSQL_BIND *results, buf_t **grow, int *has_row, unsigned long long *affected,
+                    unsigned int *errnum, char *err, size_t errlen)
+{
+    MYSQL_STMT *st = d->stmt[id];
+    *errnum = 0;
+    if (!st) {
+        st = mysql_stmt_init(d->my);
+        if (!st) {
+            *errnum = mysql_errno(d->my);
+            snprintf(err, errlen, "mysql_stmt_init: %s", mysql_error(d->my));
+            return -1;
+        }
+        if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+            *errnum = mysql_stmt_errno(st);
+            snprintf(err, errlen, "prepare: %s", mysql_stmt_error(st));
+            mysql_stmt_close(st);
+            return -1;
+        }
+        d->stmt[id] = st;
+    }
+    if (has_row)
+        *has_row = 0;
+    if ((params && mysql_stmt_bind_param(st, params) != 0) || mysql_stmt_execute(st) != 0) {
+        *errnum = mysql_stmt_errno(st);
+        snprintf(err, errlen, "execute: %s", mysql_stmt_error(st));
+        return -1;
+    }
+    if (affected)
+        *affected = mysql_stmt_affected_rows(st);
+    if (!results) {
+        /* drain any result (SELECT RELEASE_LOCK(...) has one) */
+        if (mysql_stmt_field_count(st) > 0) {
+            mysql_stmt_store_result(st);
+            mysql_stmt_free_result(st);
+        }
+        return 0;
+    }
+    int rc = 0;
+    if (mysql_stmt_bind_result(st, results) != 0) {
+        *errnum = mysql_stmt_errno(st);
+        snprintf(err, errlen, "bind result: %s", mysql_stmt_error(st));
+        mysql_stmt_free_result(st);
+        return -1;
+    }
+    int f = mysql_stmt_fetch(st);
+    if (f == 0 || f == MYSQL_DATA_TRUNCATED) {
+        if (has_row)
+            *has_row = 1;
+        unsigned int ncols = mysql_stmt_field_count(st);
+        for (unsigned int i = 0; grow && i < ncols; i++) {
+            if (!grow[i] || (results[i].is_null && *results[i].is_null))
+                continue;
+            unsigned long len = *results[i].length;
+            buf_reset(grow[i]);
+            if (buf_reserve(grow[i], len) < 0) {
+                snprintf(err, errlen, "out of memory for a %lu-byte column", len);
+                rc = -1;
+                break;
+            }
+            MYSQL_BIND col;
+            memset(&col, 0, sizeof col);
+            unsigned long got = 0;
+            col.buffer_type = MYSQL_TYPE_BLOB;
+            col.buffer = grow[i]->data;
+            col.buffer_length = len;
+            col.length = &got;
+            if (len && mysql_stmt_fetch_column(st, &col, i, 0) != 0) {
+                *errnum = mysql_stmt_errno(st);
+                snprintf(err, errlen, "fetch column: %s", mysql_stmt_error(st));
+                rc = -1;
+                break;
+            }
+            grow[i]->len = len;
+            grow[i]->data[len] = '\0';
+        }
+        /* consume the rest so the statement can run again */
+        while (mysql_stmt_fetch(st) == 0)
+            ;
+    } else if (f == 1) {
+        *errnum = mysql_stmt_errno(st);
+        snprintf(err, errlen, "fetch: %s", mysql_stmt_error(st));
+        rc = -1;
+    }
+    mysql_stmt_free_result(st);
+    return rc;
+}
+
+int db_run(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIND *params,
+           MYSQL_BIND *results, buf_t **grow, int *has_row, unsigned long long *affected,
+           char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (db_connect(d, err, errlen) < 0)
+            return -1;
+        unsigned int e = 0;
+        if (run_once(d, id, sql, params, results, grow, has_row, affected, &e, err, errlen) == 0)
+            return 0;
+        if (e == 0 || !is_conn_error(e))
+            return -1;
+        /* connection gone: drop it (and its statements) and try once more */
+        db_disconnect(d);
+    }
+    return -1;
+}
+
+int db_exec_static(struct db *d, const char *sql, char *err, size_t errlen)
+{
+    if (db_connect(d, err, errlen) < 0)
+        return -1;
+    if (mysql_real_query(d->my, sql, strlen(sql)) != 0) {
+        snprintf(err, errlen, "%s", mysql_error(d->my));
+        if (is_conn_error(mysql_errno(d->my)))
+            db_disconnect(d);
+        return -1;
+    }
+    MYSQL_RES *res = mysql_store_result(d->my);
+    if (res)
+        mysql_free_result(res);
+    return 0;
+}
+
+void db_bind_blob(MYSQL_BIND *b, const void *p, unsigned long *len)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_BLOB;
+    b->buffer = (void *)p;
+    b->buffer_length = *len;
+    b->length = len;
+}
+
+void db_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_STRING;
+    b->buffer = (void *)s;
+    b->buffer_length = *len;
+    b->length = len;
+}
+
+void db_bind_long(MYSQL_BIND *b, long long *v)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = v;
+}
+
+void db_bind_out_long(MYSQL_BIND *b, long long *v, my_bool *is_null)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = v;
+    b->is_null = is_null;
+}
+
+void db_bind_out_str(MYSQL_BIND *b, char *buf, unsigned long cap, unsigned long *len, my_bool *is_null)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_STRING;
+    b->buffer = buf;
+    b->buffer_length = cap;
+    b->length = len;
+    b->is_null = is_null;
+}
+
+void db_bind_out_grow(MYSQL_BIND *b, unsigned long *len, my_bool *is_null)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_BLOB;
+    b->buffer = NULL;
+    b->buffer_length = 0;
+    b->length = len;
+    b->is_null = is_null;
+}

@@ -1,0 +1,57 @@
+/* db: the MariaDB/MySQL connection, prepared-statement cache and reconnect-once execution. */
+#ifndef YTC_DB_H
+#define YTC_DB_H
+
+#include <mysql.h>
+#include <stdbool.h>
+
+/* MySQL 8 dropped my_bool; MariaDB Connector/C still has it. */
+#if !defined(MARIADB_BASE_VERSION) && !defined(MARIADB_PACKAGE_VERSION) && defined(MYSQL_VERSION_ID) && MYSQL_VERSION_ID >= 80000
+typedef bool my_bool;
+#endif
+#include "util.h"
+
+struct conf;
+struct db;
+
+/* Statement slots; each is prepared on first use and again after a reconnect. */
+enum db_stmt_id {
+    DBS_LOOKUP, DBS_STORE, DBS_HIT, DBS_LOCK, DBS_UNLOCK,
+    DBS_PURGE_EXPIRED, DBS_PURGE_ENDPOINT, DBS_PURGE_ALL,
+    DBS_VERSION, DBS_SET_VERSION,
+    DBS__COUNT
+};
+
+int db_open(struct db **d, const struct conf *c);
+void db_close(struct db **d);
+
+/* Connect if not connected. Honours retry_interval_ms after a failure so a
+ * dead server costs one connect attempt per interval, not one per request.
+ * 0 connected, -1 not (err filled). */
+int db_connect(struct db *d, char *err, size_t errlen);
+int db_connected(const struct db *d);
+void db_disconnect(struct db *d);
+MYSQL *db_handle(struct db *d);
+
+/* Execute a prepared statement with `params`; if it has a result, fetch the
+ * first row into `results` (nres binds) and set *has_row. For result columns
+ * whose `grow[i]` is non-NULL the column is fetched whole into that buffer
+ * (bind those with buffer = NULL, buffer_length = 0). On a lost connection
+ * it reconnects and tries once more. Returns 0 or -1 (err filled);
+ * *affected gets the affected-row count when non-NULL. */
+int db_run(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIND *params,
+           MYSQL_BIND *results, buf_t **grow, int *has_row, unsigned long long *affected,
+           char *err, size_t errlen);
+
+/* Plain statement without parameters (static DDL for migrations only). */
+int db_exec_static(struct db *d, const char *sql, char *err, size_t errlen);
+
+/* Bind helpers. */
+void db_bind_blob(MYSQL_BIND *b, const void *p, unsigned long *len);
+void db_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len);
+void db_bind_long(MYSQL_BIND *b, long long *v);
+void db_bind_out_long(MYSQL_BIND *b, long long *v, my_bool *is_null);
+void db_bind_out_str(MYSQL_BIND *b, char *buf, unsigned long cap, unsigned long *len, my_bool *is_null);
+void db_bind_out_grow(MYSQL_BIND *b, unsigned long *len, my_bool *is_null);
+
+#endif

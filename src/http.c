@@ -1,0 +1,123 @@
+/* http: CGI/FastCGI I/O behind one interface, status texts, Google-shaped error bodies, ETags. */
+#include "http.h"
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *http_env(const struct http_io *io, const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = io->envp; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+int http_write(struct http_io *io, const void *p, size_t n)
+{
+    if (io->out) {
+        while (n > 0) {
+            int chunk = n > 1 << 30 ? 1 << 30 : (int)n;
+            if (FCGX_PutStr(p, chunk, io->out) != chunk)
+                return -1;
+            p = (const char *)p + chunk;
+            n -= (size_t)chunk;
+        }
+        return 0;
+    }
+    const char *s = p;
+    while (n > 0) {
+        ssize_t w = write(1, s, n);
+        if (w < 0)
+            return -1;
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int http_flush(struct http_io *io)
+{
+    return io->out ? FCGX_FFlush(io->out) : 0;
+}
+
+const char *http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+int http_error_json(buf_t *out, const struct yerr *e)
+{
+    json_object *root = json_object_new_object();
+    json_object *err = json_object_new_object();
+    json_object *errors = json_object_new_array();
+    json_object *item = json_object_new_object();
+    if (!root || !err || !errors || !item) {
+        json_object_put(root);
+        json_object_put(err);
+        json_object_put(errors);
+        json_object_put(item);
+        return -1;
+    }
+    json_object_object_add(item, "message", json_object_new_string(e->message));
+    json_object_object_add(item, "domain", json_object_new_string("ytcache"));
+    json_object_object_add(item, "reason", json_object_new_string(e->reason ? e->reason : "error"));
+    if (e->location[0]) {
+        json_object_object_add(item, "location", json_object_new_string(e->location));
+        json_object_object_add(item, "locationType", json_object_new_string("parameter"));
+    }
+    json_object_array_add(errors, item);
+    json_object_object_add(err, "code", json_object_new_int(e->status));
+    json_object_object_add(err, "message", json_object_new_string(e->message));
+    json_object_object_add(err, "errors", errors);
+    json_object_object_add(root, "error", err);
+    const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    buf_reset(out);
+    int rc = s ? buf_appends(out, s) : -1;
+    json_object_put(root);
+    return rc;
+}
+
+int http_etag_match(const char *inm, const char *etag)
+{
+    if (!inm || !etag || !*etag)
+        return 0;
+    size_t elen = strlen(etag);
+    const char *p = inm;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '*')
+            return 1;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (*p != '"')
+            return 0;
+        const char *q = strchr(p + 1, '"');
+        if (!q)
+            return 0;
+        if ((size_t)(q - p - 1) == elen && memcmp(p + 1, etag, elen) == 0)
+            return 1;
+        p = q + 1;
+    }
+    return 0;
+}

@@ -1,0 +1,27 @@
+/* http: CGI/FastCGI I/O behind one interface, status texts, Google-shaped error bodies, ETags. */
+#ifndef YTC_HTTP_H
+#define YTC_HTTP_H
+
+#include <stddef.h>
+#include "util.h"
+
+typedef struct FCGX_Stream FCGX_Stream;
+
+/* Where a request comes from and its answer goes: FastCGI streams, or the
+ * process's real environment and stdout for CGI. */
+struct http_io {
+    FCGX_Stream *out;     /* NULL for CGI */
+    char **envp;          /* FastCGI params, or environ for CGI */
+};
+
+const char *http_env(const struct http_io *io, const char *name);
+int http_write(struct http_io *io, const void *p, size_t n);
+int http_flush(struct http_io *io);
+
+const char *http_reason(int status);
+/* Google's error shape with domain "ytcache". */
+int http_error_json(buf_t *out, const struct yerr *e);
+/* 1 if an If-None-Match header value matches the (unquoted) etag. */
+int http_etag_match(const char *inm, const char *etag);
+
+#endif

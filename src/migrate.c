@@ -1,0 +1,111 @@
+/* migrate: schema versions: apply sql/schema.sql and later migrations, recorded in schema_version. */
+#include "migrate.h"
+#include "db.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    int version;
+    const char *sql;
+} migrations[] = {
+    { 1, migrate_schema_sql },
+};
+
+int migrate_latest(void)
+{
+    return migrations[sizeof migrations / sizeof migrations[0] - 1].version;
+}
+
+int migrate_version(struct db *d, char *err, size_t errlen)
+{
+    static const char has_table[] =
+        "SELECT COUNT(*) FROM information_schema.tables"
+        " WHERE table_schema = DATABASE() AND table_name = 'schema_version'";
+    static const char max_version[] = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+    MYSQL_BIND r[1];
+    long long v = 0;
+    my_bool isnull = 0;
+    int has_row = 0;
+    db_bind_out_long(&r[0], &v, &isnull);
+    if (db_run(d, DBS_VERSION, has_table, NULL, r, NULL, &has_row, NULL, err, errlen) < 0)
+        return -1;
+    if (!has_row || v == 0)
+        return 0;
+    /* not a cached slot: the statement text differs, so run it unprepared-cached */
+    MYSQL *my = db_handle(d);
+    MYSQL_STMT *st = mysql_stmt_init(my);
+    if (!st) {
+        snprintf(err, errlen, "mysql_stmt_init failed");
+        return -1;
+    }
+    int rc = -1;
+    v = 0;
+    if (mysql_stmt_prepare(st, max_version, sizeof max_version - 1) == 0 && mysql_stmt_execute(st) == 0 &&
+        mysql_stmt_bind_result(st, r) == 0 && mysql_stmt_fetch(st) == 0)
+        rc = (int)v;
+    else
+        snprintf(err, errlen, "reading schema_version: %s", mysql_stmt_error(st));
+    mysql_stmt_close(st);
+    return rc;
+}
+
+/* Run a script of statements, each ending with ';' at the end of a line;
+ * lines starting with "--" are comments. */
+static int run_script(struct db *d, const char *sql, char *err, size_t errlen)
+{
+    buf_t stmt = { 0 };
+    const char *p = sql;
+    int rc = 0;
+    while (*p && rc == 0) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        const char *s = p;
+        while (len && (*s == ' ' || *s == '\t')) {
+            s++;
+            len--;
+        }
+        if (!(len >= 2 && s[0] == '-' && s[1] == '-')) {
+            if (buf_append(&stmt, p, nl ? (size_t)(nl - p) : strlen(p)) < 0 || buf_append(&stmt, "\n", 1) < 0) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+                break;
+            }
+            size_t l = stmt.len;
+            while (l && (stmt.data[l - 1] == '\n' || stmt.data[l - 1] == ' '))
+                l--;
+            if (l && stmt.data[l - 1] == ';') {
+                stmt.data[l - 1] = '\0';
+                if (db_exec_static(d, stmt.data, err, errlen) < 0)
+                    rc = -1;
+                buf_reset(&stmt);
+            }
+        }
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    buf_free(&stmt);
+    return rc;
+}
+
+int migrate_run(struct db *d, int *from, int *to, char *err, size_t errlen)
+{
+    static const char record[] = "INSERT INTO schema_version (version, applied_at) VALUES (?, UTC_TIMESTAMP())";
+    int v = migrate_version(d, err, errlen);
+    if (v < 0)
+        return -1;
+    *from = *to = v;
+    for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
+        if (migrations[i].version <= v)
+            continue;
+        if (run_script(d, migrations[i].sql, err, errlen) < 0)
+            return -1;
+        MYSQL_BIND p[1];
+        long long ver = migrations[i].version;
+        db_bind_long(&p[0], &ver);
+        if (db_run(d, DBS_SET_VERSION, record, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+            return -1;
+        *to = migrations[i].version;
+    }
+    return 0;
+}

@@ -1,0 +1,503 @@
+/* proxy: one request from validation to answer: cache lookup, single flight, upstream, stale serving. */
+#include "proxy.h"
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_CONTENT_LENGTH 65536L
+
+int proxy_init(struct proxy *p, const struct conf *c, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    p->conf = c;
+    if (db_open(&p->db, c) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (upstream_open(&p->up, c, err, errlen) < 0) {
+        db_close(&p->db);
+        return -1;
+    }
+    return 0;
+}
+
+void proxy_free(struct proxy *p)
+{
+    struct req *r = &p->req;
+    canon_free(&r->canon);
+    cache_entry_free(&r->entry);
+    buf_free(&r->up.body);
+    buf_free(&r->out);
+    buf_free(&r->scratch);
+    upstream_close(&p->up);
+    db_close(&p->db);
+}
+
+/* ---- response writing ---------------------------------------------------- */
+
+static int origin_allowed(const struct conf *c, const char *origin)
+{
+    if (!origin || !*origin)
+        return 0;
+    if (c->cors_any)
+        return 1;
+    for (size_t i = 0; i < c->n_cors; i++)
+        if (strcmp(c->cors_origins[i], origin) == 0)
+            return 1;
+    return 0;
+}
+
+static void add_cors(struct proxy *p, buf_t *h)
+{
+    const struct conf *c = p->conf;
+    if (!c->n_cors)
+        return;
+    if (origin_allowed(c, p->req.origin)) {
+        buf_appendf(h, "Access-Control-Allow-Origin: %s\r\n", c->cors_any ? "*" : p->req.origin);
+        buf_appends(h, "Access-Control-Expose-Headers: X-Cache, Age, ETag, Retry-After\r\n");
+    }
+    if (!c->cors_any)
+        buf_appends(h, "Vary: Origin\r\n");
+}
+
+/* Send a whole response: head and (unless HEAD / 304 / 204) body, in one go. */
+static void send_response(struct proxy *p, int status, const char *extra_headers,
+                          const char *body, size_t len)
+{
+    struct req *r = &p->req;
+    buf_t *h = &r->out;
+    buf_reset(h);
+    buf_appendf(h, "Status: %d %s\r\n", status, http_reason(status));
+    if (status != 304 && status != 204) {
+        buf_appends(h, "Content-Type: application/json; charset=UTF-8\r\n");
+        buf_appendf(h, "Content-Length: %zu\r\n", len);
+    }
+    if (extra_headers)
+        buf_appends(h, extra_headers);
+    add_cors(p, h);
+    buf_appends(h, "\r\n");
+    r->headers_sent = 1;
+    if (!h->data || http_write(r->io, h->data, h->len) < 0)
+        return;
+    if (status != 304 && status != 204 && !r->is_head && len)
+        http_write(r->io, body, len);
+}
+
+static void send_error(struct proxy *p, const struct yerr *e)
+{
+    struct req *r = &p->req;
+    char extra[256];
+    int n = snprintf(extra, sizeof extra, "Cache-Control: no-store\r\n");
+    if (e->retry_after > 0)
+        n += snprintf(extra + n, sizeof extra - (size_t)n, "Retry-After: %ld\r\n", e->retry_after);
+    if (e->status == 405)
+        snprintf(extra + n, sizeof extra - (size_t)n, "Allow: GET, HEAD, OPTIONS\r\n");
+    if (http_error_json(&r->scratch, e) < 0) {
+        static const char fallback[] = "{\"error\":{\"code\":500,\"message\":\"Out of memory.\"}}";
+        send_response(p, 500, extra, fallback, sizeof fallback - 1);
+        return;
+    }
+    send_response(p, e->status, extra, r->scratch.data, r->scratch.len);
+}
+
+/* A cached or fetched body. xcache: HIT, MISS, STALE, BYPASS. */
+static void send_body(struct proxy *p, int status, const char *xcache, long age, long max_age,
+                      const char *etag, const char *body, size_t len)
+{
+    struct req *r = &p->req;
+    char extra[512];
+    size_t n = 0;
+    int w;
+    if (max_age < 0)
+        max_age = 0;
+    w = snprintf(extra, sizeof extra, "X-Cache: %s\r\nAge: %ld\r\n", xcache, age < 0 ? 0 : age);
+    n += (size_t)w;
+    if (strcmp(xcache, "BYPASS") == 0)
+        w = snprintf(extra + n, sizeof extra - n, "Cache-Control: no-cache\r\n");
+    else
+        w = snprintf(extra + n, sizeof extra - n, "Cache-Control: public, max-age=%ld\r\n", max_age);
+    n += (size_t)w;
+    if (strcmp(xcache, "STALE") == 0) {
+        w = snprintf(extra + n, sizeof extra - n, "Warning: 110 - \"Response is Stale\"\r\n");
+        n += (size_t)w;
+    }
+    if (etag && *etag) {
+        w = snprintf(extra + n, sizeof extra - n, "ETag: \"%s\"\r\n", etag);
+        n += (size_t)w;
+    }
+    if (n >= sizeof extra)
+        extra[sizeof extra - 1] = '\0';
+    const char *inm = http_env(r->io, "HTTP_IF_NONE_MATCH");
+    if (status == 200 && etag && *etag && http_etag_match(inm, etag)) {
+        send_response(p, 304, extra, NULL, 0);
+        return;
+    }
+    send_response(p, status, extra, body, len);
+}
+
+/* ---- upstream ------------------------------------------------------------ */
+
+/* 1 if a body contains one of the server keys: such a body is never passed on or stored. */
+static int leaks_key(const struct conf *c, const char *body, size_t len)
+{
+    for (size_t i = 0; i < c->n_keys; i++) {
+        size_t kl = strlen(c->keys[i]);
+        if (kl && len >= kl && memmem(body, len, c->keys[i], kl))
+            return 1;
+    }
+    return 0;
+}
+
+static int key_problem(enum up_class cls)
+{
+    return cls == UP_QUOTA || cls == UP_RATE_LIMIT || cls == UP_KEY_INVALID || cls == UP_KEY_BLOCKED;
+}
+
+/* Fetch the request upstream. With the pool, a key-level failure moves on to
+ * the next key so the client never sees Google's 403 while a key has room. */
+static void fetch(struct proxy *p)
+{
+    struct req *r = &p->req;
+    const struct conf *c = p->conf;
+    size_t tries = r->upstream_key ? 1 : c->n_keys;
+    size_t start = p->key_next++;
+    for (size_t i = 0; i < tries; i++) {
+        size_t slot = (start + i) % (tries ? tries : 1);
+        const char *key = r->upstream_key ? r->upstream_key : c->keys[slot];
+        upstream_fetch(p->up, r->canon.resource, r->canon.query.data ? r->canon.query.data : "", key, &r->up);
+        /* one access-style line per upstream call; the canonical query never holds a key */
+        log_msg(YLOG_INFO, "upstream %s?%s status=%ld class=%s reason=%s time=%.3fs key=%s%zu",
+                r->canon.resource, r->canon.query.data ? r->canon.query.data : "", r->up.status,
+                upstream_class_name(r->up.cls), r->up.reason[0] ? r->up.reason : "-", r->up.seconds,
+                r->upstream_key ? "client" : "#", r->upstream_key ? (size_t)0 : slot + 1);
+        if (!key_problem(r->up.cls))
+            break;
+        if (!r->upstream_key)
+            log_msg(YLOG_WARN, "server key #%zu: %s (%s)", slot + 1, upstream_class_name(r->up.cls), r->up.reason);
+    }
+    if (r->up.body.len && leaks_key(c, r->up.body.data, r->up.body.len)) {
+        log_msg(YLOG_ERROR, "upstream answer for %s contained a server key; dropped", r->canon.resource);
+        r->up.cls = UP_BAD_BODY;
+        buf_reset(&r->up.body);
+    }
+}
+
+static long store_ttl(const struct proxy *p)
+{
+    return p->req.up.cls == UP_OK ? p->req.ttl : p->conf->negative_ttl;
+}
+
+static void store(struct proxy *p)
+{
+    struct req *r = &p->req;
+    char err[256];
+    if (canon_request_json(&r->canon, r->keyid, &r->scratch) < 0 ||
+        cache_store(p->db, r->key, r->scratch.data, r->up.body.data, r->up.body.len, r->up.status,
+                    r->up.etag, store_ttl(p), err, sizeof err) < 0)
+        log_burst(LOG_SLOT_STORE, 10, YLOG_ERROR, "cannot store %s: %s", r->canon.resource, err);
+}
+
+/* Map an unusable upstream outcome to our own error. */
+static void upstream_error(struct proxy *p, struct yerr *e)
+{
+    struct req *r = &p->req;
+    switch (r->up.cls) {
+    case UP_QUOTA:
+        yerr_set(e, 503, "quotaExhausted", "", "The YouTube API quota is exhausted; try again after it resets.");
+        e->retry_after = util_secs_to_pacific_midnight(time(NULL));
+        break;
+    case UP_RATE_LIMIT:
+        yerr_set(e, 503, "rateLimited", "", "YouTube is rate limiting requests; try again shortly.");
+        e->retry_after = 60;
+        break;
+    case UP_KEY_INVALID:
+    case UP_KEY_BLOCKED:
+        yerr_set(e, 503, "apiKeyRejected", "", "YouTube rejected the proxy's API key.");
+        e->retry_after = 300;
+        break;
+    case UP_TIMEOUT:
+        yerr_set(e, 504, "upstreamTimeout", "", "YouTube did not answer in time.");
+        break;
+    case UP_TRANSPORT:
+        yerr_set(e, 502, "upstreamUnreachable", "", "YouTube could not be reached.");
+        break;
+    case UP_BAD_BODY:
+        yerr_set(e, 502, "upstreamError", "", "YouTube sent an answer that could not be used.");
+        break;
+    default:
+        yerr_set(e, 502, "upstreamError", "", "YouTube answered with HTTP %ld.", r->up.status);
+        break;
+    }
+}
+
+/* After a fetch: store what may be stored, answer the client. */
+static void answer_fetched(struct proxy *p, int db_ok)
+{
+    struct req *r = &p->req;
+    const struct conf *c = p->conf;
+    if (upstream_cacheable(r->up.cls)) {
+        if (db_ok)
+            store(p);
+        long ttl = store_ttl(p);
+        send_body(p, (int)r->up.status, db_ok ? "MISS" : "BYPASS", 0, ttl, r->up.etag,
+                  r->up.body.data, r->up.body.len);
+        return;
+    }
+    if (r->have_entry && -r->entry.left <= c->sie) {
+        log_msg(YLOG_INFO, "serving stale %s: upstream %s", r->canon.resource, upstream_class_name(r->up.cls));
+        send_body(p, (int)r->entry.status, "STALE", r->entry.age, 0, r->entry.etag,
+                  r->entry.body.data, r->entry.body.len);
+        return;
+    }
+    /* a caller's own key problem in passthrough mode is theirs to see */
+    if (r->upstream_key && (r->up.cls == UP_KEY_INVALID || r->up.cls == UP_KEY_BLOCKED ||
+                            r->up.cls == UP_QUOTA || r->up.cls == UP_RATE_LIMIT) && r->up.body.len) {
+        send_response(p, (int)r->up.status, "Cache-Control: no-store\r\nX-Cache: MISS\r\n",
+                      r->up.body.data, r->up.body.len);
+        return;
+    }
+    upstream_error(p, &r->err);
+    send_error(p, &r->err);
+}
+
+/* ---- request handling ---------------------------------------------------- */
+
+static int fresh_enough(const struct req *r)
+{
+    if (r->entry.left <= 0)
+        return 0;
+    /* a client ttl= asks for at most that age, like max-age in a request */
+    if (r->canon.client_ttl >= 0 && r->entry.age >= r->ttl)
+        return 0;
+    return 1;
+}
+
+static void serve_hit(struct proxy *p)
+{
+    struct req *r = &p->req;
+    long left = r->entry.left;
+    if (r->canon.client_ttl >= 0 && r->ttl - r->entry.age < left)
+        left = r->ttl - r->entry.age;
+    send_body(p, (int)r->entry.status, "HIT", r->entry.age, left, r->entry.etag,
+              r->entry.body.data, r->entry.body.len);
+    r->defer_hit = 1;
+}
+
+/* Find the resource in the path; NULL with *compat set when the path has no
+ * /youtube/v3/ part (then the query's endpoint= names it). */
+static int route(struct proxy *p, char *resource, size_t rlen, int *compat, struct yerr *e)
+{
+    struct req *r = &p->req;
+    const char *path = http_env(r->io, "PATH_INFO");
+    if (!path || !*path) {
+        path = http_env(r->io, "REQUEST_URI");
+        if (!path)
+            path = http_env(r->io, "SCRIPT_NAME");
+    }
+    if (!path)
+        path = "/";
+    const char *q = strchr(path, '?');
+    size_t plen = q ? (size_t)(q - path) : strlen(path);
+    static const char marker[] = "/youtube/v3/";
+    const char *m = NULL;
+    for (const char *s = path; (s = memmem(s, plen - (size_t)(s - path), marker, sizeof marker - 1)); s++)
+        m = s;
+    *compat = 0;
+    if (!m) {
+        *compat = 1;
+        resource[0] = '\0';
+        return 0;
+    }
+    const char *name = m + sizeof marker - 1;
+    size_t nlen = plen - (size_t)(name - path);
+    while (nlen && name[nlen - 1] == '/')
+        nlen--;
+    if (nlen == 0 || nlen >= rlen || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") < nlen) {
+        yerr_set(e, 404, "notFound", "", "Unknown resource.");
+        return -1;
+    }
+    memcpy(resource, name, nlen);
+    resource[nlen] = '\0';
+    if (!canon_resource_known(resource)) {
+        yerr_set(e, 404, "notFound", "", "Unknown resource: %s.", resource);
+        return -1;
+    }
+    return 0;
+}
+
+static void preflight(struct proxy *p)
+{
+    struct req *r = &p->req;
+    char extra[512] = "Allow: GET, HEAD, OPTIONS\r\n";
+    if (origin_allowed(p->conf, r->origin)) {
+        size_t n = strlen(extra);
+        snprintf(extra + n, sizeof extra - n,
+                 "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
+                 "Access-Control-Allow-Headers: If-None-Match, Content-Type\r\n"
+                 "Access-Control-Max-Age: 86400\r\n");
+    }
+    send_response(p, 204, extra, NULL, 0);
+}
+
+static void reset_req(struct req *r, struct http_io *io)
+{
+    r->io = io;
+    r->headers_sent = 0;
+    r->is_head = 0;
+    r->origin = NULL;
+    r->keyid[0] = '\0';
+    r->upstream_key = NULL;
+    r->ttl = 0;
+    r->have_entry = 0;
+    r->defer_hit = 0;
+    r->defer_refresh = 0;
+    memset(&r->err, 0, sizeof r->err);
+}
+
+/* The miss path: one fetch across all processes (GET_LOCK), then answer. */
+static void miss(struct proxy *p)
+{
+    struct req *r = &p->req;
+    const struct conf *c = p->conf;
+    char err[256];
+    int locked = cache_lock(p->db, r->key, c->lock_wait_ms, err, sizeof err);
+    if (locked < 0)
+        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "fetch lock unavailable: %s", err);
+    if (locked >= 0) {
+        /* someone else may have fetched it while we waited */
+        int found = cache_lookup(p->db, r->key, &r->entry, err, sizeof err);
+        if (found == 1) {
+            r->have_entry = 1;
+            if (fresh_enough(r)) {
+                if (locked == 1)
+                    cache_unlock(p->db, r->key, err, sizeof err);
+                serve_hit(p);
+                return;
+            }
+        }
+        if (locked == 0)
+            log_msg(YLOG_WARN, "waited %ld ms for another fetch of %s; fetching", c->lock_wait_ms, r->canon.resource);
+    }
+    fetch(p);
+    answer_fetched(p, locked >= 0);
+    if (locked == 1 && cache_unlock(p->db, r->key, err, sizeof err) < 0)
+        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot release fetch lock: %s", err);
+}
+
+void proxy_handle(struct proxy *p, struct http_io *io)
+{
+    struct req *r = &p->req;
+    const struct conf *c = p->conf;
+    struct yerr *e = &r->err;
+    char err[256];
+    reset_req(r, io);
+    r->origin = http_env(io, "HTTP_ORIGIN");
+
+    const char *method = http_env(io, "REQUEST_METHOD");
+    if (!method)
+        method = "GET";
+    if (strcmp(method, "OPTIONS") == 0) {
+        preflight(p);
+        goto finish;
+    }
+    r->is_head = strcmp(method, "HEAD") == 0;
+    if (strcmp(method, "GET") != 0 && !r->is_head) {
+        yerr_set(e, 405, "methodNotAllowed", "", "Only GET, HEAD and OPTIONS are supported.");
+        goto finish;
+    }
+    const char *cl = http_env(io, "CONTENT_LENGTH");
+    long clen = 0;
+    if (cl && *cl && (util_parse_long(cl, 0, MAX_CONTENT_LENGTH, &clen) < 0)) {
+        yerr_set(e, 413, "requestTooLarge", "", "Request body too large.");
+        goto finish;
+    }
+    const char *qs = http_env(io, "QUERY_STRING");
+    if (!qs)
+        qs = "";
+    if ((long)strlen(qs) > c->max_query_bytes) {
+        yerr_set(e, 414, "uriTooLong", "", "Query string longer than %ld bytes.", c->max_query_bytes);
+        goto finish;
+    }
+    char resource[32];
+    int compat = 0;
+    if (route(p, resource, sizeof resource, &compat, e) < 0)
+        goto finish;
+    if (canon_parse(&r->canon, compat ? NULL : resource, qs, e) < 0)
+        goto finish;
+
+    /* whose key: the pool's, or (passthrough) the caller's */
+    if (c->key_mode == CONF_KEY_PASSTHROUGH && r->canon.client_key && *r->canon.client_key) {
+        r->upstream_key = r->canon.client_key;
+        canon_key_fingerprint(r->upstream_key, r->keyid, sizeof r->keyid);
+    } else if (c->n_keys > 0) {
+        util_copy(r->keyid, sizeof r->keyid, "pool");
+    } else if (c->key_mode == CONF_KEY_PASSTHROUGH) {
+        yerr_set(e, 400, "missingParameter", "key", "Required parameter: key.");
+        goto finish;
+    } else {
+        yerr_set(e, 503, "noApiKey", "", "No server API key is configured.");
+        goto finish;
+    }
+    canon_cache_key(&r->canon, r->keyid, r->key);
+    r->ttl = conf_ttl_for(c, r->canon.resource, &r->canon, r->canon.client_ttl);
+
+    int found = cache_lookup(p->db, r->key, &r->entry, err, sizeof err);
+    if (found < 0) {
+        log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "database: %s", err);
+        if (c->db_outage == CONF_DB_OUTAGE_ERROR) {
+            yerr_set(e, 503, "databaseUnavailable", "", "The cache database is unavailable.");
+            e->retry_after = c->db_retry_ms / 1000 + 1;
+            goto finish;
+        }
+        fetch(p);
+        answer_fetched(p, 0);
+        goto finish;
+    }
+    if (found == 1) {
+        r->have_entry = 1;
+        if (fresh_enough(r)) {
+            serve_hit(p);
+            goto finish;
+        }
+        if (-r->entry.left <= c->swr && r->entry.left <= 0) {
+            send_body(p, (int)r->entry.status, "STALE", r->entry.age, 0, r->entry.etag,
+                      r->entry.body.data, r->entry.body.len);
+            r->defer_refresh = 1;
+            goto finish;
+        }
+    }
+    miss(p);
+
+finish:
+    if (!r->headers_sent) {
+        if (!e->status)
+            yerr_set(e, 500, "internalError", "", "Internal error.");
+        send_error(p, e);
+    }
+    r->origin = NULL;    /* the environment dies with the request */
+}
+
+void proxy_after(struct proxy *p)
+{
+    struct req *r = &p->req;
+    char err[256];
+    if (r->defer_hit && cache_hit(p->db, r->key, err, sizeof err) < 0)
+        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot count hit: %s", err);
+    if (r->defer_refresh) {
+        /* only one process refreshes; the others keep serving the stale copy */
+        if (cache_lock(p->db, r->key, 0, err, sizeof err) == 1) {
+            if (cache_lookup(p->db, r->key, &r->entry, err, sizeof err) == 1 && !fresh_enough(r)) {
+                fetch(p);
+                if (upstream_cacheable(r->up.cls))
+                    store(p);
+            }
+            cache_unlock(p->db, r->key, err, sizeof err);
+        }
+    }
+    r->defer_hit = r->defer_refresh = 0;
+}

@@ -1,0 +1,250 @@
+/* upstream: the one reused libcurl handle per process, and classification of Google's answers. */
+#include "upstream.h"
+#include "conf.h"
+#include "log.h"
+#include "config.h"
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct upstream {
+    CURL *curl;
+    const struct conf *conf;
+    struct curl_slist *headers;
+    buf_t url;
+    struct up_result *cur;      /* result being filled by the write callback */
+    int too_big;
+};
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct upstream *u = ud;
+    size_t n = size * nmemb;
+    if (u->cur->body.len + n > (size_t)u->conf->max_response_bytes) {
+        u->too_big = 1;
+        return 0;       /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (buf_append(&u->cur->body, p, n) < 0)
+        return 0;
+    return n;
+}
+
+int upstream_open(struct upstream **out, const struct conf *c, char *err, size_t errlen)
+{
+    struct upstream *u = calloc(1, sizeof *u);
+    if (!u || !(u->curl = curl_easy_init())) {
+        free(u);
+        snprintf(err, errlen, "cannot initialise libcurl");
+        return -1;
+    }
+    u->conf = c;
+    CURL *h = u->curl;
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");          /* every encoding libcurl has */
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, u);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "ytcache/" PACKAGE_VERSION);
+    u->headers = curl_slist_append(NULL, "Accept: application/json");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->headers);
+    if (c->referer && *c->referer)
+        curl_easy_setopt(h, CURLOPT_REFERER, c->referer);
+    *out = u;
+    return 0;
+}
+
+void upstream_close(struct upstream **pu)
+{
+    struct upstream *u = *pu;
+    if (!u)
+        return;
+    curl_easy_cleanup(u->curl);
+    curl_slist_free_all(u->headers);
+    buf_free(&u->url);
+    free(u);
+    *pu = NULL;
+}
+
+static int url_append_key(buf_t *b, const char *key)
+{
+    /* keys are [A-Za-z0-9_-] in practice; escape anything else anyway */
+    static const char hx[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.') {
+            if (buf_append(b, p, 1) < 0)
+                return -1;
+        } else {
+            char t[3] = { '%', hx[*p >> 4], hx[*p & 15] };
+            if (buf_append(b, t, 3) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+void upstream_fetch(struct upstream *u, const char *resource, const char *query, const char *key,
+                    struct up_result *r)
+{
+    r->status = 0;
+    r->cls = UP_TRANSPORT;
+    r->reason[0] = '\0';
+    r->etag[0] = '\0';
+    r->seconds = 0;
+    buf_reset(&r->body);
+    u->cur = r;
+    u->too_big = 0;
+    buf_reset(&u->url);
+    const char *base = u->conf->base_url;
+    size_t blen = strlen(base);
+    while (blen && base[blen - 1] == '/')
+        blen--;
+    if (buf_append(&u->url, base, blen) < 0 || buf_append(&u->url, "/", 1) < 0 ||
+        buf_appends(&u->url, resource) < 0 || buf_append(&u->url, "?", 1) < 0 ||
+        buf_appends(&u->url, query) < 0 ||
+        (key && *key && (buf_appends(&u->url, *query ? "&key=" : "key=") < 0 || url_append_key(&u->url, key) < 0))) {
+        util_copy(r->reason, sizeof r->reason, "out of memory");
+        return;
+    }
+    curl_easy_setopt(u->curl, CURLOPT_URL, u->url.data);
+    CURLcode cc = curl_easy_perform(u->curl);
+    /* the URL holds the key: wipe it now that curl is done with it */
+    memset(u->url.data, 0, u->url.len);
+    buf_reset(&u->url);
+    double secs = 0;
+    curl_easy_getinfo(u->curl, CURLINFO_TOTAL_TIME, &secs);
+    r->seconds = secs;
+    u->cur = NULL;
+    if (cc != CURLE_OK) {
+        if (u->too_big) {
+            r->cls = UP_BAD_BODY;
+            util_copy(r->reason, sizeof r->reason, "response over max_response_bytes");
+        } else if (cc == CURLE_OPERATION_TIMEDOUT) {
+            r->cls = UP_TIMEOUT;
+            util_copy(r->reason, sizeof r->reason, "timeout");
+        } else if (cc == CURLE_PARTIAL_FILE || cc == CURLE_BAD_CONTENT_ENCODING) {
+            r->cls = UP_BAD_BODY;
+            util_copy(r->reason, sizeof r->reason, curl_easy_strerror(cc));
+        } else {
+            r->cls = UP_TRANSPORT;
+            util_copy(r->reason, sizeof r->reason, curl_easy_strerror(cc));
+        }
+        return;
+    }
+    curl_easy_getinfo(u->curl, CURLINFO_RESPONSE_CODE, &r->status);
+    r->cls = upstream_classify(r->status, r->body.data ? r->body.data : "", r->body.len,
+                               r->reason, sizeof r->reason, r->etag, sizeof r->etag);
+}
+
+static const char *get_str(json_object *o, const char *k)
+{
+    json_object *v;
+    if (o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string))
+        return json_object_get_string(v);
+    return NULL;
+}
+
+static int is_any(const char *s, const char *const *list)
+{
+    for (; s && *list; list++)
+        if (strcmp(s, *list) == 0)
+            return 1;
+    return 0;
+}
+
+enum up_class upstream_classify(long status, const char *body, size_t len, char *reason, size_t rlen,
+                                char *etag, size_t etaglen)
+{
+    if (rlen)
+        reason[0] = '\0';
+    if (etaglen)
+        etag[0] = '\0';
+    json_tokener *tok = json_tokener_new_ex(64);
+    if (!tok)
+        return UP_BAD_BODY;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_object *root = json_tokener_parse_ex(tok, body, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (!root || jerr != json_tokener_success || used != len || !json_object_is_type(root, json_type_object)) {
+        /* a body that is not one JSON object cannot be served or stored */
+        json_object_put(root);
+        if (rlen)
+            snprintf(reason, rlen, "non-JSON body (HTTP %ld)", status);
+        return status >= 500 ? UP_BACKEND : UP_BAD_BODY;
+    }
+    enum up_class cls;
+    const char *et = get_str(root, "etag");
+    if (et && etaglen && strlen(et) < etaglen && strspn(et, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/+=.:") == strlen(et))
+        memcpy(etag, et, strlen(et) + 1);
+    if (status >= 200 && status < 300) {
+        json_object_put(root);
+        return UP_OK;
+    }
+    /* error.errors[0].reason and error.details[].reason */
+    json_object *err = NULL, *errors = NULL, *details = NULL;
+    const char *r0 = NULL, *dreason = NULL;
+    if (json_object_object_get_ex(root, "error", &err)) {
+        if (json_object_object_get_ex(err, "errors", &errors) &&
+            json_object_is_type(errors, json_type_array) && json_object_array_length(errors) > 0)
+            r0 = get_str(json_object_array_get_idx(errors, 0), "reason");
+        if (json_object_object_get_ex(err, "details", &details) &&
+            json_object_is_type(details, json_type_array)) {
+            for (size_t i = 0; i < json_object_array_length(details) && !dreason; i++)
+                dreason = get_str(json_object_array_get_idx(details, i), "reason");
+        }
+    }
+    static const char *const quota_r[] = { "quotaExceeded", "dailyLimitExceeded", "dailyLimitExceededUnreg", NULL };
+    static const char *const rate_r[] = { "rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED", NULL };
+    static const char *const keyinv_r[] = { "keyInvalid", "keyExpired", "API_KEY_INVALID", "API_KEY_EXPIRED",
+                                            "API_KEY_SERVICE_BLOCKED", "SERVICE_DISABLED", "accessNotConfigured", NULL };
+    static const char *const blocked_r[] = { "API_KEY_HTTP_REFERRER_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED",
+                                             "API_KEY_ANDROID_APP_BLOCKED", "API_KEY_IOS_APP_BLOCKED",
+                                             "ipRefererBlocked", NULL };
+    if (is_any(dreason, blocked_r) || is_any(r0, blocked_r))
+        cls = UP_KEY_BLOCKED;
+    else if (is_any(dreason, keyinv_r) || is_any(r0, keyinv_r))
+        cls = UP_KEY_INVALID;
+    else if (is_any(r0, quota_r) || is_any(dreason, quota_r))
+        cls = UP_QUOTA;
+    else if (status == 429 || is_any(r0, rate_r) || is_any(dreason, rate_r))
+        cls = UP_RATE_LIMIT;
+    else if (status == 400)
+        cls = UP_BAD_REQUEST;
+    else if (status == 404)
+        cls = UP_NOT_FOUND;
+    else if (status == 403)
+        cls = UP_FORBIDDEN;
+    else
+        cls = UP_BACKEND;
+    if (rlen)
+        snprintf(reason, rlen, "%s", dreason && cls != UP_QUOTA ? dreason : r0 ? r0 : "unknown");
+    json_object_put(root);
+    return cls;
+}
+
+int upstream_cacheable(enum up_class cls)
+{
+    return cls == UP_OK || cls == UP_BAD_REQUEST || cls == UP_NOT_FOUND || cls == UP_FORBIDDEN;
+}
+
+const char *upstream_class_name(enum up_class cls)
+{
+    static const char *const names[] = { "ok", "bad_request", "not_found", "forbidden", "quota",
+                                         "rate_limit", "key_invalid", "key_blocked", "backend",
+                                         "timeout", "transport", "bad_body" };
+    return (unsigned)cls < sizeof names / sizeof names[0] ? names[cls] : "unknown";
+}

@@ -1,0 +1,227 @@
+/* util: growable buffers, checked number parsing, hashing, errors and time helpers. */
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+
+int buf_reserve(buf_t *b, size_t extra)
+{
+    if (extra > ((size_t)-1) / 2 - b->len)
+        return -1;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return -1;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int buf_append(buf_t *b, const void *p, size_t n)
+{
+    if (buf_reserve(b, n) < 0)
+        return -1;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int buf_appends(buf_t *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+int buf_appendf(buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || buf_reserve(b, (size_t)n) < 0)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+void buf_reset(buf_t *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void buf_free(buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+int util_parse_ll(const char *s, long long min, long long max, long long *out)
+{
+    if (!s || !*s)
+        return -1;
+    const char *p = s;
+    if (*p == '-' || *p == '+')
+        p++;
+    if (*p < '0' || *p > '9')      /* strtoll would accept leading spaces */
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (errno || !end || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int util_parse_long(const char *s, long min, long max, long *out)
+{
+    long long v;
+    if (util_parse_ll(s, min, max, &v) < 0)
+        return -1;
+    *out = (long)v;
+    return 0;
+}
+
+void util_sha256(const void *p, size_t n, unsigned char out[32])
+{
+    unsigned int len = 32;
+    EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+}
+
+void util_hex(const unsigned char *p, size_t n, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[p[i] >> 4];
+        out[2 * i + 1] = hx[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int util_copy(char *dst, size_t dstlen, const char *src)
+{
+    if (!dstlen)
+        return -1;
+    size_t n = strlen(src);
+    int trunc = n >= dstlen;
+    if (trunc)
+        n = dstlen - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return trunc ? -1 : 0;
+}
+
+char *util_strndup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+int util_utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned min;
+        if ((c & 0xE0) == 0xC0) { len = 2; min = 0x80; c &= 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { len = 3; min = 0x800; c &= 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { len = 4; min = 0x10000; c &= 0x07; }
+        else return 0;
+        if (i + len > n)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            c = (c << 6) | (s[i + k] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static long days_from_civil(long y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long)doe - 719468;
+}
+
+/* Day of month of the n-th Sunday of a month. */
+static unsigned nth_sunday(long y, unsigned m, unsigned n)
+{
+    long d1 = days_from_civil(y, m, 1);
+    unsigned wd = (unsigned)((d1 % 7 + 7 + 4) % 7);   /* 1970-01-01 was a Thursday */
+    unsigned first = wd == 0 ? 1 : 8 - wd;
+    return first + 7 * (n - 1);
+}
+
+long util_secs_to_pacific_midnight(time_t now)
+{
+    struct tm u;
+    gmtime_r(&now, &u);
+    long y = u.tm_year + 1900;
+    /* DST from the second Sunday of March 02:00 PST (10:00 UTC) to the first
+     * Sunday of November 02:00 PDT (09:00 UTC). */
+    long start = days_from_civil(y, 3, nth_sunday(y, 3, 2)) * 86400L + 10 * 3600;
+    long end = days_from_civil(y, 11, nth_sunday(y, 11, 1)) * 86400L + 9 * 3600;
+    long t = (long)now;
+    long offset = (t >= start && t < end) ? -7 * 3600 : -8 * 3600;
+    long local = t + offset;
+    long left = 86400 - ((local % 86400) + 86400) % 86400;
+    /* The day that DST starts or ends is 23 or 25 hours long. */
+    long midnight_utc = t + left;
+    long offset2 = (midnight_utc >= start && midnight_utc < end) ? -7 * 3600 : -8 * 3600;
+    return left + (offset - offset2);
+}
+
+long long util_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void yerr_set(struct yerr *e, int status, const char *reason, const char *location,
+              const char *fmt, ...)
+{
+    e->status = status;
+    e->reason = reason;
+    e->retry_after = 0;
+    util_copy(e->location, sizeof e->location, location ? location : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+}

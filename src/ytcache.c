@@ -1,0 +1,226 @@
+/* ytcache: the responder's main: CGI or FastCGI (inherited socket or --listen), thin by design. */
+#include "config.h"
+#include "conf.h"
+#include "log.h"
+#include "proxy.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fcgiapp.h>
+#include <getopt.h>
+#include <mysql.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    FCGX_ShutdownPending();
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: ytcache [--config FILE] [--listen ADDR|PATH] [--workers N]\n"
+            "       ytcache --version | --help\n"
+            "A caching proxy for the YouTube Data API v3, run as CGI or FastCGI.\n"
+            "  --config FILE      configuration (default $YTCACHE_CONFIG, then %s)\n"
+            "  --listen ADDR      open a FastCGI socket: HOST:PORT, :PORT or a unix socket path\n"
+            "  --workers N        with --listen, serve from N processes (default 1)\n"
+            "Without --listen, a FastCGI socket on fd 0 is used if there is one (spawn-fcgi,\n"
+            "mod_fcgid, systemd), else one CGI request is served.\n",
+            conf_default_path());
+}
+
+/* A misconfigured CGI still answers in JSON; details go to the error log only. */
+static void cgi_fatal(void)
+{
+    static const char msg[] =
+        "Status: 500 Internal Server Error\r\nContent-Type: application/json; charset=UTF-8\r\n"
+        "Cache-Control: no-store\r\n\r\n"
+        "{\"error\":{\"code\":500,\"message\":\"ytcache is misconfigured; see the server's error log.\","
+        "\"errors\":[{\"message\":\"ytcache is misconfigured; see the server's error log.\","
+        "\"domain\":\"ytcache\",\"reason\":\"configurationError\"}]}}";
+    ssize_t w = write(1, msg, sizeof msg - 1);
+    (void)w;
+}
+
+static int serve_fcgi(const struct conf *c, int sock)
+{
+    struct proxy p;
+    char err[256];
+    if (proxy_init(&p, c, err, sizeof err) < 0) {
+        log_msg(YLOG_ERROR, "%s", err);
+        return 1;
+    }
+    FCGX_Request req;
+    if (FCGX_InitRequest(&req, sock, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+        log_msg(YLOG_ERROR, "FCGX_InitRequest failed");
+        proxy_free(&p);
+        return 1;
+    }
+    while (!stopping && FCGX_Accept_r(&req) >= 0) {
+        struct http_io io = { req.out, req.envp };
+        proxy_handle(&p, &io);
+        FCGX_Finish_r(&req);    /* the client has its answer; envp is gone now */
+        proxy_after(&p);
+    }
+    FCGX_Free(&req, 1);
+    proxy_free(&p);
+    return 0;
+}
+
+static int serve_cgi(const struct conf *c)
+{
+    struct proxy p;
+    char err[256];
+    if (proxy_init(&p, c, err, sizeof err) < 0) {
+        log_msg(YLOG_ERROR, "%s", err);
+        cgi_fatal();
+        return 1;
+    }
+    struct http_io io = { NULL, environ };
+    proxy_handle(&p, &io);
+    /* close stdout so the web server can finish the response, then do the
+     * deferred work (hit counting, stale refresh) */
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) {
+        dup2(devnull, 1);
+        close(devnull);
+    } else {
+        close(1);
+    }
+    proxy_after(&p);
+    proxy_free(&p);
+    return 0;
+}
+
+/* --workers: a small supervisor that keeps N children accepting on one socket. */
+static int supervise(const struct conf *c, int sock, long workers)
+{
+    pid_t kids[256];
+    long n = 0;
+    for (; n < workers; n++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            log_msg(YLOG_ERROR, "fork: %s", strerror(errno));
+            break;
+        }
+        if (pid == 0)
+            _exit(serve_fcgi(c, sock));
+        kids[n] = pid;
+    }
+    while (!stopping) {
+        int status;
+        pid_t dead = waitpid(-1, &status, 0);
+        if (dead < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (long i = 0; i < n; i++) {
+            if (kids[i] != dead || stopping)
+                continue;
+            log_msg(YLOG_WARN, "worker %ld exited (status %d); restarting", (long)dead, status);
+            pid_t pid = fork();
+            if (pid == 0)
+                _exit(serve_fcgi(c, sock));
+            kids[i] = pid > 0 ? pid : 0;
+        }
+    }
+    for (long i = 0; i < n; i++)
+        if (kids[i] > 0)
+            kill(kids[i], SIGTERM);
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "listen", required_argument, NULL, 'l' },
+        { "workers", required_argument, NULL, 'w' },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config = NULL, *listen_addr = NULL;
+    long workers = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:l:w:Vh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': config = optarg; break;
+        case 'l': listen_addr = optarg; break;
+        case 'w':
+            if (util_parse_long(optarg, 1, 256, &workers) < 0) {
+                fprintf(stderr, "ytcache: --workers must be 1..256\n");
+                return 1;
+            }
+            break;
+        case 'V': printf("ytcache %s\n", PACKAGE_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 1;
+        }
+    }
+    if (FCGX_Init() != 0) {
+        fprintf(stderr, "ytcache: FCGX_Init failed\n");
+        return 1;
+    }
+    int cgi = !listen_addr && FCGX_IsCGI();
+    struct conf c;
+    char err[1200];
+    if (conf_load(&c, config, err, sizeof err) < 0) {
+        log_msg(YLOG_ERROR, "%s", err);
+        if (cgi)
+            cgi_fatal();
+        conf_free(&c);
+        return 1;
+    }
+    log_set_level((int)c.log_level);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || mysql_library_init(0, NULL, NULL) != 0) {
+        log_msg(YLOG_ERROR, "cannot initialise libcurl or the MySQL client library");
+        if (cgi)
+            cgi_fatal();
+        conf_free(&c);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;     /* no SA_RESTART: accept() must return */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+
+    int rc;
+    if (cgi) {
+        rc = serve_cgi(&c);
+    } else if (listen_addr) {
+        int sock = FCGX_OpenSocket(listen_addr, 128);
+        if (sock < 0) {
+            log_msg(YLOG_ERROR, "cannot listen on %s: %s", listen_addr, strerror(errno));
+            rc = 1;
+        } else {
+            log_msg(YLOG_INFO, "listening on %s with %ld worker(s)", listen_addr, workers);
+            rc = workers > 1 ? supervise(&c, sock, workers) : serve_fcgi(&c, sock);
+        }
+    } else {
+        rc = serve_fcgi(&c, 0);
+    }
+    mysql_library_end();
+    curl_global_cleanup();
+    conf_free(&c);
+    return rc;
+}
