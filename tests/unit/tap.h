@@ -1,0 +1,26 @@
+/* tap.h: run a Check suite with TAP on stdout, for automake's TAP driver. */
+#ifndef YTC_TAP_H
+#define YTC_TAP_H
+
+#include <check.h>
+#include <stdlib.h>
+
+static inline int tap_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_tap(sr, "-");
+    srunner_run_all(sr, CK_SILENT);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* Path of a test data file, from $YTC_SRCDIR. */
+static inline const char *tap_data(const char *rel, char *buf, size_t len)
+{
+    const char *src = getenv("YTC_SRCDIR");
+    snprintf(buf, len, "%s/tests/data/%s", src ? src : ".", rel);
+    return buf;
+}
+
+#endif

@@ -1,0 +1,140 @@
+/* Unit tests: configuration defaults, parsing errors and TTL selection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "canon.h"
+#include "conf.h"
+#include "tap.h"
+
+static char path[64];
+static struct conf c;
+static char err[1200];
+
+static int load_text(const char *text)
+{
+    snprintf(path, sizeof path, "/tmp/ytc-conf-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    int rc = conf_load(&c, path, err, sizeof err);
+    unlink(path);
+    return rc;
+}
+
+static void teardown(void) { conf_free(&c); }
+
+START_TEST(defaults)
+{
+    conf_defaults(&c);
+    ck_assert_str_eq(c.base_url, "https://www.googleapis.com/youtube/v3");
+    ck_assert_int_eq(c.default_ttl, 3600);
+    ck_assert_int_eq(c.min_ttl, 60);
+    ck_assert_int_eq(c.swr, 300);
+    ck_assert_int_eq(c.sie, 86400);
+    ck_assert_int_eq(c.key_mode, CONF_KEY_POOL);
+    ck_assert_int_eq(c.n_keys, 0);
+    ck_assert_int_eq(c.max_query_bytes, 8192);
+}
+END_TEST
+
+START_TEST(parse_ok)
+{
+    ck_assert_msg(load_text("; comment\n# another\n[server]\ncors_origins = https://a.example, https://b.example ; inline\n"
+                            "[upstream]\nkeys = K1,K2 , K3\nkey_mode = passthrough\n"
+                            "[database]\npassword = \"p;a#s\\\"s\"\n"
+                            "[cache]\nmin_ttl = 30s\nmax_ttl = 2d\n"
+                            "[ttl]\nsearch = 1h\nvideos.chart = 5m\n") == 0, "%s", err);
+    ck_assert_int_eq(c.n_cors, 2);
+    ck_assert_str_eq(c.cors_origins[1], "https://b.example");
+    ck_assert_int_eq(c.n_keys, 3);
+    ck_assert_str_eq(c.keys[2], "K3");
+    ck_assert_int_eq(c.key_mode, CONF_KEY_PASSTHROUGH);
+    ck_assert_str_eq(c.db_password, "p;a#s\"s");
+    ck_assert_int_eq(c.min_ttl, 30);
+    ck_assert_int_eq(c.max_ttl, 172800);
+}
+END_TEST
+
+/* Each bad file fails naming file and line, and the text where it is safe. */
+static const struct { const char *text; const char *want; } bad[] = {
+    { "[server]\nbogus = 1\n", ":2: unknown key in [server]: bogus = 1" },
+    { "[nosuch]\n", ":1: unknown section: [nosuch]" },
+    { "[cache]\n\nmin_ttl = soon\n", ":3: min_ttl must be a duration" },
+    { "[cache]\nmin_ttl = 100\nmax_ttl = 50\n", "min_ttl is greater than max_ttl" },
+    { "[server]\nlog_level = loud\n", ":2: log_level: unknown value: log_level = loud" },
+    { "[server]\nmax_query_bytes = 10\n", ":2: max_query_bytes must be an integer from 256" },
+    { "[database]\nport = 70000\n", ":2: port must be an integer from 0 to 65535" },
+    { "[database]\nport = 33 06\n", ":2: port must be an integer" },
+    { "keys = x\n", ":1: setting outside a [section]: keys = x" },
+    { "[upstream]\njust text\n", ":2: expected key = value: just text" },
+    { "[upstream]\nbase_url = ftp://example.org\n", "base_url must start with http:// or https://" },
+    { "[ttl]\nnosuch = 10\n", ":2: unknown resource in ttl rule: nosuch = 10" },
+    { "[database]\npassword = \"unterminated\n", ":2: unterminated quoted value" },
+};
+
+START_TEST(parse_errors)
+{
+    ck_assert_int_eq(load_text(bad[_i].text), -1);
+    ck_assert_msg(strstr(err, bad[_i].want) != NULL, "got \"%s\", want \"%s\"", err, bad[_i].want);
+    ck_assert_msg(strncmp(err, path, strlen(path)) == 0, "error does not name the file: %s", err);
+}
+END_TEST
+
+START_TEST(missing_explicit_file)
+{
+    ck_assert_int_eq(conf_load(&c, "/nonexistent/ytcache.conf", err, sizeof err), -1);
+    ck_assert(strstr(err, "/nonexistent/ytcache.conf: cannot open") != NULL);
+}
+END_TEST
+
+START_TEST(env_override)
+{
+    setenv("YTCACHE_DB_HOST", "db.internal", 1);
+    setenv("YTCACHE_DB_PORT", "3307", 1);
+    ck_assert_int_eq(load_text("[database]\nhost = ignored\n"), 0);
+    ck_assert_str_eq(c.db_host, "db.internal");
+    ck_assert_int_eq(c.db_port, 3307);
+    conf_free(&c);
+    setenv("YTCACHE_DB_PORT", "x", 1);
+    ck_assert_int_eq(load_text("[database]\n"), -1);
+    ck_assert(strstr(err, "$YTCACHE_DB_PORT") != NULL);
+    unsetenv("YTCACHE_DB_HOST");
+    unsetenv("YTCACHE_DB_PORT");
+}
+END_TEST
+
+START_TEST(ttl_selection)
+{
+    struct canon q;
+    struct yerr e;
+    memset(&q, 0, sizeof q);
+    ck_assert_int_eq(load_text("[cache]\nmin_ttl = 60\nmax_ttl = 1d\ndefault_ttl = 500\n[ttl]\nsearch = 2h\n"), 0);
+    ck_assert_int_eq(canon_parse(&q, "videos", "part=id&id=dQw4w9WgXcQ", &e), 0);
+    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q, -1), 3600);          /* built-in */
+    ck_assert_int_eq(canon_parse(&q, "videos", "part=id&chart=mostPopular", &e), 0);
+    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q, -1), 900);           /* rule on chart */
+    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q, 120), 120);          /* client asks */
+    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q, 5), 60);             /* clamped up */
+    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q, 999999), 86400);     /* clamped down */
+    ck_assert_int_eq(canon_parse(&q, "search", "part=snippet&q=x", &e), 0);
+    ck_assert_int_eq(conf_ttl_for(&c, "search", &q, -1), 7200);          /* configured */
+    canon_free(&q);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conf");
+    TCase *t = tcase_create("conf");
+    tcase_add_checked_fixture(t, NULL, teardown);
+    tcase_add_test(t, defaults);
+    tcase_add_test(t, parse_ok);
+    tcase_add_loop_test(t, parse_errors, 0, sizeof bad / sizeof bad[0]);
+    tcase_add_test(t, missing_explicit_file);
+    tcase_add_test(t, env_override);
+    tcase_add_test(t, ttl_selection);
+    suite_add_tcase(s, t);
+    return tap_run(s);
+}

@@ -1,0 +1,87 @@
+/* Unit tests: number parsing, UTF-8, Pacific midnight, ETag matching, error bodies. */
+#include <stdio.h>
+#include <string.h>
+#include "http.h"
+#include "util.h"
+#include "tap.h"
+
+START_TEST(numbers)
+{
+    long long v;
+    ck_assert_int_eq(util_parse_ll("42", 0, 100, &v), 0);
+    ck_assert_int_eq(v, 42);
+    ck_assert_int_eq(util_parse_ll("-3", -5, 5, &v), 0);
+    ck_assert_int_eq(util_parse_ll("", 0, 100, &v), -1);
+    ck_assert_int_eq(util_parse_ll(" 4", 0, 100, &v), -1);
+    ck_assert_int_eq(util_parse_ll("4 ", 0, 100, &v), -1);
+    ck_assert_int_eq(util_parse_ll("0x10", 0, 100, &v), -1);
+    ck_assert_int_eq(util_parse_ll("101", 0, 100, &v), -1);
+    ck_assert_int_eq(util_parse_ll("99999999999999999999", 0, 100, &v), -1);
+}
+END_TEST
+
+START_TEST(utf8)
+{
+    static const char ok[] = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80";
+    ck_assert(util_utf8_valid((const unsigned char *)ok, sizeof ok - 1));
+    ck_assert(!util_utf8_valid((const unsigned char *)"\xc0\xaf", 2));          /* overlong */
+    ck_assert(!util_utf8_valid((const unsigned char *)"\xed\xa0\x80", 3));      /* surrogate */
+    ck_assert(!util_utf8_valid((const unsigned char *)"\xe2\x82", 2));          /* truncated */
+    ck_assert(!util_utf8_valid((const unsigned char *)"\xf4\x90\x80\x80", 4));  /* > U+10FFFF */
+}
+END_TEST
+
+/* Quota resets at midnight America/Los_Angeles. */
+static const struct { const char *when; long long t; long want; } pacific[] = {
+    { "2026-11-23 12:00 UTC (PST, 04:00)", 1795435200LL, 20 * 3600 },
+    { "2026-07-01 00:00 UTC (PDT, 17:00)", 1782864000LL, 7 * 3600 },
+    { "2026-03-08 08:00 UTC (PST midnight, DST starts: 23 h day)", 1772956800LL, 23 * 3600 },
+    { "2026-11-01 07:00 UTC (PDT midnight, DST ends: 25 h day)", 1793516400LL, 25 * 3600 },
+    { "2026-11-02 07:59:59 UTC (one second to PST midnight)", 1793606399LL, 1 },
+};
+
+START_TEST(pacific_midnight)
+{
+    long got = util_secs_to_pacific_midnight((time_t)pacific[_i].t);
+    ck_assert_msg(got == pacific[_i].want, "%s: got %ld, want %ld", pacific[_i].when, got, pacific[_i].want);
+}
+END_TEST
+
+START_TEST(etag_match)
+{
+    ck_assert(http_etag_match("\"abc\"", "abc"));
+    ck_assert(http_etag_match("W/\"abc\"", "abc"));
+    ck_assert(http_etag_match("\"x\", \"abc\"", "abc"));
+    ck_assert(http_etag_match("*", "abc"));
+    ck_assert(!http_etag_match("\"abcd\"", "abc"));
+    ck_assert(!http_etag_match("abc", "abc"));
+    ck_assert(!http_etag_match(NULL, "abc"));
+    ck_assert(!http_etag_match("\"\"", ""));
+}
+END_TEST
+
+START_TEST(error_shape)
+{
+    struct yerr e;
+    buf_t b = { 0 };
+    yerr_set(&e, 400, "invalidParameter", "maxResults", "Parameter %s is out of range.", "maxResults");
+    ck_assert_int_eq(http_error_json(&b, &e), 0);
+    ck_assert_str_eq(b.data, "{\"error\":{\"code\":400,\"message\":\"Parameter maxResults is out of range.\","
+                             "\"errors\":[{\"message\":\"Parameter maxResults is out of range.\",\"domain\":\"ytcache\","
+                             "\"reason\":\"invalidParameter\",\"location\":\"maxResults\",\"locationType\":\"parameter\"}]}}");
+    buf_free(&b);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("util");
+    TCase *t = tcase_create("util");
+    tcase_add_test(t, numbers);
+    tcase_add_test(t, utf8);
+    tcase_add_loop_test(t, pacific_midnight, 0, sizeof pacific / sizeof pacific[0]);
+    tcase_add_test(t, etag_match);
+    tcase_add_test(t, error_shape);
+    suite_add_tcase(s, t);
+    return tap_run(s);
+}
