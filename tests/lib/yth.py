@@ -1,0 +1,1427 @@
+#!/usr/bin/python3
+"""yth -- harness for the ytcache integration tests.
+
+Every test in tests/integration/ is an executable TAP script:
+
+    import yth
+    s = yth.Stack(launcher="spawn-fcgi", workers=2)
+    r = s.get("/youtube/v3/videos?part=snippet&id=" + yth.vid("a"))
+    yth.is_(r.status, 200, "answered")
+    yth.done_testing()
+
+It starts, all on loopback, in one temporary directory:
+  * a private MariaDB (own datadir copied from a template kept under
+    $YTC_BUILDDIR/tests/.mariadb-template, own unix socket and port),
+  * tests/fake_upstream.py, the fake YouTube Data API,
+  * ytcache under spawn-fcgi, `ytcache --listen`, or fcgiwrap (CGI),
+  * nginx in front of it,
+and stops all of it at exit (also on SIGTERM/SIGINT and on a per-test time
+limit, YTC_TEST_TIMEOUT seconds, default 120).  The temporary directory is
+removed unless YTC_KEEP is set.
+
+Environment:
+  YTC_BUILDDIR  build tree (src/ytcache, src/ytcachectl); default: repo root
+  YTC_SRCDIR    source tree (sql/schema.sql, tests/); default: repo root
+  YTC_KEEP      keep the temporary directory (its path is printed)
+  YTC_TEST_TIMEOUT  seconds before a test is aborted (default 120)
+  YTC_DB_TIME_ZONE  MariaDB default time zone (default +05:00, deliberately
+                not UTC: ytcache must store and compare UTC)
+No fixed sleeps: everything is waited for with wait_for(cond, timeout).
+"""
+
+import atexit
+import fcntl
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+
+# ------------------------------------------------------------------ paths
+
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILDDIR = os.path.abspath(os.environ.get("YTC_BUILDDIR") or _REPO)
+SRCDIR = os.path.abspath(os.environ.get("YTC_SRCDIR") or _REPO)
+YTCACHE = os.path.join(BUILDDIR, "src", "ytcache")
+YTCACHECTL = os.path.join(BUILDDIR, "src", "ytcachectl")
+SCHEMA = os.path.join(SRCDIR, "sql", "schema.sql")
+FAKE_UPSTREAM = os.path.join(SRCDIR, "tests", "fake_upstream.py")
+DATADIR = os.path.join(SRCDIR, "tests", "data")
+TEMPLATE = os.path.join(BUILDDIR, "tests", ".mariadb-template")
+
+SERVER_KEY = "AIzaSyFAKE-server-key-0001"
+DB_USER = "ytcache"
+DB_PASSWORD = "Ytc-DB-s3cret-Pw-7781"
+DB_NAME = "ytcache"
+
+_SBIN = ["/usr/sbin", "/usr/local/sbin", "/sbin"]
+
+
+def which(name, env=None):
+    """Find a program on PATH (plus the sbin directories), or None."""
+    if env and os.environ.get(env):
+        return os.environ[env]
+    path = os.environ.get("PATH", "") + os.pathsep + os.pathsep.join(_SBIN)
+    return shutil.which(name, path=path)
+
+
+# ------------------------------------------------------------------ TAP
+
+_tap_lock = threading.RLock()
+_tap = {"n": 0, "failed": 0, "planned": None, "done": False}
+
+
+def _out(line):
+    with _tap_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def plan(n):
+    _tap["planned"] = n
+    _out("1..%d" % n)
+
+
+def diag(*msgs):
+    text = " ".join(str(m) for m in msgs)
+    with _tap_lock:
+        for line in (text.splitlines() or [""]):
+            _out("# " + line)
+
+
+note = diag
+
+
+def _caller():
+    for fr in reversed(traceback.extract_stack()[:-1]):
+        if os.path.abspath(fr.filename) != os.path.abspath(__file__):
+            return "%s line %d" % (os.path.basename(fr.filename), fr.lineno)
+    return "?"
+
+
+def ok(cond, name=""):
+    cond = bool(cond)
+    with _tap_lock:
+        _tap["n"] += 1
+        _out("%s %d - %s" % ("ok" if cond else "not ok", _tap["n"], name))
+        if not cond:
+            _tap["failed"] += 1
+            diag("  Failed test '%s'" % name, "\n  at " + _caller())
+    return cond
+
+
+def _short(v, limit=600):
+    s = repr(v)
+    return s if len(s) <= limit else s[:limit] + "...(%d chars)" % len(s)
+
+
+def is_(got, expected, name=""):
+    r = ok(got == expected, name)
+    if not r:
+        diag("         got: " + _short(got))
+        diag("    expected: " + _short(expected))
+    return r
+
+
+def isnt(got, unexpected, name=""):
+    r = ok(got != unexpected, name)
+    if not r:
+        diag("         got: " + _short(got))
+        diag("    expected: anything else")
+    return r
+
+
+def like(got, regex, name=""):
+    r = ok(got is not None and re.search(regex, got) is not None, name)
+    if not r:
+        diag("         got: " + _short(got))
+        diag("    expected: match for /%s/" % regex)
+    return r
+
+
+def cmp_ok(got, op, expected, name=""):
+    ops = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+           ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+           "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+           "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
+    try:
+        cond = ops[op](got, expected)
+    except TypeError:
+        cond = False
+    r = ok(cond, name)
+    if not r:
+        diag("    %s" % _short(got))
+        diag("        %s" % op)
+        diag("    %s" % _short(expected))
+    return r
+
+
+def failed():
+    return _tap["failed"]
+
+
+def skip(reason, count=1):
+    for _ in range(count):
+        with _tap_lock:
+            _tap["n"] += 1
+            _out("ok %d # skip %s" % (_tap["n"], reason))
+
+
+def skip_all(reason):
+    _tap["done"] = True
+    _out("1..0 # SKIP %s" % reason)
+    sys.exit(0)
+
+
+def bail(reason):
+    _tap["done"] = True
+    _out("Bail out! %s" % reason)
+    _dump_logs_on_failure(force=True)
+    sys.exit(255)
+
+
+def done_testing():
+    _tap["done"] = True
+    n = _tap["n"]
+    bad = _tap["failed"]
+    if _tap["planned"] is None:
+        _out("1..%d" % n)
+    elif _tap["planned"] != n:
+        diag("planned %d tests but ran %d" % (_tap["planned"], n))
+        bad += 1
+    if bad:
+        diag("failed %d of %d tests" % (_tap["failed"], n))
+        _dump_logs_on_failure()
+    sys.exit(1 if bad else 0)
+
+
+def _excepthook(etype, value, tb):
+    if etype is SystemExit:
+        return
+    _tap["done"] = True
+    with _tap_lock:
+        for line in "".join(traceback.format_exception(etype, value, tb)).splitlines():
+            _out("# " + line)
+        _tap["n"] += 1
+        _tap["failed"] += 1
+        _out("not ok %d - uncaught %s: %s" % (_tap["n"], etype.__name__, value))
+        if _tap["planned"] is None:
+            _out("1..%d" % _tap["n"])
+    _dump_logs_on_failure()
+
+
+sys.excepthook = _excepthook
+
+
+class TestTimeout(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise TestTimeout("test exceeded YTC_TEST_TIMEOUT=%s s"
+                      % os.environ.get("YTC_TEST_TIMEOUT", "120"))
+
+
+def _on_term(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+signal.signal(signal.SIGALRM, _on_alarm)
+signal.signal(signal.SIGTERM, _on_term)
+signal.signal(signal.SIGINT, _on_term)
+signal.alarm(int(os.environ.get("YTC_TEST_TIMEOUT", "120")))
+
+
+# ------------------------------------------------------------------ helpers
+
+def wait_for(cond, timeout=10.0, interval=0.05, what=None):
+    """Poll cond() until it returns a true value or timeout passes.
+    Returns the last value (false on timeout).  No other waiting is done
+    anywhere in the harness."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            v = cond()
+        except Exception as e:  # a condition that raises counts as false
+            v = None
+            last_exc = e
+        else:
+            last_exc = None
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            if what:
+                diag("timed out after %.1f s waiting for %s%s" %
+                     (timeout, what, (" (last error: %s)" % last_exc) if last_exc else ""))
+            return v
+        time.sleep(interval)
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def can_connect(addr):
+    """addr: ('127.0.0.1', port) or a unix socket path."""
+    try:
+        if isinstance(addr, str):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(1.0)
+        s.connect(addr)
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+def vid(tag):
+    """A valid-looking 11-character YouTube video id made from tag."""
+    t = re.sub(r"[^A-Za-z0-9_-]", "", tag)
+    return (t + "_" * 11)[:11] if len(t) < 11 else t[:11]
+
+
+def q(params):
+    """Percent-encode an ordered list (or dict) of (name, value) pairs."""
+    items = params.items() if isinstance(params, dict) else params
+    return "&".join("%s=%s" % (urllib.parse.quote(str(k), safe=""),
+                               urllib.parse.quote(str(v), safe=","))
+                    for k, v in items)
+
+
+def parse_query(s):
+    return urllib.parse.parse_qsl(s or "", keep_blank_values=True)
+
+
+def load_data(relpath):
+    with open(os.path.join(DATADIR, relpath), "rb") as f:
+        data = f.read()
+    return json.loads(data) if relpath.endswith(".json") else data
+
+
+def read_file(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+# ------------------------------------------------------------------ processes and cleanup
+
+_procs = []          # Proc objects, stopped in reverse order
+_foreign_pids = []   # pids we own but did not fork directly (spawn-fcgi children)
+_tmpdirs = []
+_cleanup_lock = threading.Lock()
+_cleaned = {"done": False}
+
+
+def _proc_text(pid, what):
+    try:
+        with open("/proc/%d/%s" % (pid, what), "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return False
+    # state is the field after the ")" of the command name
+    return st[st.rindex(")") + 2] not in "ZX"
+
+
+def _pid_owned(pid, marker):
+    """True when pid's command line or environment mentions marker (our
+    unique temporary directory): used before signalling any pid that is
+    not our direct child, so that a recycled pid is never hit."""
+    m = marker.encode()
+    return m in _proc_text(pid, "cmdline") or m in _proc_text(pid, "environ")
+
+
+def _signal_pid(pid, sig, marker):
+    if _pid_alive(pid) and _pid_owned(pid, marker):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def _reap(pids=None):
+    """Collect exit statuses of orphans re-parented to us (we are a child
+    subreaper), so nothing is left behind, not even a zombie."""
+    for pid in (pids if pids is not None else [-1]):
+        while True:
+            try:
+                got, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if got == 0 or pid != -1:
+                break
+
+
+def stop_pids(pids, marker, timeout=10.0):
+    for pid in pids:
+        _signal_pid(pid, signal.SIGTERM, marker)
+    if not wait_for(lambda: not any(_pid_alive(p) for p in pids), timeout):
+        for pid in pids:
+            _signal_pid(pid, signal.SIGKILL, marker)
+        wait_for(lambda: not any(_pid_alive(p) for p in pids), 5.0)
+    _reap(pids)
+
+
+def _become_subreaper():
+    """Orphaned descendants (spawn-fcgi's children, workers whose parent
+    died) are re-parented to this process instead of init, so they can be
+    waited for."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        pass
+
+
+_become_subreaper()
+
+
+class Proc:
+    """A child process in its own session (so its whole process group can
+    be signalled), with stdout and stderr appended to logs/NAME.log."""
+
+    def __init__(self, tmp, name, argv, env=None, stdin=subprocess.DEVNULL, cwd=None):
+        self.name = name
+        self.argv = argv
+        self.log = os.path.join(tmp, "logs", name + ".log")
+        os.makedirs(os.path.dirname(self.log), exist_ok=True)
+        with open(self.log, "ab") as logf:
+            logf.write(("### %s: %s\n" % (time.strftime("%H:%M:%S"), " ".join(argv))).encode())
+            logf.flush()
+            self.p = subprocess.Popen(argv, stdin=stdin, stdout=logf, stderr=subprocess.STDOUT,
+                                      env=env, cwd=cwd, start_new_session=True)
+        self.pid = self.p.pid
+        _procs.append(self)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def signal_group(self, sig):
+        try:
+            os.killpg(self.pid, sig)
+        except OSError:
+            pass
+
+    def stop(self, sig=signal.SIGTERM, timeout=20.0):
+        if self.alive():
+            self.signal_group(sig)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal_group(signal.SIGKILL)
+                self.p.wait(10)
+        # stragglers of the group (workers that outlived their parent)
+        self.signal_group(signal.SIGKILL)
+        if self in _procs:
+            _procs.remove(self)
+        return self.p.returncode
+
+    def kill(self):
+        return self.stop(signal.SIGKILL, 10.0)
+
+    def children(self):
+        return child_pids(self.pid)
+
+    def log_text(self):
+        return read_file(self.log).decode("utf-8", "replace")
+
+
+def child_pids(ppid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = _proc_text(int(d), "stat").decode("ascii", "replace")
+            if st:
+                fields = st[st.rindex(")") + 2:].split()
+                if len(fields) > 1 and fields[1] == str(ppid) and fields[0] not in "ZX":
+                    out.append(int(d))
+    return sorted(out)
+
+
+def cleanup():
+    with _cleanup_lock:
+        if _cleaned["done"]:
+            return
+        _cleaned["done"] = True
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.alarm(0)
+    for p in reversed(list(_procs)):
+        try:
+            p.stop(timeout=20.0 if p.name.startswith("mariadb") else 10.0)
+        except Exception as e:  # keep going: everything must stop
+            sys.stderr.write("yth cleanup: %s: %s\n" % (p.name, e))
+    for tmp in _tmpdirs:
+        # anything still running that mentions our private directory is ours
+        leftovers = [int(d) for d in os.listdir("/proc")
+                     if d.isdigit() and int(d) != os.getpid() and _pid_alive(int(d))
+                     and _pid_owned(int(d), tmp)]
+        leftovers += [p for p in _foreign_pids if _pid_alive(p)]
+        if leftovers:
+            stop_pids(sorted(set(leftovers)), tmp, timeout=5.0)
+        _reap()
+        if os.environ.get("YTC_KEEP"):
+            sys.stdout.write("# YTC_KEEP: kept %s\n" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+atexit.register(cleanup)
+
+
+def make_tmpdir():
+    tmp = tempfile.mkdtemp(prefix="ytc-")
+    os.chmod(tmp, 0o755)
+    _tmpdirs.append(tmp)
+    os.makedirs(os.path.join(tmp, "logs"))
+    return tmp
+
+
+_last_stack = []
+
+
+def _dump_logs_on_failure(force=False):
+    """On failure print the tail of the ytcache-side logs as diagnostics."""
+    for tmp in _tmpdirs:
+        logdir = os.path.join(tmp, "logs")
+        if not os.path.isdir(logdir):
+            continue
+        for fn in sorted(os.listdir(logdir)):
+            if not (fn.startswith(("ytcache", "spawn", "fcgiwrap", "nginx-error", "ctl"))
+                    or (force and fn.startswith("mariadb"))):
+                continue
+            lines = read_file(os.path.join(logdir, fn)).decode("utf-8", "replace").splitlines()
+            if lines:
+                diag("---- last lines of %s ----" % fn)
+                for line in lines[-25:]:
+                    diag("  " + line[:300])
+
+
+# ------------------------------------------------------------------ MariaDB
+
+class SQLError(Exception):
+    pass
+
+
+def _unescape_batch(s):
+    """Undo the escaping of `mariadb --batch` (\\n \\t \\0 \\\\)."""
+    if "\\" not in s:
+        return s
+    out, i = [], 0
+    m = {"n": "\n", "t": "\t", "0": "\0", "\\": "\\", "r": "\r", "b": "\b"}
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            out.append(m.get(s[i + 1], s[i + 1]))
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+class MariaDB:
+    """A private MariaDB server: own datadir, unix socket and loopback port.
+
+    The database `ytcache` and the user ytcache@localhost / ytcache@127.0.0.1
+    (password DB_PASSWORD) exist.  root@localhost has no password (this
+    server listens on 127.0.0.1 only and lives for one test)."""
+
+    def __init__(self, tmp, start=True):
+        self.tmp = tmp
+        self.dir = os.path.join(tmp, "mariadb")
+        self.datadir = os.path.join(self.dir, "data")
+        self.socket = os.path.join(self.dir, "mysqld.sock")
+        self.pidfile = os.path.join(self.dir, "mysqld.pid")
+        self.port = free_port()
+        self.user, self.password, self.name = DB_USER, DB_PASSWORD, DB_NAME
+        self.mariadbd = which("mariadbd", "YTC_MARIADBD") or which("mysqld")
+        self.client = which("mariadb", "YTC_MARIADB") or which("mysql")
+        if not self.mariadbd or not self.client:
+            bail("mariadbd / mariadb client not found")
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        template = self._template()
+        shutil.copytree(template, self.datadir, symlinks=True)
+        self.proc = None
+        self.starts = 0
+        if start:
+            self.start()
+
+    # -- template datadir, made once per build tree under a lock
+    def _server_args(self, datadir, sock, port, pidfile, tmpdir):
+        args = [self.mariadbd, "--no-defaults",
+                "--datadir=" + datadir, "--socket=" + sock,
+                "--port=%d" % port, "--bind-address=127.0.0.1",
+                "--pid-file=" + pidfile, "--tmpdir=" + tmpdir,
+                "--skip-log-bin", "--skip-name-resolve",
+                "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M",
+                "--innodb-flush-log-at-trx-commit=2",
+                "--max-connections=300",
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_general_ci",
+                "--default-time-zone=" + os.environ.get("YTC_DB_TIME_ZONE", "+05:00")]
+        if os.geteuid() == 0:
+            args.append("--user=root")
+        return args
+
+    def _version(self):
+        r = subprocess.run([self.mariadbd, "--version"], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    def _template(self):
+        os.makedirs(os.path.dirname(TEMPLATE), exist_ok=True)
+        marker = os.path.join(TEMPLATE, "ytc-template-version")
+        want = self._version() + "\n" + DB_PASSWORD + "\n"
+        with open(TEMPLATE + ".lock", "a") as lockf:
+            fcntl.flock(lockf, fcntl.LOCK_EX)
+            if read_file(marker).decode(errors="replace") == want:
+                return TEMPLATE
+            build = "%s.tmp-%d" % (TEMPLATE, os.getpid())
+            shutil.rmtree(build, ignore_errors=True)
+            os.makedirs(build)
+            ddir = os.path.join(build, "data")
+            install = which("mariadb-install-db", "YTC_MARIADB_INSTALL_DB") or \
+                which("mysql_install_db")
+            log = os.path.join(self.tmp, "logs", "mariadb-install.log")
+            args = [install, "--no-defaults", "--datadir=" + ddir,
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db", "--skip-name-resolve",
+                    "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M"]
+            if os.geteuid() == 0:
+                args.append("--user=root")
+            with open(log, "ab") as lf:
+                rc = subprocess.run(args, stdout=lf, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, timeout=300).returncode
+            if rc != 0:
+                bail("mariadb-install-db failed (rc %d), see %s" % (rc, log))
+            # boot it once to create the database and the users
+            sock = os.path.join(build, "s.sock")
+            port = free_port()
+            p = Proc(self.tmp, "mariadb-template",
+                     self._server_args(ddir, sock, port, os.path.join(build, "pid"), build))
+            if not wait_for(lambda: self._ping(sock) or not p.alive(), 60) or not p.alive():
+                bail("template MariaDB did not start, see %s" % p.log)
+            pw = DB_PASSWORD.replace("'", "''")
+            self._sql(sock, None, ";".join([
+                "CREATE DATABASE %s CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci" % DB_NAME,
+                "CREATE USER '%s'@'localhost' IDENTIFIED BY '%s'" % (DB_USER, pw),
+                "CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s'" % (DB_USER, pw),
+                "GRANT ALL PRIVILEGES ON %s.* TO '%s'@'localhost'" % (DB_NAME, DB_USER),
+                "GRANT ALL PRIVILEGES ON %s.* TO '%s'@'127.0.0.1'" % (DB_NAME, DB_USER),
+                "FLUSH PRIVILEGES"]))
+            if p.stop(signal.SIGTERM, 60) not in (0, None):
+                bail("template MariaDB did not shut down cleanly, see %s" % p.log)
+            for fn in ("s.sock", "pid"):
+                try:
+                    os.unlink(os.path.join(build, fn))
+                except OSError:
+                    pass
+            with open(os.path.join(ddir, "ytc-template-version"), "w") as f:
+                f.write(want)
+            shutil.rmtree(TEMPLATE, ignore_errors=True)
+            os.rename(ddir, TEMPLATE)
+            shutil.rmtree(build, ignore_errors=True)
+            return TEMPLATE
+
+    # -- server control
+    def _ping(self, sock):
+        try:
+            self._sql(sock, None, "SELECT 1", timeout=5)
+            return True
+        except (SQLError, subprocess.TimeoutExpired):
+            return False
+
+    def start(self, timeout=60.0):
+        if self.proc and self.proc.alive():
+            return
+        self.starts += 1
+        self.proc = Proc(self.tmp, "mariadb",
+                         self._server_args(self.datadir, self.socket, self.port,
+                                           self.pidfile, os.path.join(self.dir, "tmp")))
+        if not wait_for(lambda: not self.proc.alive() or self._ping(self.socket), timeout) \
+                or not self.proc.alive():
+            bail("MariaDB did not start (see %s):\n%s" % (self.proc.log, self.proc.log_text()[-3000:]))
+
+    def stop(self):
+        """Clean shutdown (SIGTERM), waiting for it."""
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 60)
+
+    def kill(self):
+        """SIGKILL, as in a crash."""
+        if self.proc:
+            self.proc.kill()
+
+    def alive(self):
+        return bool(self.proc and self.proc.alive() and self._ping(self.socket))
+
+    # -- queries
+    def _sql(self, sock, db, query, timeout=30):
+        argv = [self.client, "--no-defaults", "--socket=" + sock, "--user=root",
+                "--batch", "--skip-column-names", "--default-character-set=utf8mb4"]
+        if db:
+            argv.append("--database=" + db)
+        argv += ["--execute=" + query]
+        r = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise SQLError(r.stderr.decode("utf-8", "replace").strip())
+        out = r.stdout.decode("utf-8", "surrogateescape")
+        if not out:
+            return []
+        if out.endswith("\n"):
+            out = out[:-1]
+        rows = []
+        for line in out.split("\n"):
+            rows.append([None if c == "NULL" else _unescape_batch(c) for c in line.split("\t")])
+        return rows
+
+    def sql(self, query, db=DB_NAME):
+        """Run query (as root, over the socket); return rows as lists of str
+        (None for NULL; the batch escaping is undone, so multi-line values
+        such as pretty-printed JSON come back intact)."""
+        return self._sql(self.socket, db, query)
+
+    def value(self, query, db=DB_NAME):
+        rows = self.sql(query, db)
+        return rows[0][0] if rows and rows[0] else None
+
+    def count(self, where=None, table="cache"):
+        qry = "SELECT COUNT(*) FROM %s" % table
+        if where:
+            qry += " WHERE " + where
+        return int(self.value(qry))
+
+
+def sql_str(s):
+    """A SQL string literal."""
+    return "'" + s.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+# ------------------------------------------------------------------ fake upstream
+
+class FakeUpstream:
+    def __init__(self, tmp, keys=(SERVER_KEY,)):
+        self.tmp = tmp
+        self.portfile = os.path.join(tmp, "fake-upstream.port")
+        self.keys = list(keys)
+        argv = [sys.executable or "python3", FAKE_UPSTREAM, "--port", "0",
+                "--portfile", self.portfile, "--keys", ",".join(self.keys)]
+        self.proc = Proc(tmp, "fake-upstream", argv)
+        if not wait_for(lambda: os.path.exists(self.portfile) or not self.proc.alive(), 30) \
+                or not self.proc.alive():
+            bail("fake upstream did not start:\n" + self.proc.log_text()[-2000:])
+        self.port = int(read_file(self.portfile).decode().strip())
+        self.base_url = "http://127.0.0.1:%d/youtube/v3" % self.port
+
+    def _call(self, method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            c.request(method, path, body=data,
+                      headers={"Content-Type": "application/json"} if data else {})
+            r = c.getresponse()
+            raw = r.read()
+            if r.status != 200:
+                raise RuntimeError("fake upstream %s %s: %d %r" % (method, path, r.status, raw))
+            return json.loads(raw)
+        finally:
+            c.close()
+
+    def stats(self):
+        return self._call("GET", "/__stats")
+
+    def calls(self):
+        return self.stats()["calls"]
+
+    def reset(self):
+        return self._call("POST", "/__reset", {})
+
+    def mode(self, mode="ok", delay_ms=0, pad_bytes=0, times=None, keys=None):
+        spec = {"mode": mode, "delay_ms": delay_ms, "pad_bytes": pad_bytes}
+        if times is not None:
+            spec["times"] = times
+        if keys is not None:
+            spec["keys"] = list(keys)
+        return self._call("POST", "/__mode", spec)
+
+    def wait_calls(self, n, timeout=10.0):
+        """Poll until the fake has seen at least n calls; return the count."""
+        v = wait_for(lambda: self.calls() >= n, timeout, what="%d upstream calls" % n)
+        return self.calls() if not v else self.calls()
+
+    def body(self, path_and_query):
+        """Ask the fake directly (with the server key) and return its bytes."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            sep = "&" if "?" in path_and_query else "?"
+            c.request("GET", "/youtube/v3/" + path_and_query.lstrip("/") + sep + "key=" + self.keys[0])
+            return c.getresponse().read()
+        finally:
+            c.close()
+
+
+# ------------------------------------------------------------------ config and ctl
+
+DEFAULT_TTL = {"videos": 3600, "videos.chart": 900, "search": 21600}
+
+
+def config_text(db=None, upstream=None, **sections):
+    """The text of an ytcache.conf.  sections: server=, database=,
+    upstream=, cache=, ttl= dicts; a None value removes a key."""
+    conf = {"server": {"log_level": "debug"},
+            "database": {}, "upstream": {}, "cache": {}, "ttl": dict(DEFAULT_TTL)}
+    if db is not None:
+        conf["database"].update({"socket": db.socket, "user": db.user,
+                                 "password": db.password, "name": db.name,
+                                 "connect_timeout": 2, "retry_interval_ms": 200})
+    if upstream is not None:
+        conf["upstream"].update({"base_url": upstream.base_url, "keys": SERVER_KEY,
+                                 "connect_timeout_ms": 2000, "timeout_ms": 8000})
+    conf["cache"]["lock_wait_ms"] = 10000
+    for sec, vals in sections.items():
+        d = conf.setdefault(sec, {})
+        for k, v in (vals or {}).items():
+            if v is None:
+                d.pop(k, None)
+            else:
+                d[k] = v
+    lines = ["; ytcache.conf written by tests/lib/yth.py"]
+    for sec in conf:
+        if not conf[sec]:
+            continue
+        lines.append("")
+        lines.append("[%s]" % sec)
+        for k, v in conf[sec].items():
+            if isinstance(v, (list, tuple)):
+                v = ",".join(str(x) for x in v)
+            lines.append("%s = %s" % (k, v))
+    return "\n".join(lines) + "\n"
+
+
+def write_config(path, db=None, upstream=None, **sections):
+    with open(path, "w") as f:
+        f.write(config_text(db, upstream, **sections))
+    os.chmod(path, 0o600)
+    return path
+
+
+def ytcachectl(conf, *args, tmp=None, timeout=60, env=None):
+    """Run ytcachectl --config CONF ARGS; returns CompletedProcess (bytes).
+    Its stderr is also appended to logs/ctl.log."""
+    if not os.access(YTCACHECTL, os.X_OK):
+        bail("%s not built" % YTCACHECTL)
+    argv = [YTCACHECTL, "--config", conf] + list(args)
+    r = subprocess.run(argv, capture_output=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL, env=env)
+    logdir = os.path.join(tmp or os.path.dirname(conf), "logs")
+    if os.path.isdir(logdir):
+        with open(os.path.join(logdir, "ctl.log"), "ab") as f:
+            f.write(("### %s -> %d\n" % (" ".join(argv), r.returncode)).encode())
+            f.write(r.stdout + r.stderr)
+    return r
+
+
+def migrate(conf):
+    r = ytcachectl(conf, "migrate")
+    if r.returncode != 0:
+        bail("ytcachectl migrate failed (rc %d): %s" %
+             (r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")))
+    return r
+
+
+# ------------------------------------------------------------------ ytcache launchers
+
+def _require_binary():
+    if not os.access(YTCACHE, os.X_OK):
+        bail("%s not built (run make first)" % YTCACHE)
+
+
+class Launcher:
+    """Base: something that answers FastCGI at self.fastcgi (nginx syntax:
+    'unix:PATH' or '127.0.0.1:PORT')."""
+    kind = "?"
+    extra_params = {}     # fastcgi_param lines nginx must add
+    keep_conn = True
+
+    def __init__(self, tmp, conf, workers=2, addr=None, name=None):
+        _require_binary()
+        self.tmp, self.conf, self.workers = tmp, conf, workers
+        self.name = name or "ytcache-" + self.kind
+        if addr is None:
+            addr = os.path.join(tmp, self.name + ".sock")
+        self.addr = addr
+        if addr.startswith("/"):
+            self.fastcgi = "unix:" + addr
+            self.connect_addr = addr
+        else:
+            host, port = addr.rsplit(":", 1)
+            self.fastcgi = addr
+            self.connect_addr = (host, int(port))
+        self.log = os.path.join(tmp, "logs", self.name + ".log")
+
+    def _wait_listening(self, alive):
+        if not wait_for(lambda: can_connect(self.connect_addr) or not alive(), 20) or not alive():
+            bail("%s did not start listening on %s:\n%s" %
+                 (self.kind, self.addr, read_file(self.log).decode("utf-8", "replace")[-3000:]))
+
+    def _clear_socket(self):
+        if self.addr.startswith("/") and os.path.exists(self.addr):
+            os.unlink(self.addr)
+
+    def pids(self):
+        return []
+
+    def alive_pids(self):
+        return [p for p in self.pids() if _pid_alive(p)]
+
+    def restart(self, conf=None):
+        self.stop()
+        if conf:
+            self.conf = conf
+        self.start()
+
+
+class SpawnFcgi(Launcher):
+    """spawn-fcgi -s SOCKET -F N -- ytcache, with YTCACHE_CONFIG in the
+    environment (config='env') or --config (config='arg').  Each child's
+    stderr is appended to logs/<name>.log (spawn-fcgi itself sends it
+    nowhere, so the child is started through sh -c 'exec ... 2>>LOG')."""
+    kind = "spawn-fcgi"
+
+    def __init__(self, tmp, conf, workers=2, addr=None, config="env", name=None, env=None):
+        super().__init__(tmp, conf, workers, addr, name)
+        self.config = config
+        self.env_extra = env or {}
+        self._pids = []
+        self.start()
+
+    def start(self):
+        self._clear_socket()
+        sf = which("spawn-fcgi", "YTC_SPAWN_FCGI")
+        sh = which("sh")
+        if not sf:
+            bail("spawn-fcgi not found")
+        env = dict(os.environ)
+        env.update(self.env_extra)
+        env["YTC_STDERR_LOG"] = self.log
+        app = [YTCACHE]
+        if self.config == "env":
+            env["YTCACHE_CONFIG"] = self.conf
+        else:
+            app += ["--config", self.conf]
+        argv = [sf, "-F", str(self.workers)]
+        if self.addr.startswith("/"):
+            argv += ["-s", self.addr]
+        else:
+            host, port = self.addr.rsplit(":", 1)
+            argv += ["-a", host, "-p", port]
+        argv += ["--", sh, "-c", 'exec "$@" 2>>"$YTC_STDERR_LOG"', "sh"] + app
+        r = subprocess.run(argv, capture_output=True, env=env, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        out = (r.stdout + r.stderr).decode("utf-8", "replace")
+        with open(self.log, "a") as f:
+            f.write("### spawn-fcgi: %s\n%s" % (" ".join(argv), out))
+        self._pids = [int(m) for m in re.findall(r"PID: (\d+)", out)]
+        _foreign_pids.extend(self._pids)
+        if r.returncode != 0 or len(self._pids) != self.workers:
+            bail("spawn-fcgi failed (rc %d): %s\n%s" %
+                 (r.returncode, out, read_file(self.log).decode("utf-8", "replace")[-2000:]))
+        self._wait_listening(lambda: any(_pid_alive(p) for p in self._pids))
+
+    def pids(self):
+        return list(self._pids)
+
+    def stop(self):
+        stop_pids(self._pids, self.tmp)
+        self._pids = []
+
+
+class Listen(Launcher):
+    """ytcache --listen ADDR --workers N --config CONF."""
+    kind = "listen"
+
+    def __init__(self, tmp, conf, workers=2, addr=None, name=None, env=None):
+        super().__init__(tmp, conf, workers, addr, name)
+        self.env_extra = env or {}
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self._clear_socket()
+        env = dict(os.environ)
+        env.update(self.env_extra)
+        env.pop("YTCACHE_CONFIG", None)
+        argv = [YTCACHE, "--listen", self.addr, "--workers", str(self.workers),
+                "--config", self.conf]
+        self.proc = Proc(self.tmp, self.name, argv, env=env)
+        self._wait_listening(self.proc.alive)
+        # the workers are forked after the socket is open: wait for them
+        wait_for(lambda: len(self.proc.children()) >= self.workers, 10,
+                 what="%d ytcache --listen workers" % self.workers)
+
+    def pids(self):
+        if not self.proc:
+            return []
+        return [self.proc.pid] + self.proc.children()
+
+    def worker_pids(self):
+        return self.proc.children() if self.proc else []
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 10)
+            self.proc = None
+
+
+class Fcgiwrap(Launcher):
+    """fcgiwrap -c N -s unix:SOCKET running ytcache as a CGI program; nginx
+    passes SCRIPT_FILENAME (the binary) and YTCACHE_CONFIG as FastCGI params,
+    which fcgiwrap turns into the CGI environment.  The CGI's stderr goes to
+    fcgiwrap's stderr, i.e. logs/<name>.log."""
+    kind = "fcgiwrap"
+    keep_conn = False
+
+    def __init__(self, tmp, conf, workers=2, addr=None, name=None):
+        super().__init__(tmp, conf, workers, addr, name)
+        self.extra_params = {"SCRIPT_FILENAME": YTCACHE, "YTCACHE_CONFIG": conf}
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self._clear_socket()
+        fw = which("fcgiwrap", "YTC_FCGIWRAP")
+        if not fw:
+            bail("fcgiwrap not found")
+        sock = ("unix:" + self.addr) if self.addr.startswith("/") else ("tcp:" + self.addr)
+        env = {k: v for k, v in os.environ.items() if k != "YTCACHE_CONFIG"}
+        self.proc = Proc(self.tmp, self.name, [fw, "-c", str(self.workers), "-s", sock], env=env)
+        self._wait_listening(self.proc.alive)
+
+    def pids(self):
+        return [self.proc.pid] + self.proc.children() if self.proc else []
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 10)
+            self.proc = None
+
+
+LAUNCHERS = {"spawn-fcgi": SpawnFcgi, "listen": Listen, "fcgiwrap": Fcgiwrap}
+
+
+# ------------------------------------------------------------------ CGI, run directly
+
+class Response:
+    def __init__(self, status, reason, header_list, body, elapsed=0.0):
+        self.status = status
+        self.reason = reason
+        self.header_list = header_list          # [(name, value)] as received
+        self.headers = {}
+        for k, v in header_list:
+            k = k.lower()
+            self.headers[k] = (self.headers[k] + ", " + v) if k in self.headers else v
+        self.body = body
+        self.elapsed = elapsed
+
+    def __iter__(self):
+        return iter((self.status, self.headers, self.body))
+
+    def header(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+    def json(self):
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    @property
+    def xcache(self):
+        return self.headers.get("x-cache")
+
+    def __repr__(self):
+        return "<Response %s %s x-cache=%s %d bytes>" % (
+            self.status, self.reason, self.xcache, len(self.body or b""))
+
+
+def parse_cgi_output(out):
+    """Split a CGI program's stdout into a Response (status from Status:)."""
+    sep = re.search(rb"\r?\n\r?\n", out)
+    if not sep:
+        return Response(None, "no header/body separator", [], out)
+    head, body = out[:sep.start()], out[sep.end():]
+    hl = []
+    for line in re.split(rb"\r?\n", head):
+        if b":" in line:
+            k, v = line.split(b":", 1)
+            hl.append((k.decode("latin-1").strip(), v.decode("latin-1").strip()))
+    status, reason = None, ""
+    for k, v in hl:
+        if k.lower() == "status":
+            m = re.match(r"(\d{3})\s*(.*)", v)
+            if m:
+                status, reason = int(m.group(1)), m.group(2)
+    r = Response(status, reason, hl, body)
+    return r
+
+
+def run_cgi(conf=None, method="GET", path_info=None, query="", headers=None,
+            env=None, stdin=b"", tmp=None, use_env_config=True, timeout=30):
+    """Run ytcache as a CGI program (no FastCGI) for one request; return
+    (Response, returncode, stderr bytes)."""
+    _require_binary()
+    e = {"PATH": os.environ.get("PATH", ""), "GATEWAY_INTERFACE": "CGI/1.1",
+         "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_METHOD": method,
+         "QUERY_STRING": query, "SERVER_NAME": "localhost", "SERVER_PORT": "80",
+         "REMOTE_ADDR": "127.0.0.1", "SCRIPT_NAME": "/cgi-bin/ytcache",
+         "REQUEST_URI": "/cgi-bin/ytcache%s%s" % (path_info or "", ("?" + query) if query else "")}
+    if path_info is not None:
+        e["PATH_INFO"] = path_info
+    if conf and use_env_config:
+        e["YTCACHE_CONFIG"] = conf
+    for k, v in (headers or {}).items():
+        e["HTTP_" + k.upper().replace("-", "_")] = v
+    if stdin:
+        e["CONTENT_LENGTH"] = str(len(stdin))
+    e.update(env or {})
+    e = {k: v for k, v in e.items() if v is not None}
+    t0 = time.monotonic()
+    p = subprocess.run([YTCACHE], input=stdin, capture_output=True, env=e, timeout=timeout)
+    r = parse_cgi_output(p.stdout)
+    r.elapsed = time.monotonic() - t0
+    r.raw = p.stdout
+    if tmp:
+        with open(os.path.join(tmp, "logs", "ytcache-cgi.log"), "ab") as f:
+            f.write(("### CGI %s %s?%s -> rc %d\n" % (method, path_info, query, p.returncode)).encode())
+            f.write(p.stderr)
+    return r, p.returncode, p.stderr
+
+
+# ------------------------------------------------------------------ nginx
+
+FASTCGI_PARAMS = """\
+        fastcgi_param QUERY_STRING       $query_string;
+        fastcgi_param REQUEST_METHOD     $request_method;
+        fastcgi_param CONTENT_TYPE       $content_type;
+        fastcgi_param CONTENT_LENGTH     $content_length;
+        fastcgi_param SCRIPT_NAME        $fastcgi_script_name;
+        fastcgi_param REQUEST_URI        $request_uri;
+        fastcgi_param DOCUMENT_URI       $document_uri;
+        fastcgi_param DOCUMENT_ROOT      $document_root;
+        fastcgi_param SERVER_PROTOCOL    $server_protocol;
+        fastcgi_param REQUEST_SCHEME     $scheme;
+        fastcgi_param HTTPS              $https if_not_empty;
+        fastcgi_param GATEWAY_INTERFACE  CGI/1.1;
+        fastcgi_param SERVER_SOFTWARE    nginx/$nginx_version;
+        fastcgi_param REMOTE_ADDR        $remote_addr;
+        fastcgi_param REMOTE_PORT        $remote_port;
+        fastcgi_param SERVER_ADDR        $server_addr;
+        fastcgi_param SERVER_PORT        $server_port;
+        fastcgi_param SERVER_NAME        $server_name;
+        fastcgi_param REDIRECT_STATUS    200;
+"""
+
+
+class Nginx:
+    """nginx in front of one or more launchers.
+
+    mounts: list of (prefix, launcher) or (prefix, launcher, path_info) where
+    path_info is "uri" (PATH_INFO = $uri, for prefix "/"), "split" (PATH_INFO
+    = the part after the prefix), or None (no PATH_INFO: ytcache must route
+    on REQUEST_URI)."""
+
+    def __init__(self, tmp, mounts, workers=1, name="nginx"):
+        self.tmp = tmp
+        self.name = name
+        self.dir = os.path.join(tmp, name)
+        self.port = free_port()
+        self.mounts = [m if len(m) == 3 else (m[0], m[1], "uri" if m[0] == "/" else "split")
+                       for m in mounts]
+        self.workers = workers
+        self.bin = which("nginx", "YTC_NGINX")
+        if not self.bin:
+            bail("nginx not found")
+        self.proc = None
+        self.start()
+
+    def conf_text(self):
+        d = self.dir
+        out = ["daemon off;", "master_process on;",
+               "worker_processes %d;" % self.workers,
+               "pid %s/nginx.pid;" % d,
+               "error_log %s/logs/%s-error.log info;" % (self.tmp, self.name)]
+        if os.geteuid() == 0:
+            out.append("user root;")
+        out += ["events { worker_connections 1024; }", "http {",
+                "    access_log %s/logs/%s-access.log;" % (self.tmp, self.name),
+                "    client_body_temp_path %s/client_body;" % d,
+                "    fastcgi_temp_path %s/fastcgi_temp;" % d,
+                "    proxy_temp_path %s/proxy_temp;" % d,
+                "    uwsgi_temp_path %s/uwsgi_temp;" % d,
+                "    scgi_temp_path %s/scgi_temp;" % d,
+                "    large_client_header_buffers 4 64k;",
+                "    server_tokens off;",
+                "    default_type application/octet-stream;"]
+        # One upstream{} per launcher.  libfcgi serves a kept-alive FastCGI
+        # connection until nginx closes it, so every idle connection in
+        # nginx's keepalive pool pins one ytcache process: the pool must be
+        # smaller than the number of processes, or new connections wait in
+        # the listen backlog until fastcgi_read_timeout.
+        self.backends = []
+        for prefix, l, _ in self.mounts:
+            if l not in self.backends:
+                self.backends.append(l)
+        for i, l in enumerate(self.backends):
+            pool = self.keepalive_pool(l)
+            out.append("    upstream backend%d { server %s; %s}" %
+                       (i, l.fastcgi, ("keepalive %d; " % pool) if pool else ""))
+        out += ["    server {",
+                "        listen 127.0.0.1:%d;" % self.port,
+                "        server_name localhost;",
+                "        root %s/html;" % d]
+        for i, (prefix, l, pi) in enumerate(self.mounts):
+            out.append("        location %s {" % prefix)
+            out.append(FASTCGI_PARAMS.rstrip("\n"))
+            if pi == "uri":
+                out.append("        fastcgi_param PATH_INFO $uri;")
+            elif pi == "split":
+                p = re.escape(prefix.rstrip("/"))
+                out.append("        fastcgi_split_path_info ^(%s)(/.*)$;" % p)
+                out.append("        fastcgi_param PATH_INFO $fastcgi_path_info;")
+            for k, v in l.extra_params.items():
+                out.append("        fastcgi_param %s %s;" % (k, v))
+            if self.keepalive_pool(l):
+                out.append("        fastcgi_keep_conn on;")
+            out.append("        fastcgi_read_timeout 60s;")
+            out.append("        fastcgi_pass backend%d;" % self.backends.index(l))
+            out.append("        }")
+        out += ["    }", "}"]
+        return "\n".join(out) + "\n"
+
+    def keepalive_pool(self, launcher):
+        if not launcher.keep_conn:
+            return 0
+        return max(0, (launcher.workers - 1) // self.workers)
+
+    def start(self):
+        os.makedirs(os.path.join(self.dir, "html"), exist_ok=True)
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(self.conf_text())
+        errlog = os.path.join(self.tmp, "logs", self.name + "-error.log")
+        self.proc = Proc(self.tmp, self.name + "-master",
+                         [self.bin, "-p", self.dir + "/", "-c", self.conf, "-e", errlog])
+        if not wait_for(lambda: can_connect(("127.0.0.1", self.port)) or not self.proc.alive(), 20) \
+                or not self.proc.alive():
+            bail("nginx did not start:\n%s\n%s" % (self.proc.log_text()[-2000:],
+                                                   read_file(errlog).decode(errors="replace")[-2000:]))
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 10)
+            self.proc = None
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    # -- clients
+    def http(self, method, path, headers=None, body=None, timeout=60):
+        t0 = time.monotonic()
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            data = r.read()
+            return Response(r.status, r.reason, r.getheaders(), data, time.monotonic() - t0)
+        finally:
+            c.close()
+
+    def get(self, path, headers=None, **kw):
+        return self.http("GET", path, headers, **kw)
+
+    def raw(self, data, timeout=30):
+        """Send raw bytes (a whole request, Connection: close); return the
+        raw answer bytes."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        try:
+            s.sendall(data)
+            chunks = []
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+            return b"".join(chunks)
+        finally:
+            s.close()
+
+    def raw_response(self, data, timeout=30):
+        out = self.raw(data, timeout)
+        m = re.match(rb"HTTP/1\.[01] (\d{3}) ?([^\r\n]*)\r\n", out)
+        if not m:
+            return Response(None, "no status line", [], out)
+        head, _, body = out.partition(b"\r\n\r\n")
+        hl = []
+        for line in head.split(b"\r\n")[1:]:
+            if b":" in line:
+                k, v = line.split(b":", 1)
+                hl.append((k.decode("latin-1").strip(), v.decode("latin-1").strip()))
+        return Response(int(m.group(1)), m.group(2).decode("latin-1"), hl, body)
+
+
+# ------------------------------------------------------------------ the whole stack
+
+class Stack:
+    """MariaDB + fake upstream + ytcache (launcher) + nginx in one temp dir.
+
+    config: dict of sections for write_config (e.g. {"cache": {"min_ttl": 1}})
+    mounts: prefixes nginx mounts ytcache at ("/" -> PATH_INFO=$uri,
+            other prefixes -> PATH_INFO after the prefix); or full tuples.
+    """
+
+    def __init__(self, launcher="spawn-fcgi", workers=2, mounts=("/",), config=None,
+                 fake_keys=(SERVER_KEY,), launcher_kw=None, nginx=True):
+        self.tmp = make_tmpdir()
+        _last_stack.append(self)
+        diag("stack: %s, %d workers, tmp %s" % (launcher, workers, self.tmp))
+        self.db = MariaDB(self.tmp)
+        self.fake = FakeUpstream(self.tmp, keys=fake_keys)
+        self.config = config or {}
+        self.conf = os.path.join(self.tmp, "ytcache.conf")
+        write_config(self.conf, self.db, self.fake, **self.config)
+        migrate(self.conf)
+        self.launcher = None
+        self.nginx = None
+        if launcher:
+            self.launcher = LAUNCHERS[launcher](self.tmp, self.conf, workers, **(launcher_kw or {}))
+            if nginx:
+                ms = []
+                for m in mounts:
+                    m = (m,) if isinstance(m, str) else tuple(m)
+                    ms.append((m[0], m[1] if len(m) > 1 and m[1] else self.launcher) + m[2:])
+                self.nginx = Nginx(self.tmp, ms)
+
+    # -- requests
+    def http(self, method, path, headers=None, body=None, **kw):
+        return self.nginx.http(method, path, headers, body, **kw)
+
+    def get(self, path, headers=None, **kw):
+        return self.nginx.http("GET", path, headers, **kw)
+
+    def head(self, path, headers=None, **kw):
+        return self.nginx.http("HEAD", path, headers, **kw)
+
+    # -- configuration
+    def write_config(self, path=None, **sections):
+        return write_config(path or self.conf, self.db, self.fake, **sections)
+
+    def reconfigure(self, **sections):
+        """Rewrite ytcache.conf with these sections and restart ytcache (and
+        nginx, so no FastCGI keep-alive connection to an old worker is
+        reused)."""
+        self.config = sections
+        write_config(self.conf, self.db, self.fake, **sections)
+        if self.launcher:
+            self.launcher.restart()
+        if self.nginx:
+            self.nginx.restart()
+
+    def ctl(self, *args, **kw):
+        return ytcachectl(self.conf, *args, tmp=self.tmp, **kw)
+
+    # -- inspection
+    def rows(self, where=None):
+        return self.db.count(where)
+
+    def logs(self, include_upstream=False, include_access=True):
+        """Concatenated bytes of every log file (the fake upstream's own
+        log is left out unless asked: it is "Google's" side)."""
+        out = []
+        logdir = os.path.join(self.tmp, "logs")
+        for fn in sorted(os.listdir(logdir)):
+            if fn.startswith("fake-upstream") and not include_upstream:
+                continue
+            if "access" in fn and not include_access:
+                continue
+            out.append(read_file(os.path.join(logdir, fn)))
+        return b"\n".join(out)
+
+    def log_files(self):
+        logdir = os.path.join(self.tmp, "logs")
+        return [os.path.join(logdir, fn) for fn in sorted(os.listdir(logdir))]
+
+
+# ------------------------------------------------------------------ assertions shared by tests
+
+def check_error(r, status, reason=None, name="", location=None):
+    """Assert r is a ytcache-made JSON error: status, Google's error shape,
+    domain "ytcache", and the given reason.  Returns the parsed error or None."""
+    label = name or ("%s -> %s" % (reason, status))
+    good = is_(r.status, status, "%s: status %s" % (label, status))
+    ct = r.header("content-type") or ""
+    good &= like(ct, r"^application/json", "%s: JSON content type" % label)
+    j = r.json()
+    shape = (isinstance(j, dict) and isinstance(j.get("error"), dict)
+             and j["error"].get("code") == status
+             and isinstance(j["error"].get("message"), str) and j["error"]["message"]
+             and isinstance(j["error"].get("errors"), list) and j["error"]["errors"]
+             and isinstance(j["error"]["errors"][0], dict))
+    good &= ok(shape, "%s: Google error shape with code %s" % (label, status))
+    if not shape:
+        diag("body: " + _short(r.body))
+        return None
+    e0 = j["error"]["errors"][0]
+    good &= is_(e0.get("domain"), "ytcache", "%s: domain ytcache" % label)
+    if reason:
+        good &= is_(e0.get("reason"), reason, "%s: reason %s" % (label, reason))
+    if location:
+        good &= is_(e0.get("location"), location, "%s: location %s" % (label, location))
+    return j["error"] if good else j["error"]
+
+
+def concurrent(fn, n, barrier=True):
+    """Run fn(i) in n threads started together; return the list of results
+    (an exception is returned in place of a result)."""
+    results = [None] * n
+    b = threading.Barrier(n) if barrier else None
+
+    def run(i):
+        try:
+            if b:
+                b.wait(30)
+            results[i] = fn(i)
+        except Exception as e:  # reported by the caller
+            results[i] = e
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results
