@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""ytcachectl: migrate (idempotent, recorded), check-config, stats, purge; the
+schema's VIRTUAL columns and their indexes."""
+import os
+import re
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import yth
+
+s = yth.Stack(launcher="spawn-fcgi", workers=1)
+
+# migrate ran once in Stack(); a second run changes nothing
+r = s.ctl("migrate")
+yth.is_(r.returncode, 0, "migrate again exits 0")
+yth.like(r.stdout.decode(), r"up to date \(version 1\)", "second migrate reports up to date")
+yth.is_(s.db.value("SELECT COUNT(*) FROM schema_version"), "1", "one schema_version row")
+
+# the generated columns are VIRTUAL and indexed as the design says
+cols = dict(tuple(row) for row in s.db.sql(
+    "SELECT column_name, extra FROM information_schema.columns "
+    "WHERE table_schema = DATABASE() AND table_name = 'cache'"))
+for c in ("endpoint", "part", "apikey", "id", "channel_id", "playlist_id", "region_code"):
+    yth.like(cols.get(c, ""), r"VIRTUAL", "column %s is VIRTUAL GENERATED" % c)
+idx = [tuple(row) for row in s.db.sql(
+    "SELECT index_name, GROUP_CONCAT(column_name ORDER BY seq_in_index) FROM information_schema.statistics "
+    "WHERE table_schema = DATABASE() AND table_name = 'cache' GROUP BY index_name")]
+yth.ok(("idx_endpoint_part_apikey", "endpoint,part,apikey") in idx, "composite index (endpoint, part, apikey)")
+
+# fill a few rows through the proxy
+v1, v2 = yth.vid("c1"), yth.vid("c2")
+for path in ("/youtube/v3/videos?part=snippet&id=" + v1,
+             "/youtube/v3/videos?part=snippet&id=" + v2,
+             "/youtube/v3/search?part=snippet&q=cats",
+             "/youtube/v3/videos?part=snippet&chart=mostPopular&regionCode=JP"):
+    yth.is_(s.get(path).status, 200, "fill " + path)
+yth.is_(s.rows(), 4, "four rows")
+yth.is_(s.db.value("SELECT region_code FROM cache WHERE endpoint='videos' AND region_code IS NOT NULL"),
+        "JP", "region_code extracted from the request JSON")
+yth.is_(s.db.value("SELECT apikey FROM cache LIMIT 1"), "pool", "key identity is 'pool'")
+plan = " ".join(str(x) for row in s.db.sql(
+    "EXPLAIN SELECT cache_key FROM cache WHERE endpoint='videos' AND part='snippet' AND apikey='pool'")
+    for x in row)
+yth.like(plan, r"idx_endpoint_part_apikey", "lookup by (endpoint, part, apikey) uses the index")
+
+r = s.ctl("stats")
+yth.is_(r.returncode, 0, "stats exits 0")
+out = r.stdout.decode()
+yth.like(out, r"(?m)^videos\s+3\s+3\s", "stats: videos has 3 rows, 3 fresh")
+yth.like(out, r"(?m)^total\s+4\s", "stats: total 4 rows")
+
+r = s.ctl("purge", "endpoint", "search")
+yth.is_(r.returncode, 0, "purge endpoint exits 0")
+yth.like(r.stdout.decode(), r"^1 rows deleted", "purge endpoint deleted one row")
+yth.is_(s.rows("endpoint='search'"), 0, "no search rows left")
+
+# purge expired removes only rows past their stale_if_error window (86400 s)
+s.db.sql("UPDATE cache SET expires_at = UTC_TIMESTAMP() - INTERVAL 2 DAY WHERE id = '%s'" % v1)
+s.db.sql("UPDATE cache SET expires_at = UTC_TIMESTAMP() - INTERVAL 1 HOUR WHERE id = '%s'" % v2)
+r = s.ctl("purge", "expired")
+yth.like(r.stdout.decode(), r"^1 rows deleted", "purge expired deleted exactly one row")
+yth.is_(s.rows("id='%s'" % v1), 0, "row past the stale window is gone")
+yth.is_(s.rows("id='%s'" % v2), 1, "expired row inside the stale window stays")
+
+r = s.ctl("purge", "endpoint", "nosuch")
+yth.is_(r.returncode, 1, "purge of an unknown endpoint is a usage error")
+r = s.ctl("purge", "all")
+yth.is_(r.returncode, 0, "purge all exits 0")
+yth.is_(s.rows(), 0, "purge all empties the table")
+
+# check-config: good file ok, bad file names file and line
+r = s.ctl("check-config")
+yth.is_(r.returncode, 0, "check-config ok on the test config")
+bad = os.path.join(s.tmp, "bad.conf")
+with open(bad, "w") as f:
+    f.write("[cache]\nmin_ttl = 10\nnot a setting\n")
+r = yth.ytcachectl(bad, "check-config", tmp=s.tmp)
+yth.is_(r.returncode, 1, "check-config on a bad file exits 1")
+yth.like(r.stderr.decode(), re.escape(bad) + r":3: expected key = value: not a setting",
+         "error names file, line and text")
+
+# database unreachable: exit status 2
+s.db.stop()
+r = s.ctl("stats")
+yth.is_(r.returncode, 2, "stats with the database down exits 2")
+yth.ok(yth.SERVER_KEY.encode() not in r.stdout + r.stderr and yth.DB_PASSWORD.encode() not in r.stdout + r.stderr,
+       "no secret in ytcachectl output")
+
+yth.done_testing()
