@@ -316,6 +316,7 @@ def dump(obj):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server_version = "ESF"
     sys_version = ""
 

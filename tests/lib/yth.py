@@ -791,17 +791,18 @@ class FakeUpstream:
 DEFAULT_TTL = {"videos": 3600, "videos.chart": 900, "search": 21600}
 
 
-def config_text(db=None, upstream=None, **sections):
+def config_text(db_server=None, fake=None, **sections):
     """The text of an ytcache.conf.  sections: server=, database=,
     upstream=, cache=, ttl= dicts; a None value removes a key."""
     conf = {"server": {"log_level": "debug"},
             "database": {}, "upstream": {}, "cache": {}, "ttl": dict(DEFAULT_TTL)}
+    db = db_server
     if db is not None:
         conf["database"].update({"socket": db.socket, "user": db.user,
                                  "password": db.password, "name": db.name,
                                  "connect_timeout": 2, "retry_interval_ms": 200})
-    if upstream is not None:
-        conf["upstream"].update({"base_url": upstream.base_url, "keys": SERVER_KEY,
+    if fake is not None:
+        conf["upstream"].update({"base_url": fake.base_url, "keys": SERVER_KEY,
                                  "connect_timeout_ms": 2000, "timeout_ms": 8000})
     conf["cache"]["lock_wait_ms"] = 10000
     for sec, vals in sections.items():
@@ -824,9 +825,11 @@ def config_text(db=None, upstream=None, **sections):
     return "\n".join(lines) + "\n"
 
 
-def write_config(path, db=None, upstream=None, **sections):
+def write_config(path, db_server=None, fake=None, **sections):
+    """Write an ytcache.conf pointing at db_server (a MariaDB) and fake (a
+    FakeUpstream); sections as in config_text."""
     with open(path, "w") as f:
-        f.write(config_text(db, upstream, **sections))
+        f.write(config_text(db_server, fake, **sections))
     os.chmod(path, 0o600)
     return path
 
@@ -1175,7 +1178,7 @@ class Nginx:
         out = ["daemon off;", "master_process on;",
                "worker_processes %d;" % self.workers,
                "pid %s/nginx.pid;" % d,
-               "error_log %s/logs/%s-error.log info;" % (self.tmp, self.name)]
+               "error_log %s/logs/%s-error.log notice;" % (self.tmp, self.name)]
         if os.geteuid() == 0:
             out.append("user root;")
         out += ["events { worker_connections 1024; }", "http {",
