@@ -22,7 +22,7 @@ static const char SQL_STORE[] =
     " fetched_at = UTC_TIMESTAMP(), expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND";
 
 static const char SQL_HIT[] =
-    "UPDATE cache SET hits = hits + 1, last_hit_at = UTC_TIMESTAMP() WHERE cache_key = ?";
+    "UPDATE cache SET hits = hits + ?, last_hit_at = UTC_TIMESTAMP() WHERE cache_key = ?";
 static const char SQL_LOCK[] = "SELECT GET_LOCK(?, ?)";
 static const char SQL_UNLOCK[] = "SELECT RELEASE_LOCK(?)";
 static const char SQL_PURGE_EXPIRED[] =
@@ -82,12 +82,46 @@ int cache_store(struct db *d, const unsigned char key[32], const char *request_j
     return db_run(d, DBS_STORE, SQL_STORE, p, NULL, NULL, NULL, NULL, err, errlen);
 }
 
-int cache_hit(struct db *d, const unsigned char key[32], char *err, size_t errlen)
+void cache_hits_add(struct cache_hits *h, const unsigned char key[32])
 {
-    MYSQL_BIND p[1];
-    unsigned long klen = 32;
-    db_bind_blob(&p[0], key, &klen);
-    return db_run(d, DBS_HIT, SQL_HIT, p, NULL, NULL, NULL, NULL, err, errlen);
+    for (size_t i = 0; i < h->used; i++)
+        if (memcmp(h->key[i], key, 32) == 0) {
+            h->count[i]++;
+            return;
+        }
+    if (h->used == CACHE_HIT_SLOTS)
+        return;     /* full: the caller flushes before adding more */
+    memcpy(h->key[h->used], key, 32);
+    h->count[h->used++] = 1;
+}
+
+int cache_hits_due(const struct cache_hits *h, long long now_ms)
+{
+    return h->used > 0 && (h->used == CACHE_HIT_SLOTS || now_ms - h->last_flush_ms >= 1000);
+}
+
+int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errlen)
+{
+    int rc = 0;
+    h->last_flush_ms = util_now_ms();
+    if (!h->used)
+        return 0;
+    if (db_exec_static(d, "START TRANSACTION", err, errlen) < 0) {
+        h->used = 0;
+        return -1;
+    }
+    for (size_t i = 0; i < h->used && rc == 0; i++) {
+        MYSQL_BIND p[2];
+        unsigned long klen = 32;
+        long long n = (long long)h->count[i];
+        db_bind_long(&p[0], &n);
+        db_bind_blob(&p[1], h->key[i], &klen);
+        rc = db_run(d, DBS_HIT, SQL_HIT, p, NULL, NULL, NULL, NULL, err, errlen);
+    }
+    if (db_exec_static(d, rc == 0 ? "COMMIT" : "ROLLBACK", err, errlen) < 0)
+        rc = -1;
+    h->used = 0;
+    return rc;
 }
 
 static void lock_name(const unsigned char key[32], char out[48])

@@ -20,7 +20,21 @@ int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *
 int cache_store(struct db *d, const unsigned char key[32], const char *request_json,
                 const char *body, size_t len, long status, const char *etag, long ttl,
                 char *err, size_t errlen);
-int cache_hit(struct db *d, const unsigned char key[32], char *err, size_t errlen);
+/* Hit counts are gathered per process and written in one transaction at
+ * most once a second, so a cache hit costs one primary-key read and no
+ * write (a write per hit means an fsync per hit). */
+#define CACHE_HIT_SLOTS 64
+struct cache_hits {
+    unsigned char key[CACHE_HIT_SLOTS][32];
+    unsigned long count[CACHE_HIT_SLOTS];
+    size_t used;
+    long long last_flush_ms;
+};
+void cache_hits_add(struct cache_hits *h, const unsigned char key[32]);
+/* 1 if a flush is due: a full table, or a second since the last flush. */
+int cache_hits_due(const struct cache_hits *h, long long now_ms);
+/* Write the gathered counts; the table is emptied even on error (counts are advisory). */
+int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errlen);
 /* Cross-process fetch lock (GET_LOCK). 1 got it, 0 timed out, -1 error. */
 int cache_lock(struct db *d, const unsigned char key[32], long wait_ms, char *err, size_t errlen);
 int cache_unlock(struct db *d, const unsigned char key[32], char *err, size_t errlen);

@@ -29,6 +29,7 @@ int proxy_init(struct proxy *p, const struct conf *c, char *err, size_t errlen)
 void proxy_free(struct proxy *p)
 {
     struct req *r = &p->req;
+    proxy_flush(p);
     canon_free(&r->canon);
     cache_entry_free(&r->entry);
     buf_free(&r->up.body);
@@ -482,12 +483,24 @@ finish:
     r->origin = NULL;    /* the environment dies with the request */
 }
 
+void proxy_flush(struct proxy *p)
+{
+    char err[256];
+    if (p->hits.used && cache_hits_flush(p->db, &p->hits, err, sizeof err) < 0)
+        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot count hits: %s", err);
+}
+
 void proxy_after(struct proxy *p)
 {
     struct req *r = &p->req;
     char err[256];
-    if (r->defer_hit && cache_hit(p->db, r->key, err, sizeof err) < 0)
-        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot count hit: %s", err);
+    if (r->defer_hit) {
+        if (p->hits.used == CACHE_HIT_SLOTS)
+            proxy_flush(p);
+        cache_hits_add(&p->hits, r->key);
+    }
+    if (cache_hits_due(&p->hits, util_now_ms()))
+        proxy_flush(p);
     if (r->defer_refresh) {
         /* only one process refreshes; the others keep serving the stale copy */
         if (cache_lock(p->db, r->key, 0, err, sizeof err) == 1) {

@@ -37,6 +37,7 @@ struct proxy {
     struct db *db;
     struct upstream *up;
     size_t key_next;             /* round-robin position in the key pool */
+    struct cache_hits hits;      /* hit counts not yet written */
     struct req req;
 };
 
@@ -46,6 +47,8 @@ void proxy_handle(struct proxy *p, struct http_io *io);
 /* Work that must not delay the client (hit counting, stale refresh): call
  * after the response has been finished. */
 void proxy_after(struct proxy *p);
+/* Write pending hit counts now (CGI exit, worker shutdown). */
+void proxy_flush(struct proxy *p);
 void proxy_free(struct proxy *p);
 
 #endif
