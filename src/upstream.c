@@ -134,7 +134,9 @@ void upstream_fetch(struct upstream *u, const char *resource, const char *query,
         } else if (cc == CURLE_OPERATION_TIMEDOUT) {
             r->cls = UP_TIMEOUT;
             util_copy(r->reason, sizeof r->reason, "timeout");
-        } else if (cc == CURLE_PARTIAL_FILE || cc == CURLE_BAD_CONTENT_ENCODING) {
+        } else if (cc == CURLE_PARTIAL_FILE || cc == CURLE_BAD_CONTENT_ENCODING || cc == CURLE_GOT_NOTHING ||
+                   cc == CURLE_RECV_ERROR) {
+            /* connected, but the answer broke off: a bad answer, not an unreachable host */
             r->cls = UP_BAD_BODY;
             util_copy(r->reason, sizeof r->reason, curl_easy_strerror(cc));
         } else {
