@@ -1386,7 +1386,7 @@ class Stack:
 def check_error(r, status, reason=None, name="", location=None):
     """Assert r is a ytcache-made JSON error: status, Google's error shape,
     domain "ytcache", and the given reason.  Returns the parsed error or None."""
-    label = name or ("%s -> %s" % (reason, status))
+    label = name or ("%s -> %s" % (reason if isinstance(reason, str) else "/".join(reason or ()), status))
     good = is_(r.status, status, "%s: status %s" % (label, status))
     ct = r.header("content-type") or ""
     good &= like(ct, r"^application/json", "%s: JSON content type" % label)
@@ -1402,7 +1402,11 @@ def check_error(r, status, reason=None, name="", location=None):
         return None
     e0 = j["error"]["errors"][0]
     good &= is_(e0.get("domain"), "ytcache", "%s: domain ytcache" % label)
-    if reason:
+    if isinstance(reason, (tuple, list)):
+        good &= ok(e0.get("reason") in reason, "%s: reason one of %s" % (label, "/".join(reason)))
+        if e0.get("reason") not in reason:
+            diag("         got: %r" % e0.get("reason"))
+    elif reason:
         good &= is_(e0.get("reason"), reason, "%s: reason %s" % (label, reason))
     if location:
         good &= is_(e0.get("location"), location, "%s: location %s" % (label, location))
