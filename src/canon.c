@@ -186,14 +186,21 @@ int canon_resource_known(const char *name)
 
 /* Bump allocation inside scratch, whose capacity was reserved up front so
  * pointers handed out stay valid for the whole request. */
-static char *scratch_put(struct canon *c, const char *s, size_t n)
+static char *scratch_alloc(struct canon *c, size_t n)
 {
     if (c->scratch.len + n + 1 >= c->scratch.cap)
         return NULL;
     char *p = c->scratch.data + c->scratch.len;
-    memcpy(p, s, n);
     p[n] = '\0';
     c->scratch.len += n + 1;
+    return p;
+}
+
+static char *scratch_put(struct canon *c, const char *s, size_t n)
+{
+    char *p = scratch_alloc(c, n);
+    if (p)
+        memcpy(p, s, n);
     return p;
 }
 
@@ -457,11 +464,12 @@ static int add_param(struct canon *c, const struct rspec *rs, const char *name, 
         }
         /* a repeated list param means the union: normalised later */
         size_t a = strlen(dup->value), b = strlen(value);
-        char *m = scratch_put(c, dup->value, a + b + 1);
+        char *m = scratch_alloc(c, a + b + 1);
         if (!m) {
             yerr_set(e, 500, "internalError", name, "Out of request memory.");
             return -1;
         }
+        memcpy(m, dup->value, a);
         m[a] = ',';
         memcpy(m + a + 1, value, b + 1);
         dup->value = m;
