@@ -318,7 +318,12 @@ static int route(struct proxy *p, char *resource, size_t rlen, int *compat, stru
     size_t nlen = plen - (size_t)(name - path);
     while (nlen && name[nlen - 1] == '/')
         nlen--;
-    if (nlen == 0 || nlen >= rlen || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") < nlen) {
+    if (nlen == 0) {            /* /youtube/v3/?endpoint=...: the compatibility form */
+        *compat = 1;
+        resource[0] = '\0';
+        return 0;
+    }
+    if (nlen >= rlen || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") < nlen) {
         yerr_set(e, 404, "notFound", "", "Unknown resource.");
         return -1;
     }
