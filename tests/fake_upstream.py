@@ -15,7 +15,10 @@ Control endpoints (used by tests/lib/yth.py):
     POST /__mode    JSON {"mode": M, "delay_ms": D, "pad_bytes": P,
                           "times": N, "keys": [..]}
         M: ok error500 timeout quota ratelimit notfound badrequest badjson
-           truncated reset big (bodies of the error modes: tests/data/upstream)
+           truncated reset big echokey echokey_error
+           (bodies of the error modes: tests/data/upstream; echokey answers
+           200 with the received key inside the JSON, echokey_error a 400
+           whose message quotes it: ytcache must never pass either on)
         delay_ms  delays every answer of /youtube/v3
         pad_bytes pads ok/big bodies (a "fakePadding" string) to this size
         times     after N upstream calls in mode M, go back to "ok"
@@ -47,7 +50,8 @@ KINDS = {
 }
 
 MODES = ("ok", "error500", "timeout", "quota", "ratelimit", "notfound",
-         "badrequest", "badjson", "truncated", "reset", "big", "key_invalid")
+         "badrequest", "badjson", "truncated", "reset", "big", "key_invalid",
+         "echokey", "echokey_error")
 
 BIG_DEFAULT = 5 * 1024 * 1024  # over ytcache's default max_response_bytes
 
@@ -405,6 +409,18 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "reset":
             fake.note_status(0)
             return self.drop()
+        if mode == "echokey":
+            fake.note_status(200)
+            return self.send(200, dump({"kind": "youtube#%sListResponse" % singular(resource),
+                                        "etag": b64sha1("echo:" + query),
+                                        "debug": {"requestUrl": self.path, "key": key},
+                                        "items": []}))
+        if mode == "echokey_error":
+            fake.note_status(400)
+            msg = "API key %s is not valid for this request." % key
+            return self.send(400, dump({"error": {"code": 400, "message": msg, "errors": [
+                {"message": msg, "domain": "global", "reason": "badRequest"}],
+                "status": "INVALID_ARGUMENT"}}))
         return self.answer_error(mode, resource)
 
     def answer_error(self, mode, resource):

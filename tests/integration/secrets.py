@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""Secrets stay secret: after hits, misses, ytcache's own errors, upstream
+failures, the upstream refusing the server key, and upstream answers that
+quote the key, the server API key and the database password appear in no
+response (body or header), no log file, no cache row and no ytcachectl
+output.  In passthrough mode the caller's key goes upstream but is kept
+only as a fingerprint."""
+
+import hashlib
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import yth  # noqa: E402
+from yth import ok, is_, cmp_ok, diag  # noqa: E402
+
+SERVER_KEY = yth.SERVER_KEY
+OTHER_KEY = "AIzaSyOTHER-valid-key-9999"
+CLIENT_KEY = "AIzaSyCLIENT-own-key-5555"
+CLIENT_KEY2 = "AIzaSyCLIENT-own-key-6666"
+CORS = "http://localhost:3000"
+s = yth.Stack("spawn-fcgi", workers=2, fake_keys=(SERVER_KEY, CLIENT_KEY, CLIENT_KEY2),
+              config={"server": {"log_level": "debug", "cors_origins": CORS},
+                      "upstream": {"referer": "http://localhost/page", "timeout_ms": 1000},
+                      "cache": {"min_ttl": 1}})
+fake, db = s.fake, s.db
+responses = []
+
+
+def get(path, headers=None, method="GET"):
+    r = s.http(method, path, headers)
+    responses.append(r)
+    return r
+
+
+def leaks(blob, secrets):
+    return [name for name, sec in secrets if sec.encode() in blob]
+
+
+def response_blob():
+    out = []
+    for r in responses:
+        out.append(("%s %s\n" % (r.status, r.reason)).encode())
+        for k, v in r.header_list:
+            out.append(("%s: %s\n" % (k, v)).encode("latin-1", "replace"))
+        out.append(r.body)
+    return b"\n".join(out)
+
+
+def table_blob():
+    rows = db.sql("SELECT * FROM cache")
+    return "\n".join("\t".join(c or "" for c in row) for row in rows).encode("utf-8", "surrogateescape")
+
+
+V = "/youtube/v3/videos?part=snippet&id="
+# ---------------------------------------------------------------- ordinary traffic
+for i in range(4):
+    v = yth.vid("secret%dxxxxx" % i)
+    get(V + v, {"Origin": CORS})
+    get(V + v)
+    get("/?endpoint=videos&part=snippet&id=%s&age=60" % v)
+    get(V + v, method="HEAD")
+get(V + yth.vid("secret0xxxxx"), {"If-None-Match": '"x"'})
+get("/youtube/v3/search?part=snippet&q=secrets&key=" + CLIENT_KEY)     # pool mode: a caller's key is dropped
+get("/youtube/v3/videos?part=snippet&id=%s&key=%s&callback=x" % (yth.vid("secretK"), CLIENT_KEY2))
+get(V + yth.vid("secret0xxxxx"), {"Origin": CORS, "Access-Control-Request-Method": "GET"}, "OPTIONS")
+# ytcache's own errors
+for path in ("/youtube/v3/bogus?part=id", "/youtube/v3/videos?part=bogus&id=" + yth.vid("x"),
+             "/youtube/v3/videos?part=snippet&id=" + yth.vid("x") + "&mine=true",
+             "/youtube/v3/videos?part=snippet&id=" + yth.vid("x") + "&foo=" + CLIENT_KEY,
+             "/youtube/v3/search?part=snippet&q=" + "a" * 9000):
+    get(path)
+get(V + yth.vid("x"), method="POST")
+# upstream failures
+for mode in ("error500", "quota", "ratelimit", "notfound", "badrequest", "badjson", "truncated",
+             "reset", "timeout"):
+    fake.mode(mode)
+    r = get(V + yth.vid("up" + mode))
+    ok(r.status >= 400, "upstream %s: an error answer (%d)" % (mode, r.status))
+fake.mode("ok")
+
+# ---------------------------------------------------------------- the server key refused
+fake.mode("ok", keys=[OTHER_KEY])        # the fake no longer accepts the server key
+c0 = fake.calls()
+r = get(V + yth.vid("keyRejected1"))
+cmp_ok(r.status, ">=", 500, "server key rejected upstream: a 5xx answer (%d)" % r.status)
+j = r.json() or {}
+diag("server key rejected: %s %s" % (r.status, (j.get("error") or {}).get("errors")))
+ok(fake.calls() > c0, "server key rejected: upstream was asked")
+is_(db.count("request LIKE '%keyRejected1%'"), 0, "server key rejected: nothing cached")
+r = get(V + yth.vid("secret1xxxxx"))
+is_((r.status, r.xcache), (200, "HIT"), "server key rejected: cached answers still served")
+# and an expired copy is served stale rather than the refusal
+db.sql("UPDATE cache SET fetched_at = UTC_TIMESTAMP() - INTERVAL 7200 SECOND, "
+       "expires_at = UTC_TIMESTAMP() - INTERVAL 3600 SECOND WHERE request LIKE '%secret2%'")
+r = get(V + yth.vid("secret2xxxxx"))
+is_((r.status, r.xcache), (200, "STALE"), "server key rejected, expired copy: STALE")
+
+# ---------------------------------------------------------------- upstream answers quoting the key
+fake.mode("echokey", keys=[SERVER_KEY])
+r = get(V + yth.vid("echoKey0001"))
+ok(r.status >= 500, "upstream 200 quoting the server key: not passed on (%d)" % r.status)
+is_(db.count("request LIKE '%echoKey0001%'"), 0, "upstream 200 quoting the server key: not cached")
+fake.mode("echokey_error", keys=[SERVER_KEY])
+r = get(V + yth.vid("echoKey0002"))
+ok(r.status >= 400, "upstream 400 quoting the server key: an error (%d)" % r.status)
+is_(db.count("request LIKE '%echoKey0002%'"), 0, "upstream 400 quoting the server key: not cached")
+fake.reset()             # mode ok, all start-up keys valid again
+
+# ---------------------------------------------------------------- passthrough mode
+s.reconfigure(server={"log_level": "debug"}, upstream={"key_mode": "passthrough", "timeout_ms": 1000})
+P = yth.vid("passthru001")
+c0 = fake.calls()
+r1 = get(V + P + "&key=" + CLIENT_KEY)
+is_((r1.status, r1.xcache), (200, "MISS"), "passthrough: caller's key, MISS")
+is_(fake.stats()["keys"][-1], CLIENT_KEY, "passthrough: the caller's key is the one sent upstream")
+r2 = get(V + P + "&key=" + CLIENT_KEY)
+is_((r2.status, r2.xcache), (200, "HIT"), "passthrough: same key, HIT")
+r3 = get(V + P + "&key=" + CLIENT_KEY2)
+is_((r3.status, r3.xcache), (200, "MISS"), "passthrough: another caller's key, its own entry")
+is_(fake.stats()["keys"][-1], CLIENT_KEY2, "passthrough: that key sent upstream")
+is_(fake.calls() - c0, 2, "passthrough: one upstream call per caller key")
+fp = "fp:" + hashlib.sha256(CLIENT_KEY.encode()).hexdigest()[:16]
+is_(db.value("SELECT COUNT(*) FROM cache WHERE apikey = %s" % yth.sql_str(fp)), "1",
+    "passthrough: the row's key identity is fp:<16 hex of SHA-256(key)>")
+r = get(V + P + "&key=AIzaSyNOT-a-valid-key-0000")
+is_(r.status, 400, "passthrough: an invalid caller key -> the API's 400 passed on")
+
+# ---------------------------------------------------------------- the checks
+secrets = [("server key", SERVER_KEY), ("database password", yth.DB_PASSWORD)]
+caller = [("caller key 1", CLIENT_KEY), ("caller key 2", CLIENT_KEY2)]
+is_(leaks(yth.read_file(s.conf), secrets), ["server key", "database password"],
+    "self-check: the leak detector finds both secrets in ytcache.conf")
+cmp_ok(len(responses), ">", 40, "traffic: %d requests made" % len(responses))
+is_(leaks(response_blob(), secrets + caller), [], "no secret in any response body or header")
+is_(leaks(table_blob(), secrets + caller), [], "no secret in any cache row (request, response, any column)")
+for path in s.log_files():
+    name = os.path.basename(path)
+    if name.startswith("fake-upstream"):
+        continue            # Google's side
+    blob = yth.read_file(path)
+    # the web server's access log records the URLs callers sent, their own keys included
+    check = secrets if "access" in name else secrets + caller
+    is_(leaks(blob, check), [], "no secret in log %s (%d bytes)" % (name, len(blob)))
+logs = s.logs(include_access=False)
+cmp_ok(len(logs), ">", 500, "the logs are not empty (debug level)")
+for args in (("stats",), ("check-config",), ("purge", "expired")):
+    r = s.ctl(*args)
+    is_(r.returncode, 0, "ytcachectl %s: exit 0" % " ".join(args))
+    is_(leaks(r.stdout + r.stderr, secrets + caller), [], "ytcachectl %s: no secret in its output" % " ".join(args))
+for pid in s.launcher.alive_pids():
+    ok(SERVER_KEY.encode() not in yth._proc_text(pid, "cmdline"), "worker %d: no key on its command line" % pid)
+
+yth.done_testing()
