@@ -431,6 +431,7 @@ class Proc:
     def stop(self, sig=signal.SIGTERM, timeout=20.0):
         if self.alive():
             self.signal_group(sig)
+            self.signal_group(signal.SIGCONT)
             try:
                 self.p.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -677,6 +678,15 @@ class MariaDB:
         """SIGKILL, as in a crash."""
         if self.proc:
             self.proc.kill()
+
+    def pause(self):
+        """SIGSTOP: the server hangs (connections open, nothing answered)."""
+        if self.proc:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        if self.proc:
+            os.kill(self.proc.pid, signal.SIGCONT)
 
     def alive(self):
         return bool(self.proc and self.proc.alive() and self._ping(self.socket))
