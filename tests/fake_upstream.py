@@ -23,6 +23,7 @@ Control endpoints (used by tests/lib/yth.py):
         pad_bytes pads ok/big bodies (a "fakePadding" string) to this size
         times     after N upstream calls in mode M, go back to "ok"
         keys      replace the set of valid keys
+        key_modes {"KEY": M}: calls with that key answer in mode M instead
 Stdlib only.  Quiet unless --verbose (and then keys are redacted).
 """
 
@@ -130,6 +131,7 @@ class Fake:
             self.delay_ms = 0
             self.pad_bytes = 0
             self.times = None
+            self.key_modes = {}
             self.valid_keys = set(self.start_keys)
 
     def stats(self):
@@ -160,6 +162,11 @@ class Fake:
             self.times = int(t) if t is not None else None
             if "keys" in spec and spec["keys"] is not None:
                 self.valid_keys = set(spec["keys"])
+            km = spec.get("key_modes") or {}
+            for m in km.values():
+                if m not in MODES:
+                    raise ValueError("unknown mode %r" % m)
+            self.key_modes = dict(km)
 
     def record(self, resource, query, key, referer, ua):
         """Count one upstream call; return the mode, delay, pad in force."""
@@ -171,7 +178,7 @@ class Fake:
             self.last_referer = referer
             self.referers.append(referer)
             self.user_agents.append(ua)
-            mode, delay, pad = self.mode, self.delay_ms, self.pad_bytes
+            mode, delay, pad = self.key_modes.get(key, self.mode), self.delay_ms, self.pad_bytes
             if self.times is not None and mode != "ok":
                 self.times -= 1
                 if self.times <= 0:

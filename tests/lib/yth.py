@@ -772,8 +772,12 @@ class FakeUpstream:
     def reset(self):
         return self._call("POST", "/__reset", {})
 
-    def mode(self, mode="ok", delay_ms=0, pad_bytes=0, times=None, keys=None):
+    def mode(self, mode="ok", delay_ms=0, pad_bytes=0, times=None, keys=None, key_modes=None):
+        """Set the failure mode (see tests/fake_upstream.py); keys replaces
+        the valid keys, key_modes maps a key to a mode of its own."""
         spec = {"mode": mode, "delay_ms": delay_ms, "pad_bytes": pad_bytes}
+        if key_modes:
+            spec["key_modes"] = dict(key_modes)
         if times is not None:
             spec["times"] = times
         if keys is not None:

@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""Persistent FastCGI connections must not starve ytcache.
+
+nginx/ytcache-fastcgi.conf suggests `fastcgi_keep_conn on` with an
+upstream{} `keepalive 8;` in front of a few workers.  nginx keeps up to 8
+idle connections per nginx worker; a ytcache process that waits on an idle
+kept-alive connection cannot accept a new one.  With more idle connections
+than ytcache processes, requests that open a new connection wait until
+fastcgi_read_timeout.  Here: 2 ytcache processes (spawn-fcgi and --listen),
+nginx with keepalive 8, bursts of 4 concurrent requests: every request must
+be answered promptly (here: within 3 s)."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import yth  # noqa: E402
+from yth import is_, diag  # noqa: E402
+
+WORKERS, POOL, BURST, ROUNDS = 2, 8, 4, 2
+
+
+class KeepaliveNginx(yth.Nginx):
+    def keepalive_pool(self, launcher):
+        return POOL
+
+
+s = yth.Stack(launcher=None)
+launchers = {"spawn-fcgi": yth.SpawnFcgi(s.tmp, s.conf, workers=WORKERS),
+             "listen": yth.Listen(s.tmp, s.conf, workers=WORKERS)}
+nginx = KeepaliveNginx(s.tmp, [("/%s/" % k, l, "split") for k, l in launchers.items()])
+
+for name in launchers:
+    late = []
+    for rnd in range(ROUNDS):
+        t0 = time.monotonic()
+        res = yth.concurrent(lambda i: nginx.get("/%s/youtube/v3/videos?part=id&id=%s"
+                                                 % (name, yth.vid("ka%d" % i)), timeout=3), BURST)
+        bad = [r if not isinstance(r, yth.Response) else r.status for r in res
+               if not isinstance(r, yth.Response) or r.status != 200]
+        if bad:
+            late.append("round %d: %s" % (rnd, bad))
+        diag("%s round %d: %.2f s" % (name, rnd, time.monotonic() - t0))
+    is_(late, [], "%s, %d processes, nginx keepalive %d: %d rounds of %d concurrent requests all answered within 3 s"
+        % (name, WORKERS, POOL, ROUNDS, BURST))
+
+yth.done_testing()
