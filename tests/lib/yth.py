@@ -597,58 +597,67 @@ class MariaDB:
 
     def _template(self):
         os.makedirs(os.path.dirname(TEMPLATE), exist_ok=True)
+        # lock the directory that holds the template: no lock file is left
+        # behind (make distcheck wants a clean build tree after distclean)
+        lockfd = os.open(os.path.dirname(TEMPLATE), os.O_RDONLY)
+        try:
+            fcntl.flock(lockfd, fcntl.LOCK_EX)
+            return self._make_template()
+        finally:
+            shutil.rmtree("%s.tmp-%d" % (TEMPLATE, os.getpid()), ignore_errors=True)
+            os.close(lockfd)
+
+    def _make_template(self):
         marker = os.path.join(TEMPLATE, "ytc-template-version")
         want = self._version() + "\n" + DB_PASSWORD + "\n"
-        with open(TEMPLATE + ".lock", "a") as lockf:
-            fcntl.flock(lockf, fcntl.LOCK_EX)
-            if read_file(marker).decode(errors="replace") == want:
-                return TEMPLATE
-            build = "%s.tmp-%d" % (TEMPLATE, os.getpid())
-            shutil.rmtree(build, ignore_errors=True)
-            os.makedirs(build)
-            ddir = os.path.join(build, "data")
-            install = which("mariadb-install-db", "YTC_MARIADB_INSTALL_DB") or \
-                which("mysql_install_db")
-            log = os.path.join(self.tmp, "logs", "mariadb-install.log")
-            args = [install, "--no-defaults", "--datadir=" + ddir,
-                    "--auth-root-authentication-method=normal",
-                    "--skip-test-db", "--skip-name-resolve",
-                    "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M"]
-            if os.geteuid() == 0:
-                args.append("--user=root")
-            with open(log, "ab") as lf:
-                rc = subprocess.run(args, stdout=lf, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, timeout=300).returncode
-            if rc != 0:
-                bail("mariadb-install-db failed (rc %d), see %s" % (rc, log))
-            # boot it once to create the database and the users
-            sock = os.path.join(build, "s.sock")
-            port = free_port()
-            p = Proc(self.tmp, "mariadb-template",
-                     self._server_args(ddir, sock, port, os.path.join(build, "pid"), build))
-            if not wait_for(lambda: self._ping(sock) or not p.alive(), 60) or not p.alive():
-                bail("template MariaDB did not start, see %s" % p.log)
-            pw = DB_PASSWORD.replace("'", "''")
-            self._sql(sock, None, ";".join([
-                "CREATE DATABASE %s CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci" % DB_NAME,
-                "CREATE USER '%s'@'localhost' IDENTIFIED BY '%s'" % (DB_USER, pw),
-                "CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s'" % (DB_USER, pw),
-                "GRANT ALL PRIVILEGES ON %s.* TO '%s'@'localhost'" % (DB_NAME, DB_USER),
-                "GRANT ALL PRIVILEGES ON %s.* TO '%s'@'127.0.0.1'" % (DB_NAME, DB_USER),
-                "FLUSH PRIVILEGES"]))
-            if p.stop(signal.SIGTERM, 60) not in (0, None):
-                bail("template MariaDB did not shut down cleanly, see %s" % p.log)
-            for fn in ("s.sock", "pid"):
-                try:
-                    os.unlink(os.path.join(build, fn))
-                except OSError:
-                    pass
-            with open(os.path.join(ddir, "ytc-template-version"), "w") as f:
-                f.write(want)
-            shutil.rmtree(TEMPLATE, ignore_errors=True)
-            os.rename(ddir, TEMPLATE)
-            shutil.rmtree(build, ignore_errors=True)
+        if read_file(marker).decode(errors="replace") == want:
             return TEMPLATE
+        build = "%s.tmp-%d" % (TEMPLATE, os.getpid())
+        shutil.rmtree(build, ignore_errors=True)
+        os.makedirs(build)
+        ddir = os.path.join(build, "data")
+        install = which("mariadb-install-db", "YTC_MARIADB_INSTALL_DB") or \
+            which("mysql_install_db")
+        log = os.path.join(self.tmp, "logs", "mariadb-install.log")
+        args = [install, "--no-defaults", "--datadir=" + ddir,
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db", "--skip-name-resolve",
+                "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=16M"]
+        if os.geteuid() == 0:
+            args.append("--user=root")
+        with open(log, "ab") as lf:
+            rc = subprocess.run(args, stdout=lf, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, timeout=300).returncode
+        if rc != 0:
+            bail("mariadb-install-db failed (rc %d), see %s" % (rc, log))
+        # boot it once to create the database and the users
+        sock = os.path.join(build, "s.sock")
+        port = free_port()
+        p = Proc(self.tmp, "mariadb-template",
+                 self._server_args(ddir, sock, port, os.path.join(build, "pid"), build))
+        if not wait_for(lambda: self._ping(sock) or not p.alive(), 60) or not p.alive():
+            bail("template MariaDB did not start, see %s" % p.log)
+        pw = DB_PASSWORD.replace("'", "''")
+        self._sql(sock, None, ";".join([
+            "CREATE DATABASE %s CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci" % DB_NAME,
+            "CREATE USER '%s'@'localhost' IDENTIFIED BY '%s'" % (DB_USER, pw),
+            "CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s'" % (DB_USER, pw),
+            "GRANT ALL PRIVILEGES ON %s.* TO '%s'@'localhost'" % (DB_NAME, DB_USER),
+            "GRANT ALL PRIVILEGES ON %s.* TO '%s'@'127.0.0.1'" % (DB_NAME, DB_USER),
+            "FLUSH PRIVILEGES"]))
+        if p.stop(signal.SIGTERM, 60) not in (0, None):
+            bail("template MariaDB did not shut down cleanly, see %s" % p.log)
+        for fn in ("s.sock", "pid"):
+            try:
+                os.unlink(os.path.join(build, fn))
+            except OSError:
+                pass
+        with open(os.path.join(ddir, "ytc-template-version"), "w") as f:
+            f.write(want)
+        shutil.rmtree(TEMPLATE, ignore_errors=True)
+        os.rename(ddir, TEMPLATE)
+        shutil.rmtree(build, ignore_errors=True)
+        return TEMPLATE
 
     # -- server control
     def _ping(self, sock):
