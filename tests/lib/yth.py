@@ -190,7 +190,17 @@ def bail(reason):
 
 
 def done_testing():
+    """Stop everything, fail on sanitizer reports in the logs, print the
+    plan and exit (status 1 if anything failed)."""
     _tap["done"] = True
+    signal.alarm(60)
+    stop_all()
+    signal.alarm(0)
+    reports = sanitizer_reports()
+    if reports:
+        ok(False, "no sanitizer report in the logs")
+        for line in reports[:40]:
+            diag("  " + line)
     n = _tap["n"]
     bad = _tap["failed"]
     if _tap["planned"] is None:
@@ -465,15 +475,26 @@ def child_pids(ppid):
     return sorted(out)
 
 
-def cleanup():
-    with _cleanup_lock:
-        if _cleaned["done"]:
-            return
-        _cleaned["done"] = True
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.alarm(0)
-    for p in reversed(list(_procs)):
+def _stop_order(p):
+    if p.name.startswith("nginx"):
+        return 0
+    if p.name.startswith(("ytcache", "fcgiwrap")):
+        return 1
+    if p.name.startswith("mariadb"):
+        return 3
+    return 2
+
+
+def stop_all():
+    """Stop everything started (web server first, database last), so that
+    the ytcache processes exit normally and write any sanitizer report."""
+    procs = sorted(reversed(list(_procs)), key=_stop_order)
+    foreign_done = False
+    for p in procs:
+        if _stop_order(p) >= 2 and not foreign_done:
+            foreign_done = True
+            for tmp in _tmpdirs:
+                stop_pids([x for x in _foreign_pids if _pid_alive(x)], tmp)
         try:
             p.stop(timeout=20.0 if p.name.startswith("mariadb") else 10.0)
         except Exception as e:  # keep going: everything must stop
@@ -486,7 +507,40 @@ def cleanup():
         leftovers += [p for p in _foreign_pids if _pid_alive(p)]
         if leftovers:
             stop_pids(sorted(set(leftovers)), tmp, timeout=5.0)
-        _reap()
+    _reap()
+
+
+SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer|MemorySanitizer)"
+                          r"|runtime error: |SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_reports():
+    """Lines of sanitizer reports found in the ytcache-side logs."""
+    out = []
+    for tmp in _tmpdirs:
+        logdir = os.path.join(tmp, "logs")
+        if not os.path.isdir(logdir):
+            continue
+        for fn in sorted(os.listdir(logdir)):
+            if fn.startswith(("mariadb", "fake-upstream")):
+                continue
+            text = read_file(os.path.join(logdir, fn)).decode("utf-8", "replace")
+            for i, line in enumerate(text.splitlines()):
+                if SANITIZER_RE.search(line):
+                    out.append("%s:%d: %s" % (fn, i + 1, line.strip()[:300]))
+    return out
+
+
+def cleanup():
+    with _cleanup_lock:
+        if _cleaned["done"]:
+            return
+        _cleaned["done"] = True
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.alarm(0)
+    stop_all()
+    for tmp in _tmpdirs:
         if os.environ.get("YTC_KEEP"):
             sys.stdout.write("# YTC_KEEP: kept %s\n" % tmp)
         else:
