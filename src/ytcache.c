@@ -70,6 +70,11 @@ static int serve_fcgi(const struct conf *c, int sock)
         return 1;
     }
     while (!stopping && FCGX_Accept_r(&req) >= 0) {
+        /* A libfcgi process serves one connection at a time: waiting on a
+         * kept-alive connection for its next request would leave new
+         * connections queued behind idle ones (nginx keeps several per
+         * worker). Close after each request; on a unix socket this is cheap. */
+        req.keepConnection = 0;
         struct http_io io = { req.out, req.envp };
         proxy_handle(&p, &io);
         FCGX_Finish_r(&req);    /* the client has its answer; envp is gone now */
