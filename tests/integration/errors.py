@@ -88,6 +88,15 @@ for line in bad[:25]:
 if len(bad) > 25:
     diag("  ... and %d more" % (len(bad) - 25))
 
+# the same, read off the wire: no header line may have been injected
+for val in ("a\r\nX-Injected: yes", "\r\n\r\nX-Injected: yes"):
+    raw = ("GET /youtube/v3/videos?part=snippet&id=%s&hl=%s HTTP/1.1\r\nHost: localhost\r\n"
+           "Origin: http://localhost\r\nConnection: close\r\n\r\n" % (VID, enc(val))).encode()
+    out = s.nginx.raw(raw)
+    head = out.split(b"\r\n\r\n", 1)[0]
+    ok(out.startswith(b"HTTP/1.1 400") and b"\nX-Injected" not in head,
+       "raw request with hl=%r: 400, no injected header line" % val)
+
 # hostile parameter names
 for name in ("x' OR 1=1 --", "part\r\nX-Injected: yes", "id\x00", "\\"):
     r = s.get("/youtube/v3/videos?part=snippet&id=%s&%s=1" % (VID, enc(name)))
