@@ -93,8 +93,8 @@ for val in ("a\r\nX-Injected: yes", "\r\n\r\nX-Injected: yes"):
     raw = ("GET /youtube/v3/videos?part=snippet&id=%s&hl=%s HTTP/1.1\r\nHost: localhost\r\n"
            "Origin: http://localhost\r\nConnection: close\r\n\r\n" % (VID, enc(val))).encode()
     out = s.nginx.raw(raw)
-    head = out.split(b"\r\n\r\n", 1)[0]
-    ok(out.startswith(b"HTTP/1.1 400") and b"\nX-Injected" not in head,
+    hdr = out.split(b"\r\n\r\n", 1)[0]
+    ok(out.startswith(b"HTTP/1.1 400") and b"\nX-Injected" not in hdr,
        "raw request with hl=%r: 400, no injected header line" % val)
 
 # hostile parameter names
