@@ -725,12 +725,19 @@ class MariaDB:
         if self.proc and self.proc.alive():
             return
         self.starts += 1
-        self.proc = Proc(self.tmp, "mariadb",
-                         self._server_args(self.datadir, self.socket, self.port,
-                                           self.pidfile, os.path.join(self.dir, "tmp")))
-        if not wait_for(lambda: not self.proc.alive() or self._ping(self.socket), timeout) \
-                or not self.proc.alive():
-            bail("MariaDB did not start (see %s):\n%s" % (self.proc.log, self.proc.log_text()[-3000:]))
+        for attempt in range(3):
+            self.proc = Proc(self.tmp, "mariadb",
+                             self._server_args(self.datadir, self.socket, self.port,
+                                               self.pidfile, os.path.join(self.dir, "tmp")))
+            if wait_for(lambda: not self.proc.alive() or self._ping(self.socket), timeout) \
+                    and self.proc.alive():
+                return
+            if "already in use" in self.proc.log_text() and attempt < 2:
+                self.proc.stop()
+                self.port = free_port()     # lost a race for the port: take another
+                continue
+            break
+        bail("MariaDB did not start (see %s):\n%s" % (self.proc.log, self.proc.log_text()[-3000:]))
 
     def stop(self):
         """Clean shutdown (SIGTERM), waiting for it."""
@@ -1315,12 +1322,27 @@ class Nginx:
         with open(self.conf, "w") as f:
             f.write(self.conf_text())
         errlog = os.path.join(self.tmp, "logs", self.name + "-error.log")
-        self.proc = Proc(self.tmp, self.name + "-master",
-                         [self.bin, "-p", self.dir + "/", "-c", self.conf, "-e", errlog])
-        if not wait_for(lambda: can_connect(("127.0.0.1", self.port)) or not self.proc.alive(), 20) \
-                or not self.proc.alive():
-            bail("nginx did not start:\n%s\n%s" % (self.proc.log_text()[-2000:],
-                                                   read_file(errlog).decode(errors="replace")[-2000:]))
+        pidfile = os.path.join(self.dir, "nginx.pid")
+        for attempt in range(3):
+            if os.path.exists(pidfile):
+                os.unlink(pidfile)
+            self.proc = Proc(self.tmp, self.name + "-master",
+                             [self.bin, "-p", self.dir + "/", "-c", self.conf, "-e", errlog])
+            # the pid file is written only once the listening socket is bound
+            # (so a port taken by someone else is never mistaken for ours)
+            if wait_for(lambda: not self.proc.alive() or (os.path.exists(pidfile) and
+                                                          can_connect(("127.0.0.1", self.port))), 20) \
+                    and self.proc.alive():
+                return
+            self.proc.stop()
+            if "in use" in read_file(errlog).decode(errors="replace") and attempt < 2:
+                self.port = free_port()
+                with open(self.conf, "w") as f:
+                    f.write(self.conf_text())
+                continue
+            break
+        bail("nginx did not start:\n%s\n%s" % (self.proc.log_text()[-2000:],
+                                               read_file(errlog).decode(errors="replace")[-2000:]))
 
     def stop(self):
         if self.proc:
