@@ -37,7 +37,6 @@ import socket
 import struct
 import sys
 import threading
-import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
-from yth import ok, is_, cmp_ok, diag  # noqa: E402
+from yth import ok, is_, cmp_ok  # noqa: E402
 
 K1, K2, K3 = yth.SERVER_KEY, "AIzaSyFAKE-server-key-0002", "AIzaSyFAKE-server-key-0003"
 KEYS = [K1, K2, K3]

@@ -558,9 +558,6 @@ def make_tmpdir():
     return tmp
 
 
-_last_stack = []
-
-
 def _dump_logs_on_failure(force=False):
     """On failure print the tail of the ytcache-side logs as diagnostics."""
     for tmp in _tmpdirs:
@@ -856,8 +853,8 @@ class FakeUpstream:
 
     def wait_calls(self, n, timeout=10.0):
         """Poll until the fake has seen at least n calls; return the count."""
-        v = wait_for(lambda: self.calls() >= n, timeout, what="%d upstream calls" % n)
-        return self.calls() if not v else self.calls()
+        wait_for(lambda: self.calls() >= n, timeout, what="%d upstream calls" % n)
+        return self.calls()
 
     def body(self, path_and_query):
         """Ask the fake directly (with the server key) and return its bytes."""
@@ -1411,8 +1408,8 @@ class Stack:
     def __init__(self, launcher="spawn-fcgi", workers=2, mounts=("/",), config=None,
                  fake_keys=(SERVER_KEY,), launcher_kw=None, nginx=True):
         self.tmp = make_tmpdir()
-        _last_stack.append(self)
-        diag("stack: %s, %d workers, tmp %s" % (launcher, workers, self.tmp))
+        diag("stack: %s, tmp %s" % (("%s, %d workers" % (launcher, workers)) if launcher
+                                    else "no ytcache launcher", self.tmp))
         self.db = MariaDB(self.tmp)
         self.fake = FakeUpstream(self.tmp, keys=fake_keys)
         self.config = config or {}
