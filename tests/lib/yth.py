@@ -26,6 +26,9 @@ Environment:
   YTC_TEST_TIMEOUT  seconds before a test is aborted (default 120)
   YTC_DB_TIME_ZONE  MariaDB default time zone (default +05:00, deliberately
                 not UTC: ytcache must store and compare UTC)
+  YTC_MARIADBD, YTC_MARIADB, YTC_MARIADB_INSTALL_DB, YTC_NGINX,
+  YTC_SPAWN_FCGI, YTC_FCGIWRAP  programs to use instead of the ones on PATH
+                (mariadbd, nginx and fcgiwrap are in an sbin directory)
 No fixed sleeps: everything is waited for with wait_for(cond, timeout).
 """
 
@@ -63,15 +66,16 @@ DB_USER = "ytcache"
 DB_PASSWORD = "Ytc-DB-s3cret-Pw-7781"
 DB_NAME = "ytcache"
 
-_SBIN = ["/usr/sbin", "/usr/local/sbin", "/sbin"]
-
-
 def which(name, env=None):
-    """Find a program on PATH (plus the sbin directories), or None."""
+    """The program named by $env, else NAME on PATH (mariadbd, nginx and
+    fcgiwrap usually live in an sbin directory: it must be on PATH), or None."""
     if env and os.environ.get(env):
         return os.environ[env]
-    path = os.environ.get("PATH", "") + os.pathsep + os.pathsep.join(_SBIN)
-    return shutil.which(name, path=path)
+    return shutil.which(name)
+
+
+def _not_found(what, env):
+    bail("%s not found on PATH (add its directory to PATH or set %s)" % (what, env))
 
 
 # ------------------------------------------------------------------ TAP
@@ -616,7 +620,7 @@ class MariaDB:
         self.mariadbd = which("mariadbd", "YTC_MARIADBD") or which("mysqld")
         self.client = which("mariadb", "YTC_MARIADB") or which("mysql")
         if not self.mariadbd or not self.client:
-            bail("mariadbd / mariadb client not found")
+            _not_found("mariadbd / mariadb client", "YTC_MARIADBD / YTC_MARIADB")
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         template = self._template()
         shutil.copytree(template, self.datadir, symlinks=True)
@@ -1010,7 +1014,7 @@ class SpawnFcgi(Launcher):
         sf = which("spawn-fcgi", "YTC_SPAWN_FCGI")
         sh = which("sh")
         if not sf:
-            bail("spawn-fcgi not found")
+            _not_found("spawn-fcgi", "YTC_SPAWN_FCGI")
         env = dict(os.environ)
         env.update(self.env_extra)
         env["YTC_STDERR_LOG"] = self.log
@@ -1101,7 +1105,7 @@ class Fcgiwrap(Launcher):
         self._clear_socket()
         fw = which("fcgiwrap", "YTC_FCGIWRAP")
         if not fw:
-            bail("fcgiwrap not found")
+            _not_found("fcgiwrap", "YTC_FCGIWRAP")
         sock = ("unix:" + self.addr) if self.addr.startswith("/") else ("tcp:" + self.addr)
         env = {k: v for k, v in os.environ.items() if k != "YTCACHE_CONFIG"}
         self.proc = Proc(self.tmp, self.name, [fw, "-c", str(self.workers), "-s", sock], env=env)
@@ -1250,7 +1254,7 @@ class Nginx:
         self.workers = workers
         self.bin = which("nginx", "YTC_NGINX")
         if not self.bin:
-            bail("nginx not found")
+            _not_found("nginx", "YTC_NGINX")
         self.proc = None
         self.start()
 
