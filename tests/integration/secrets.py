@@ -139,8 +139,10 @@ for path in s.log_files():
     if name.startswith("fake-upstream"):
         continue            # Google's side
     blob = yth.read_file(path)
-    # the web server's access log records the URLs callers sent, their own keys included
-    check = secrets if "access" in name else secrets + caller
+    # nginx's logs record the URLs callers sent (the access log always, the
+    # error log with any error), their own keys included: only the server's
+    # secrets must be absent there.  ytcache's own logs are separate files.
+    check = secrets if name.startswith("nginx") else secrets + caller
     is_(leaks(blob, check), [], "no secret in log %s (%d bytes)" % (name, len(blob)))
 logs = s.logs(include_access=False)
 cmp_ok(len(logs), ">", 500, "the logs are not empty (debug level)")
