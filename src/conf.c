@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -75,6 +76,23 @@ static const struct opt opts[] = {
     { "cache", "stale_if_error", O_SECS, OFF(sie), 0, "86400", 0, YEAR, NULL },
     { "cache", "negative_ttl", O_SECS, OFF(negative_ttl), 0, "300", 0, YEAR, NULL },
     { "cache", "lock_wait_ms", O_LONG, OFF(lock_wait_ms), 0, "10000", 0, 600000, NULL },
+
+    { "quota", "client_units", O_LONG, OFF(client_units), 0, "0", 0, 100000000L, NULL },
+    { "quota", "client_window", O_SECS, OFF(client_window), 0, "1h", 1, YEAR, NULL },
+    { "quota", "client_burst", O_LONG, OFF(client_burst), 0, "0", 0, 100000000L, NULL },
+    { "quota", "trust_forwarded", O_LONG, OFF(trust_forwarded), 0, "0", 0, 16, NULL },
+    { "quota", "breaker_failures", O_LONG, OFF(breaker_failures), 0, "5", 1, 100000, NULL },
+    { "quota", "breaker_window", O_SECS, OFF(breaker_window), 0, "60", 1, DAY, NULL },
+    { "quota", "breaker_cooldown", O_SECS, OFF(breaker_cooldown), 0, "30", 1, DAY, NULL },
+};
+
+/* The quota model of late 2026: search.list has its own 100-call bucket,
+ * everything else shares 10,000 units, captions.list costs 50. */
+static const char *const default_quota[][2] = {
+    { "bucket.default", "10000" },
+    { "bucket.search", "100" },
+    { "cost.search", "search:1" },
+    { "cost.captions", "default:50" },
 };
 
 /* Built-in TTLs per resource (seconds); "resource.param" applies when the
@@ -264,6 +282,125 @@ static int set_ttl_rule(struct conf *c, const char *key, const char *v, char *er
     return 0;
 }
 
+static int valid_name(const char *s, size_t max, const char *extra)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i]))
+            return 0;
+    return 1;
+}
+
+static struct quota_bucket *find_bucket(struct conf *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_buckets; i++)
+        if (strcmp(c->buckets[i].name, name) == 0)
+            return &c->buckets[i];
+    return NULL;
+}
+
+/* [quota] keys with a name in them: bucket.B, reserve.B, cost.RESOURCE, budget.B.REGION */
+static int set_quota_rule(struct conf *c, const char *key, const char *v, char *err, size_t errlen)
+{
+    char k[96];
+    if (util_copy(k, sizeof k, key) < 0) {
+        snprintf(err, errlen, "key too long");
+        return -1;
+    }
+    char *dot = strchr(k, '.');
+    if (!dot) {
+        snprintf(err, errlen, "unknown key in [quota]");
+        return -1;
+    }
+    *dot = '\0';
+    const char *name = dot + 1;
+    long units;
+    if (strcmp(k, "bucket") == 0 || strcmp(k, "reserve") == 0) {
+        if (!valid_name(name, sizeof c->buckets[0].name, "_-")) {
+            snprintf(err, errlen, "bad bucket name");
+            return -1;
+        }
+        if (util_parse_long(v, 0, 1000000000L, &units) < 0) {
+            snprintf(err, errlen, "%s must be a number of units", k);
+            return -1;
+        }
+        struct quota_bucket *b = find_bucket(c, name);
+        if (!b) {
+            if (c->n_buckets >= sizeof c->buckets / sizeof c->buckets[0]) {
+                snprintf(err, errlen, "too many buckets");
+                return -1;
+            }
+            b = &c->buckets[c->n_buckets++];
+            memset(b, 0, sizeof *b);
+            util_copy(b->name, sizeof b->name, name);
+            b->limit = -1;      /* a reserve alone does not define a bucket */
+        }
+        if (k[0] == 'b')
+            b->limit = units;
+        else
+            b->reserve = units;
+        return 0;
+    }
+    if (strcmp(k, "cost") == 0) {
+        struct quota_cost_rule r;
+        memset(&r, 0, sizeof r);
+        if (!canon_resource_known(name)) {
+            snprintf(err, errlen, "unknown resource in cost rule");
+            return -1;
+        }
+        util_copy(r.resource, sizeof r.resource, name);
+        const char *colon = strchr(v, ':');
+        size_t blen = colon ? (size_t)(colon - v) : 0;
+        if (!colon || blen == 0 || blen >= sizeof r.bucket || util_parse_long(colon + 1, 0, 1000000L, &r.units) < 0) {
+            snprintf(err, errlen, "cost must be BUCKET:UNITS");
+            return -1;
+        }
+        memcpy(r.bucket, v, blen);
+        for (size_t i = 0; i < c->n_costs; i++)
+            if (strcmp(c->costs[i].resource, r.resource) == 0) {
+                c->costs[i] = r;
+                return 0;
+            }
+        if (c->n_costs >= sizeof c->costs / sizeof c->costs[0]) {
+            snprintf(err, errlen, "too many cost rules");
+            return -1;
+        }
+        c->costs[c->n_costs++] = r;
+        return 0;
+    }
+    if (strcmp(k, "budget") == 0) {
+        struct quota_budget b;
+        memset(&b, 0, sizeof b);
+        const char *dot2 = strchr(name, '.');
+        size_t blen = dot2 ? (size_t)(dot2 - name) : 0;
+        if (!dot2 || blen == 0 || blen >= sizeof b.bucket || !valid_name(dot2 + 1, sizeof b.region, "_-")) {
+            snprintf(err, errlen, "budget key must be budget.BUCKET.REGION");
+            return -1;
+        }
+        memcpy(b.bucket, name, blen);
+        util_copy(b.region, sizeof b.region, dot2 + 1);
+        if (util_parse_long(v, 0, 1000000000L, &b.units) < 0) {
+            snprintf(err, errlen, "budget must be a number of units");
+            return -1;
+        }
+        for (size_t i = 0; i < c->n_budgets; i++)
+            if (strcmp(c->budgets[i].bucket, b.bucket) == 0 && strcasecmp(c->budgets[i].region, b.region) == 0) {
+                c->budgets[i] = b;
+                return 0;
+            }
+        if (c->n_budgets >= sizeof c->budgets / sizeof c->budgets[0]) {
+            snprintf(err, errlen, "too many budgets");
+            return -1;
+        }
+        c->budgets[c->n_budgets++] = b;
+        return 0;
+    }
+    snprintf(err, errlen, "unknown key in [quota]");
+    return -1;
+}
+
 void conf_defaults(struct conf *c)
 {
     char err[256];
@@ -277,6 +414,9 @@ void conf_defaults(struct conf *c)
         if (set_ttl_rule(c, default_ttls[i].rule, v, err, sizeof err) < 0)
             abort();
     }
+    for (size_t i = 0; i < sizeof default_quota / sizeof default_quota[0]; i++)
+        if (set_quota_rule(c, default_quota[i][0], default_quota[i][1], err, sizeof err) < 0)
+            abort();
 }
 
 static char *trim(char *s)
@@ -330,6 +470,25 @@ static int check_consistency(const struct conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "min_ttl is greater than max_ttl");
         return -1;
     }
+    for (size_t i = 0; i < c->n_buckets; i++)
+        if (c->buckets[i].limit < 0) {
+            snprintf(err, errlen, "reserve.%s given but no bucket.%s", c->buckets[i].name, c->buckets[i].name);
+            return -1;
+        }
+    for (size_t i = 0; i < c->n_costs; i++)
+        if (!find_bucket((struct conf *)c, c->costs[i].bucket)) {
+            snprintf(err, errlen, "cost.%s names an unknown bucket", c->costs[i].resource);
+            return -1;
+        }
+    for (size_t i = 0; i < c->n_budgets; i++)
+        if (!find_bucket((struct conf *)c, c->budgets[i].bucket)) {
+            snprintf(err, errlen, "budget.%s.%s names an unknown bucket", c->budgets[i].bucket, c->budgets[i].region);
+            return -1;
+        }
+    if (!find_bucket((struct conf *)c, "default")) {
+        snprintf(err, errlen, "bucket.default is required");
+        return -1;
+    }
     if (strncmp(c->base_url, "http://", 7) != 0 && strncmp(c->base_url, "https://", 8) != 0) {
         snprintf(err, errlen, "base_url must start with http:// or https://");
         return -1;
@@ -365,7 +524,7 @@ static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, siz
             *end = '\0';
             char *name = trim(s + 1);
             if (strcmp(name, "server") && strcmp(name, "database") && strcmp(name, "upstream") &&
-                strcmp(name, "cache") && strcmp(name, "ttl")) {
+                strcmp(name, "cache") && strcmp(name, "ttl") && strcmp(name, "quota")) {
                 snprintf(err, errlen, "%s:%ld: unknown section: %s", path, lineno, text);
                 return -1;
             }
@@ -396,6 +555,13 @@ static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, siz
             continue;
         }
         const struct opt *o = find_opt(section, key);
+        if (!o && strcmp(section, "quota") == 0 && strchr(key, '.')) {
+            if (set_quota_rule(c, key, val, msg, sizeof msg) < 0) {
+                snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, text);
+                return -1;
+            }
+            continue;
+        }
         if (!o) {
             snprintf(err, errlen, "%s:%ld: unknown key in [%s]: %s", path, lineno, section, text);
             return -1;
@@ -501,4 +667,29 @@ long conf_ttl_for(const struct conf *c, const char *resource, const struct canon
     if (ttl > c->max_ttl)
         ttl = c->max_ttl;
     return ttl;
+}
+
+void conf_cost_for(const struct conf *c, const char *resource, const char **bucket, long *units)
+{
+    for (size_t i = 0; i < c->n_costs; i++)
+        if (strcmp(c->costs[i].resource, resource) == 0) {
+            *bucket = c->costs[i].bucket;
+            *units = c->costs[i].units;
+            return;
+        }
+    *bucket = "default";
+    *units = 1;
+}
+
+const struct quota_bucket *conf_bucket(const struct conf *c, const char *name)
+{
+    return find_bucket((struct conf *)c, name);
+}
+
+long conf_budget_for(const struct conf *c, const char *bucket, const char *region)
+{
+    for (size_t i = 0; region && i < c->n_budgets; i++)
+        if (strcmp(c->budgets[i].bucket, bucket) == 0 && strcasecmp(c->budgets[i].region, region) == 0)
+            return c->budgets[i].units;
+    return -1;
 }

@@ -14,6 +14,24 @@ struct ttl_rule {
     long ttl;              /* seconds */
 };
 
+struct quota_bucket {
+    char name[32];
+    long limit;            /* units per key per Pacific day */
+    long reserve;          /* units per key kept back for the refresher */
+};
+
+struct quota_cost_rule {
+    char resource[32];
+    char bucket[32];
+    long units;
+};
+
+struct quota_budget {
+    char bucket[32];
+    char region[16];       /* regionCode or relevanceLanguage value */
+    long units;            /* per Pacific day, all keys together */
+};
+
 struct conf {
     char path[1024];                 /* file actually read, "" if none */
 
@@ -56,6 +74,21 @@ struct conf {
     long negative_ttl;
     long lock_wait_ms;
 
+    /* [quota] */
+    struct quota_bucket buckets[8];
+    size_t n_buckets;
+    struct quota_cost_rule costs[32];
+    size_t n_costs;
+    struct quota_budget budgets[64];
+    size_t n_budgets;
+    long client_units;               /* per client_window; 0 = no per-client limit */
+    long client_window;              /* seconds */
+    long client_burst;               /* units; 0 = client_units */
+    long trust_forwarded;            /* X-Forwarded-For hops to trust */
+    long breaker_failures;
+    long breaker_window;             /* seconds */
+    long breaker_cooldown;           /* seconds */
+
     /* [ttl] */
     struct ttl_rule ttl[64];
     size_t n_ttl;
@@ -78,5 +111,11 @@ const char *conf_default_path(void);
  * clamped to [min_ttl, max_ttl]. */
 long conf_ttl_for(const struct conf *c, const char *resource, const struct canon *req,
                   long client_ttl);
+
+/* Cost of one call to a resource: its bucket and units. */
+void conf_cost_for(const struct conf *c, const char *resource, const char **bucket, long *units);
+const struct quota_bucket *conf_bucket(const struct conf *c, const char *name);
+/* The daily budget for a bucket and region, or -1 if none is set. */
+long conf_budget_for(const struct conf *c, const char *bucket, const char *region);
 
 #endif

@@ -290,3 +290,8 @@ void db_bind_out_grow(MYSQL_BIND *b, unsigned long *len, my_bool *is_null)
     b->length = len;
     b->is_null = is_null;
 }
+
+unsigned long long db_last_insert_id(struct db *d, enum db_stmt_id id)
+{
+    return d->stmt[id] ? mysql_stmt_insert_id(d->stmt[id]) : 0;
+}

@@ -19,6 +19,11 @@ enum db_stmt_id {
     DBS_LOOKUP, DBS_STORE, DBS_HIT, DBS_LOCK, DBS_UNLOCK,
     DBS_PURGE_EXPIRED, DBS_PURGE_ENDPOINT, DBS_PURGE_ALL,
     DBS_VERSION, DBS_SET_VERSION,
+    DBS_Q_RESERVE, DBS_Q_NEW_DAY, DBS_Q_SECRET, DBS_Q_REFUND, DBS_Q_EXHAUST, DBS_Q_DISABLE,
+    DBS_Q_DISABLE_USAGE, DBS_Q_BUDGET, DBS_Q_BUDGET_NEW, DBS_Q_BUDGET_REFUND, DBS_Q_SYNC_ADD,
+    DBS_CL_TAKE, DBS_CL_NEW, DBS_CL_TAT,
+    DBS_BR_READ, DBS_BR_PROBE, DBS_BR_OK, DBS_BR_FAIL,
+    DBS_COUNTER,
     DBS__COUNT
 };
 
@@ -42,6 +47,9 @@ MYSQL *db_handle(struct db *d);
 int db_run(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIND *params,
            MYSQL_BIND *results, buf_t **grow, int *has_row, unsigned long long *affected,
            char *err, size_t errlen);
+
+/* LAST_INSERT_ID of the last run of a statement (also LAST_INSERT_ID(expr) in an UPDATE). */
+unsigned long long db_last_insert_id(struct db *d, enum db_stmt_id id);
 
 /* Plain statement without parameters (static DDL for migrations only). */
 int db_exec_static(struct db *d, const char *sql, char *err, size_t errlen);

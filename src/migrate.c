@@ -11,6 +11,7 @@ static const struct {
     const char *sql;
 } migrations[] = {
     { 1, migrate_schema_sql },
+    { 2, migrate_002_sql },
 };
 
 int migrate_latest(void)

@@ -3,6 +3,9 @@
 #include "conf.h"
 #include "db.h"
 #include "log.h"
+#include "breaker.h"
+#include "climit.h"
+#include "quota.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,11 +146,15 @@ static void send_body(struct proxy *p, int status, const char *xcache, long age,
 
 /* ---- upstream ------------------------------------------------------------ */
 
-/* 1 if a body contains one of the server keys: such a body is never passed on or stored. */
-static int leaks_key(const struct conf *c, const char *body, size_t len)
+/* 1 if a body contains the key it was fetched with or a configured key:
+ * such a body is never passed on or stored. */
+static int leaks_key(const struct conf *c, const char *used, const char *body, size_t len)
 {
+    size_t kl = used ? strlen(used) : 0;
+    if (kl >= 8 && len >= kl && memmem(body, len, used, kl))
+        return 1;
     for (size_t i = 0; i < c->n_keys; i++) {
-        size_t kl = strlen(c->keys[i]);
+        kl = strlen(c->keys[i]);
         if (kl && len >= kl && memmem(body, len, c->keys[i], kl))
             return 1;
     }
@@ -159,33 +166,127 @@ static int key_problem(enum up_class cls)
     return cls == UP_QUOTA || cls == UP_RATE_LIMIT || cls == UP_KEY_INVALID || cls == UP_KEY_BLOCKED;
 }
 
-/* Fetch the request upstream. With the pool, a key-level failure moves on to
- * the next key so the client never sees Google's 403 while a key has room. */
-static void fetch(struct proxy *p)
+/* One call with a given key; the access-style log line names the key by
+ * its label, never by its value. */
+static void call_upstream(struct proxy *p, const char *key, const char *label)
 {
     struct req *r = &p->req;
-    const struct conf *c = p->conf;
-    size_t tries = r->upstream_key ? 1 : c->n_keys;
-    size_t start = p->key_next++;
-    for (size_t i = 0; i < tries; i++) {
-        size_t slot = (start + i) % (tries ? tries : 1);
-        const char *key = r->upstream_key ? r->upstream_key : c->keys[slot];
-        upstream_fetch(p->up, r->canon.resource, r->canon.query.data ? r->canon.query.data : "", key, &r->up);
-        /* one access-style line per upstream call; the canonical query never holds a key */
-        log_msg(YLOG_INFO, "upstream %s?%s status=%ld class=%s reason=%s time=%.3fs key=%s%zu",
-                r->canon.resource, r->canon.query.data ? r->canon.query.data : "", r->up.status,
-                upstream_class_name(r->up.cls), r->up.reason[0] ? r->up.reason : "-", r->up.seconds,
-                r->upstream_key ? "client" : "#", r->upstream_key ? (size_t)0 : slot + 1);
-        if (!key_problem(r->up.cls))
-            break;
-        if (!r->upstream_key)
-            log_msg(YLOG_WARN, "server key #%zu: %s (%s)", slot + 1, upstream_class_name(r->up.cls), r->up.reason);
-    }
-    if (r->up.body.len && leaks_key(c, r->up.body.data, r->up.body.len)) {
+    upstream_fetch(p->up, r->canon.resource, r->canon.query.data ? r->canon.query.data : "", key, &r->up);
+    log_msg(YLOG_INFO, "upstream %s?%s status=%ld class=%s reason=%s time=%.3fs key=%s cost=%ld",
+            r->canon.resource, r->canon.query.data ? r->canon.query.data : "", r->up.status,
+            upstream_class_name(r->up.cls), r->up.reason[0] ? r->up.reason : "-", r->up.seconds, label,
+            r->cost);
+    if (r->up.body.len && leaks_key(p->conf, r->upstream_key ? NULL : key, r->up.body.data, r->up.body.len)) {
         log_msg(YLOG_ERROR, "upstream answer for %s contained a server key; dropped", r->canon.resource);
         r->up.cls = UP_BAD_BODY;
         buf_reset(&r->up.body);
     }
+}
+
+static void decided(struct req *r, enum up_class cls, long retry_after)
+{
+    r->up.cls = cls;
+    r->up.status = 0;
+    buf_reset(&r->up.body);
+    r->retry_after = retry_after;
+}
+
+/* Without the database there is no accounting: the config's keys are used
+ * in turn (db_outage = error avoids this). */
+static void fetch_unaccounted(struct proxy *p)
+{
+    struct req *r = &p->req;
+    const struct conf *c = p->conf;
+    if (c->n_keys == 0) {
+        decided(r, UP_DB_ERROR, c->db_retry_ms / 1000 + 1);
+        return;
+    }
+    for (size_t i = 0; i < c->n_keys; i++) {
+        size_t slot = p->key_next++ % c->n_keys;
+        char label[32];
+        snprintf(label, sizeof label, "config#%zu", slot + 1);
+        call_upstream(p, c->keys[slot], label);
+        if (!key_problem(r->up.cls))
+            break;
+    }
+}
+
+/* Reserve, call, settle; on a key-level failure the same request moves on
+ * to the next key, so the client never sees Google's 403 while a key has
+ * room. Every outcome is decided before answering. */
+static void fetch_pooled(struct proxy *p)
+{
+    struct req *r = &p->req;
+    const struct conf *c = p->conf;
+    char err[256];
+    if (!p->keys_synced) {
+        if (quota_sync_keys(p->db, c, err, sizeof err) < 0)
+            log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot synchronise keys: %s", err);
+        p->keys_synced = 1;
+    }
+    const char *region = canon_get(&r->canon, "regionCode");
+    if (!region)
+        region = canon_get(&r->canon, "relevanceLanguage");
+    for (int attempt = 0; attempt < 1 + CONF_MAX_LIST; attempt++) {
+        struct quota_grant g;
+        enum quota_status qs = quota_reserve(p->db, c, r->canon.resource, region, 0, &g, err, sizeof err);
+        if (qs == QUOTA_ERROR) {
+            log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "quota accounting unavailable: %s", err);
+            fetch_unaccounted(p);
+            return;
+        }
+        if (qs != QUOTA_GRANTED) {
+            /* nothing to spend: never call upstream in this state. If keys
+             * were tried for this request, their last answer tells why. */
+            if (attempt > 0)
+                return;
+            log_msg(YLOG_WARN, "no quota for %s (%s)", r->canon.resource,
+                    qs == QUOTA_OVER_BUDGET ? "region budget spent" : "all keys exhausted");
+            decided(r, qs == QUOTA_OVER_BUDGET ? UP_OVER_BUDGET : UP_NO_QUOTA,
+                    util_secs_to_pacific_midnight(time(NULL)));
+            return;
+        }
+        call_upstream(p, g.secret, g.label);
+        int again = quota_settle(p->db, c, &g, r->up.cls, r->up.reason);
+        memset(g.secret, 0, sizeof g.secret);
+        if (!again)
+            return;
+    }
+}
+
+static void fetch(struct proxy *p, int db_ok)
+{
+    struct req *r = &p->req;
+    const struct conf *c = p->conf;
+    char err[256];
+    r->up.cls = UP_TRANSPORT;
+    if (!db_ok) {
+        if (r->upstream_key)
+            call_upstream(p, r->upstream_key, "client");
+        else
+            fetch_unaccounted(p);
+        return;
+    }
+    struct breaker_ticket t;
+    long wait = 0;
+    if (!breaker_allow(p->db, c, &t, &wait)) {
+        decided(r, UP_BREAKER_OPEN, wait);
+        return;
+    }
+    int allowed = climit_take(p->db, c, r->client, r->cost, &wait, err, sizeof err);
+    if (allowed < 0)
+        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "client limit unavailable: %s", err);
+    if (allowed == 0) {
+        log_msg(YLOG_INFO, "client %s over its quota limit; retry in %ld s", r->client, wait);
+        decided(r, UP_CLIENT_LIMIT, wait);
+        return;
+    }
+    if (r->upstream_key)
+        call_upstream(p, r->upstream_key, "client");
+    else
+        fetch_pooled(p);
+    if (r->up.status || breaker_is_failure(r->up.cls))
+        breaker_record(p->db, c, &t, r->up.cls);
 }
 
 static long store_ttl(const struct proxy *p)
@@ -209,8 +310,25 @@ static void upstream_error(struct proxy *p, struct yerr *e)
     struct req *r = &p->req;
     switch (r->up.cls) {
     case UP_QUOTA:
+    case UP_NO_QUOTA:
         yerr_set(e, 503, "quotaExhausted", "", "The YouTube API quota is exhausted; try again after it resets.");
         e->retry_after = util_secs_to_pacific_midnight(time(NULL));
+        break;
+    case UP_OVER_BUDGET:
+        yerr_set(e, 503, "budgetExhausted", "", "Today's quota budget for this region is spent.");
+        e->retry_after = util_secs_to_pacific_midnight(time(NULL));
+        break;
+    case UP_BREAKER_OPEN:
+        yerr_set(e, 503, "upstreamUnavailable", "", "YouTube is failing; not calling it for a while.");
+        e->retry_after = r->retry_after > 0 ? r->retry_after : 1;
+        break;
+    case UP_CLIENT_LIMIT:
+        yerr_set(e, 429, "clientQuotaExceeded", "", "This client has used its share of the API quota; slow down.");
+        e->retry_after = r->retry_after > 0 ? r->retry_after : 1;
+        break;
+    case UP_DB_ERROR:
+        yerr_set(e, 503, "databaseUnavailable", "", "The cache database is unavailable.");
+        e->retry_after = r->retry_after > 0 ? r->retry_after : 1;
         break;
     case UP_RATE_LIMIT:
         yerr_set(e, 503, "rateLimited", "", "YouTube is rate limiting requests; try again shortly.");
@@ -362,6 +480,8 @@ static void reset_req(struct req *r, struct http_io *io)
     r->have_entry = 0;
     r->defer_hit = 0;
     r->defer_refresh = 0;
+    r->retry_after = 0;
+    r->cost = 0;
     memset(&r->err, 0, sizeof r->err);
 }
 
@@ -389,7 +509,7 @@ static void miss(struct proxy *p)
         if (locked == 0)
             log_msg(YLOG_WARN, "waited %ld ms for another fetch of %s; fetching", c->lock_wait_ms, r->canon.resource);
     }
-    fetch(p);
+    fetch(p, locked >= 0);
     answer_fetched(p, locked >= 0);
     if (locked == 1 && cache_unlock(p->db, r->key, err, sizeof err) < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot release fetch lock: %s", err);
@@ -403,6 +523,8 @@ void proxy_handle(struct proxy *p, struct http_io *io)
     char err[256];
     reset_req(r, io);
     r->origin = http_env(io, "HTTP_ORIGIN");
+    /* kept as a copy: deferred work runs after the environment is gone */
+    climit_client_id(c, http_env(io, "REMOTE_ADDR"), http_env(io, "HTTP_X_FORWARDED_FOR"), r->client, sizeof r->client);
 
     const char *method = http_env(io, "REQUEST_METHOD");
     if (!method)
@@ -451,6 +573,10 @@ void proxy_handle(struct proxy *p, struct http_io *io)
     }
     canon_cache_key(&r->canon, r->keyid, r->key);
     r->ttl = conf_ttl_for(c, r->canon.resource, &r->canon, r->canon.client_ttl);
+    {
+        const char *bucket;
+        conf_cost_for(c, r->canon.resource, &bucket, &r->cost);
+    }
 
     int found = cache_lookup(p->db, r->key, &r->entry, err, sizeof err);
     if (found < 0) {
@@ -460,7 +586,7 @@ void proxy_handle(struct proxy *p, struct http_io *io)
             e->retry_after = c->db_retry_ms / 1000 + 1;
             goto finish;
         }
-        fetch(p);
+        fetch(p, 0);
         answer_fetched(p, 0);
         goto finish;
     }
@@ -510,7 +636,7 @@ void proxy_after(struct proxy *p)
         /* only one process refreshes; the others keep serving the stale copy */
         if (cache_lock(p->db, r->key, 0, err, sizeof err) == 1) {
             if (cache_lookup(p->db, r->key, &r->entry, err, sizeof err) == 1 && !fresh_enough(r)) {
-                fetch(p);
+                fetch(p, 1);
                 if (upstream_cacheable(r->up.cls))
                     store(p);
             }

@@ -29,6 +29,9 @@ struct req {
     struct yerr err;
     int defer_hit;               /* count a hit after the response is out */
     int defer_refresh;           /* refresh a stale entry after the response is out */
+    long cost;                   /* units one upstream call of this request costs */
+    char client[64];             /* client identity for per-client limits */
+    long retry_after;            /* for outcomes decided without a call */
 };
 
 /* Per-process state, kept across requests. */
@@ -38,6 +41,7 @@ struct proxy {
     struct upstream *up;
     size_t key_next;             /* round-robin position in the key pool */
     struct cache_hits hits;      /* hit counts not yet written */
+    int keys_synced;             /* config keys copied into api_keys */
     struct req req;
 };
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct upstream {
     CURL *curl;
@@ -158,6 +159,16 @@ static const char *get_str(json_object *o, const char *k)
     return NULL;
 }
 
+/* case-insensitive search in a byte range that need not be NUL-terminated */
+static int strcasestr_n(const char *hay, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; n && i + n <= len; i++)
+        if (strncasecmp(hay + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
 static int is_any(const char *s, const char *const *list)
 {
     for (; s && *list; list++)
@@ -223,7 +234,8 @@ enum up_class upstream_classify(long status, const char *body, size_t len, char 
     else if (is_any(r0, quota_r) || is_any(dreason, quota_r))
         cls = UP_QUOTA;
     else if (status == 429 || is_any(r0, rate_r) || is_any(dreason, rate_r))
-        cls = UP_RATE_LIMIT;
+        /* a rate limit that names a per-day limit is a bucket running dry */
+        cls = (memmem(body, len, "PerDay", 6) || strcasestr_n(body, len, "per day")) ? UP_QUOTA : UP_RATE_LIMIT;
     else if (status == 400)
         cls = UP_BAD_REQUEST;
     else if (status == 404)
@@ -247,6 +259,7 @@ const char *upstream_class_name(enum up_class cls)
 {
     static const char *const names[] = { "ok", "bad_request", "not_found", "forbidden", "quota",
                                          "rate_limit", "key_invalid", "key_blocked", "backend",
-                                         "timeout", "transport", "bad_body" };
+                                         "timeout", "transport", "bad_body", "no_quota", "over_budget",
+                                         "breaker_open", "client_limit", "db_error" };
     return (unsigned)cls < sizeof names / sizeof names[0] ? names[cls] : "unknown";
 }

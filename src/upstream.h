@@ -20,6 +20,12 @@ enum up_class {
     UP_TIMEOUT,       /* no complete answer in time */
     UP_TRANSPORT,     /* connect refused, reset, TLS ... */
     UP_BAD_BODY,      /* not JSON, truncated, or over max_response_bytes */
+    /* outcomes decided before any call was made */
+    UP_NO_QUOTA,      /* every key's bucket is used up for today */
+    UP_OVER_BUDGET,   /* the region's budget for today is spent */
+    UP_BREAKER_OPEN,  /* upstream failing: no call while the breaker is open */
+    UP_CLIENT_LIMIT,  /* this client spent its units for now */
+    UP_DB_ERROR,      /* quota accounting unavailable */
 };
 
 struct up_result {

@@ -187,23 +187,37 @@ static unsigned nth_sunday(long y, unsigned m, unsigned n)
     return first + 7 * (n - 1);
 }
 
-long util_secs_to_pacific_midnight(time_t now)
+/* UTC offset of America/Los_Angeles at instant t, in seconds: DST from the
+ * second Sunday of March 02:00 PST (10:00 UTC) to the first Sunday of
+ * November 02:00 PDT (09:00 UTC). */
+static long pacific_offset(long t)
 {
+    time_t tt = (time_t)t;
     struct tm u;
-    gmtime_r(&now, &u);
+    gmtime_r(&tt, &u);
     long y = u.tm_year + 1900;
-    /* DST from the second Sunday of March 02:00 PST (10:00 UTC) to the first
-     * Sunday of November 02:00 PDT (09:00 UTC). */
     long start = days_from_civil(y, 3, nth_sunday(y, 3, 2)) * 86400L + 10 * 3600;
     long end = days_from_civil(y, 11, nth_sunday(y, 11, 1)) * 86400L + 9 * 3600;
+    return (t >= start && t < end) ? -7 * 3600 : -8 * 3600;
+}
+
+long util_secs_to_pacific_midnight(time_t now)
+{
     long t = (long)now;
-    long offset = (t >= start && t < end) ? -7 * 3600 : -8 * 3600;
+    long offset = pacific_offset(t);
     long local = t + offset;
     long left = 86400 - ((local % 86400) + 86400) % 86400;
-    /* The day that DST starts or ends is 23 or 25 hours long. */
-    long midnight_utc = t + left;
-    long offset2 = (midnight_utc >= start && midnight_utc < end) ? -7 * 3600 : -8 * 3600;
-    return left + (offset - offset2);
+    /* the days DST starts and ends are 23 and 25 hours long */
+    return left + (offset - pacific_offset(t + left));
+}
+
+void util_pacific_date(time_t now, char out[11])
+{
+    time_t local = now + pacific_offset((long)now);
+    struct tm u;
+    gmtime_r(&local, &u);
+    snprintf(out, 11, "%04u-%02u-%02u", (unsigned)(u.tm_year + 1900) % 10000u, (unsigned)(u.tm_mon + 1) % 100u,
+             (unsigned)u.tm_mday % 100u);
 }
 
 long long util_now_ms(void)

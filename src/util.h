@@ -35,6 +35,8 @@ int util_utf8_valid(const unsigned char *s, size_t n);
 /* Seconds from now until the next midnight in America/Los_Angeles, when
  * YouTube's daily quota resets (US daylight-saving rules since 2007). */
 long util_secs_to_pacific_midnight(time_t now);
+/* The Pacific date (YYYY-MM-DD) at `now`: the quota day. */
+void util_pacific_date(time_t now, char out[11]);
 /* Monotonic milliseconds. */
 long long util_now_ms(void);
 

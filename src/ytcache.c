@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <fcgiapp.h>
 #include <getopt.h>
+#include <poll.h>
 #include <mysql.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,6 +56,32 @@ static void cgi_fatal(void)
     (void)w;
 }
 
+/* A libfcgi process serves one connection at a time. Between requests on
+ * a kept-alive connection (nginx fastcgi_keep_conn), wait for whichever
+ * comes first: the next request on it, or a new connection on the listening
+ * socket; in the second case the idle connection is closed so the new one
+ * is not left queued behind it. 0 to go on, -1 to stop. */
+static int keep_or_drop(FCGX_Request *req, int listen_fd)
+{
+    if (req->ipcFd < 0)
+        return 0;
+    struct pollfd fds[2] = { { req->ipcFd, POLLIN, 0 }, { listen_fd, POLLIN, 0 } };
+    for (;;) {
+        int n = poll(fds, 2, -1);
+        if (n < 0) {
+            if (errno == EINTR && !stopping)
+                continue;
+            return -1;
+        }
+        if (fds[0].revents)
+            return 0;           /* a request, or the peer closed: libfcgi reads it */
+        if (fds[1].revents & POLLIN) {
+            FCGX_Free(req, 1);  /* drop the idle connection; Accept takes the new one */
+            return 0;
+        }
+    }
+}
+
 static int serve_fcgi(const struct conf *c, int sock)
 {
     struct proxy p;
@@ -69,12 +96,7 @@ static int serve_fcgi(const struct conf *c, int sock)
         proxy_free(&p);
         return 1;
     }
-    while (!stopping && FCGX_Accept_r(&req) >= 0) {
-        /* A libfcgi process serves one connection at a time: waiting on a
-         * kept-alive connection for its next request would leave new
-         * connections queued behind idle ones (nginx keeps several per
-         * worker). Close after each request; on a unix socket this is cheap. */
-        req.keepConnection = 0;
+    while (!stopping && keep_or_drop(&req, sock) == 0 && FCGX_Accept_r(&req) >= 0) {
         struct http_io io = { req.out, req.envp };
         proxy_handle(&p, &io);
         FCGX_Finish_r(&req);    /* the client has its answer; envp is gone now */

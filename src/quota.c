@@ -1,0 +1,299 @@
+/* quota: the key pool in the database and exact per-key, per-bucket, per-Pacific-day accounting. */
+#include "quota.h"
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Picks the least-used key that still has room and charges it, in one
+ * statement, so concurrent processes can never overspend; LAST_INSERT_ID(expr)
+ * hands back which key it was. */
+static const char SQL_RESERVE[] =
+    "UPDATE key_usage SET used = used + ?, calls = calls + 1, key_id = LAST_INSERT_ID(key_id)"
+    " WHERE bucket = ? AND day = ? AND exhausted = 0 AND used + ? <= ?"
+    " ORDER BY used, key_id LIMIT 1";
+static const char SQL_NEW_DAY[] =
+    "INSERT IGNORE INTO key_usage (key_id, bucket, day) SELECT id, ?, ? FROM api_keys WHERE state = 'active'";
+static const char SQL_SECRET[] = "SELECT secret, label FROM api_keys WHERE id = ? AND state = 'active'";
+static const char SQL_REFUND[] =
+    "UPDATE key_usage SET used = GREATEST(used, ?) - ?, calls = GREATEST(calls, 1) - 1"
+    " WHERE key_id = ? AND bucket = ? AND day = ?";
+static const char SQL_EXHAUST[] =
+    "UPDATE key_usage SET exhausted = 1 WHERE key_id = ? AND bucket = ? AND day = ? AND exhausted = 0";
+static const char SQL_DISABLE[] =
+    "UPDATE api_keys SET state = 'disabled', disabled_reason = ?, last_error = ?, last_error_at = UTC_TIMESTAMP()"
+    " WHERE id = ?";
+static const char SQL_DISABLE_USAGE[] = "UPDATE key_usage SET exhausted = 2 WHERE key_id = ? AND exhausted = 0";
+static const char SQL_BUDGET[] =
+    "UPDATE budget_usage SET used = used + ? WHERE bucket = ? AND region = ? AND day = ? AND used + ? <= ?";
+static const char SQL_BUDGET_NEW[] = "INSERT IGNORE INTO budget_usage (bucket, region, day) VALUES (?, ?, ?)";
+static const char SQL_BUDGET_REFUND[] =
+    "UPDATE budget_usage SET used = GREATEST(used, ?) - ? WHERE bucket = ? AND region = ? AND day = ?";
+static const char SQL_SYNC_ADD[] =
+    "INSERT IGNORE INTO api_keys (label, secret, fingerprint, source, state, created_at)"
+    " VALUES (?, ?, ?, 'config', 'active', UTC_TIMESTAMP())";
+static const char SQL_SYNC_LIST[] =
+    "SELECT id, fingerprint FROM api_keys WHERE source = 'config' AND state = 'active'";
+
+void quota_fingerprint(const char *secret, char out[17])
+{
+    unsigned char h[32];
+    util_sha256(secret, strlen(secret), h);
+    util_hex(h, 8, out);
+}
+
+/* bind helpers for the recurring (bucket, day) pair */
+struct sbind {
+    unsigned long len;
+};
+
+static void bind_s(MYSQL_BIND *b, const char *s, struct sbind *l)
+{
+    l->len = strlen(s);
+    db_bind_str(b, s, &l->len);
+}
+
+static int disable_key(struct db *d, long key_id, const char *label, const char *reason, char *err, size_t errlen)
+{
+    MYSQL_BIND p[3];
+    struct sbind l1, l2;
+    long long id = key_id;
+    bind_s(&p[0], reason, &l1);
+    bind_s(&p[1], reason, &l2);
+    db_bind_long(&p[2], &id);
+    if (db_run(d, DBS_Q_DISABLE, SQL_DISABLE, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+        return -1;
+    MYSQL_BIND q[1];
+    db_bind_long(&q[0], &id);
+    if (db_run(d, DBS_Q_DISABLE_USAGE, SQL_DISABLE_USAGE, q, NULL, NULL, NULL, NULL, err, errlen) < 0)
+        return -1;
+    log_msg(YLOG_ERROR, "key %s disabled: %s", label, reason);
+    return 0;
+}
+
+int quota_sync_keys(struct db *d, const struct conf *c, char *err, size_t errlen)
+{
+    char fps[CONF_MAX_LIST][17];
+    for (size_t i = 0; i < c->n_keys; i++) {
+        char label[32];
+        quota_fingerprint(c->keys[i], fps[i]);
+        snprintf(label, sizeof label, "config-%.8s", fps[i]);
+        MYSQL_BIND p[3];
+        struct sbind l1, l2, l3;
+        bind_s(&p[0], label, &l1);
+        bind_s(&p[1], c->keys[i], &l2);
+        bind_s(&p[2], fps[i], &l3);
+        if (db_run(d, DBS_Q_SYNC_ADD, SQL_SYNC_ADD, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+            return -1;
+    }
+    /* config keys that left the file stop being used */
+    if (db_connect(d, err, errlen) < 0)
+        return -1;
+    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
+    if (!st || mysql_stmt_prepare(st, SQL_SYNC_LIST, sizeof SQL_SYNC_LIST - 1) != 0 || mysql_stmt_execute(st) != 0 ||
+        mysql_stmt_store_result(st) != 0) {
+        snprintf(err, errlen, "listing keys: %s", st ? mysql_stmt_error(st) : "out of memory");
+        if (st)
+            mysql_stmt_close(st);
+        return -1;
+    }
+    long long id = 0;
+    char fp[17];
+    unsigned long fplen = 0;
+    my_bool n1 = 0, n2 = 0;
+    MYSQL_BIND r[2];
+    db_bind_out_long(&r[0], &id, &n1);
+    db_bind_out_str(&r[1], fp, sizeof fp - 1, &fplen, &n2);
+    long gone[64];
+    size_t ngone = 0;
+    mysql_stmt_bind_result(st, r);
+    while (mysql_stmt_fetch(st) == 0) {
+        fp[fplen < 16 ? fplen : 16] = '\0';
+        int present = 0;
+        for (size_t i = 0; i < c->n_keys; i++)
+            if (strcmp(fps[i], fp) == 0)
+                present = 1;
+        if (!present && ngone < sizeof gone / sizeof gone[0])
+            gone[ngone++] = (long)id;
+    }
+    mysql_stmt_close(st);
+    for (size_t i = 0; i < ngone; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "#%ld", gone[i]);
+        if (disable_key(d, gone[i], label, "removed from the configuration file", err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Charge a region budget; 1 charged, 0 over budget, -1 error. */
+static int budget_take(struct db *d, const char *bucket, const char *region, const char *day, long units,
+                       long budget, char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        MYSQL_BIND p[6];
+        struct sbind l1, l2, l3;
+        long long u = units, b = budget;
+        unsigned long long affected = 0;
+        db_bind_long(&p[0], &u);
+        bind_s(&p[1], bucket, &l1);
+        bind_s(&p[2], region, &l2);
+        bind_s(&p[3], day, &l3);
+        db_bind_long(&p[4], &u);
+        db_bind_long(&p[5], &b);
+        if (db_run(d, DBS_Q_BUDGET, SQL_BUDGET, p, NULL, NULL, NULL, &affected, err, errlen) < 0)
+            return -1;
+        if (affected == 1)
+            return 1;
+        if (attempt == 1)
+            break;
+        MYSQL_BIND q[3];
+        bind_s(&q[0], bucket, &l1);
+        bind_s(&q[1], region, &l2);
+        bind_s(&q[2], day, &l3);
+        /* a row made by another process just now counts too: always try again */
+        if (db_run(d, DBS_Q_BUDGET_NEW, SQL_BUDGET_NEW, q, NULL, NULL, NULL, &affected, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void budget_refund(struct db *d, const struct quota_grant *g)
+{
+    char err[256];
+    MYSQL_BIND p[5];
+    struct sbind l1, l2, l3;
+    long long u = g->units;
+    db_bind_long(&p[0], &u);
+    db_bind_long(&p[1], &u);
+    bind_s(&p[2], g->bucket, &l1);
+    bind_s(&p[3], g->region, &l2);
+    bind_s(&p[4], g->day, &l3);
+    if (db_run(d, DBS_Q_BUDGET_REFUND, SQL_BUDGET_REFUND, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "budget refund: %s", err);
+}
+
+/* One key reservation; 1 granted (g->key_id set), 0 none, -1 error. */
+static int reserve_key(struct db *d, struct quota_grant *g, long limit, char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        MYSQL_BIND p[5];
+        struct sbind l1, l2;
+        long long u = g->units, lim = limit;
+        unsigned long long affected = 0;
+        db_bind_long(&p[0], &u);
+        bind_s(&p[1], g->bucket, &l1);
+        bind_s(&p[2], g->day, &l2);
+        db_bind_long(&p[3], &u);
+        db_bind_long(&p[4], &lim);
+        if (db_run(d, DBS_Q_RESERVE, SQL_RESERVE, p, NULL, NULL, NULL, &affected, err, errlen) < 0)
+            return -1;
+        if (affected == 1) {
+            g->key_id = (long)db_last_insert_id(d, DBS_Q_RESERVE);
+            return 1;
+        }
+        if (attempt == 1)
+            break;
+        /* first call of a Pacific day (or a new key): create today's rows */
+        MYSQL_BIND q[2];
+        bind_s(&q[0], g->bucket, &l1);
+        bind_s(&q[1], g->day, &l2);
+        if (db_run(d, DBS_Q_NEW_DAY, SQL_NEW_DAY, q, NULL, NULL, NULL, &affected, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+enum quota_status quota_reserve(struct db *d, const struct conf *c, const char *resource,
+                                const char *region, int refresher, struct quota_grant *g,
+                                char *err, size_t errlen)
+{
+    const char *bucket;
+    memset(g, 0, sizeof *g);
+    conf_cost_for(c, resource, &bucket, &g->units);
+    util_copy(g->bucket, sizeof g->bucket, bucket);
+    util_pacific_date(time(NULL), g->day);
+    const struct quota_bucket *b = conf_bucket(c, bucket);
+    long limit = b->limit - (refresher ? 0 : b->reserve);
+    long budget = conf_budget_for(c, bucket, region);
+    if (budget >= 0) {
+        int got = budget_take(d, bucket, region, g->day, g->units, budget, err, errlen);
+        if (got < 0)
+            return QUOTA_ERROR;
+        if (got == 0)
+            return QUOTA_OVER_BUDGET;
+        util_copy(g->region, sizeof g->region, region);
+    }
+    int got = reserve_key(d, g, limit, err, errlen);
+    if (got == 1) {
+        MYSQL_BIND p[1], r[2];
+        long long id = g->key_id;
+        unsigned long slen = 0, llen = 0;
+        my_bool n1 = 0, n2 = 0;
+        int has_row = 0;
+        db_bind_long(&p[0], &id);
+        db_bind_out_str(&r[0], g->secret, sizeof g->secret - 1, &slen, &n1);
+        db_bind_out_str(&r[1], g->label, sizeof g->label - 1, &llen, &n2);
+        if (db_run(d, DBS_Q_SECRET, SQL_SECRET, p, r, NULL, &has_row, NULL, err, errlen) < 0)
+            got = -1;
+        else if (!has_row)
+            got = 0;        /* disabled between the two statements */
+        else {
+            g->secret[slen < sizeof g->secret ? slen : sizeof g->secret - 1] = '\0';
+            g->label[llen < sizeof g->label ? llen : sizeof g->label - 1] = '\0';
+            return QUOTA_GRANTED;
+        }
+    }
+    if (g->region[0])
+        budget_refund(d, g);
+    return got < 0 ? QUOTA_ERROR : QUOTA_EXHAUSTED;
+}
+
+int quota_settle(struct db *d, const struct conf *c, struct quota_grant *g, enum up_class cls,
+                 const char *reason)
+{
+    char err[256];
+    MYSQL_BIND p[5];
+    struct sbind l1, l2;
+    long long id = g->key_id, u = g->units;
+    (void)c;
+    switch (cls) {
+    case UP_TRANSPORT:
+        /* never reached Google: not charged */
+        db_bind_long(&p[0], &u);
+        db_bind_long(&p[1], &u);
+        db_bind_long(&p[2], &id);
+        bind_s(&p[3], g->bucket, &l1);
+        bind_s(&p[4], g->day, &l2);
+        if (db_run(d, DBS_Q_REFUND, SQL_REFUND, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+            log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "quota refund: %s", err);
+        if (g->region[0])
+            budget_refund(d, g);
+        return 0;
+    case UP_QUOTA:
+        db_bind_long(&p[0], &id);
+        bind_s(&p[1], g->bucket, &l1);
+        bind_s(&p[2], g->day, &l2);
+        if (db_run(d, DBS_Q_EXHAUST, SQL_EXHAUST, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+            log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "marking key exhausted: %s", err);
+        log_msg(YLOG_WARN, "key %s: bucket %s exhausted until Pacific midnight (%s)", g->label, g->bucket, reason);
+        return 1;
+    case UP_KEY_INVALID:
+    case UP_KEY_BLOCKED: {
+        char why[128];
+        snprintf(why, sizeof why, "%s: %s", cls == UP_KEY_INVALID ? "invalid key" : "key blocked", reason);
+        if (disable_key(d, g->key_id, g->label, why, err, sizeof err) < 0)
+            log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "disabling key: %s", err);
+        return 1;
+    }
+    case UP_RATE_LIMIT:
+        /* a short-term rate limit on this key: another key may pass */
+        return 1;
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,50 @@
+/* quota: the key pool in the database and exact per-key, per-bucket, per-Pacific-day accounting. */
+#ifndef YTC_QUOTA_H
+#define YTC_QUOTA_H
+
+#include <stddef.h>
+#include "upstream.h"
+
+struct conf;
+struct db;
+
+/* Units reserved on one key for one upstream call. */
+struct quota_grant {
+    long key_id;
+    char label[65];
+    char secret[129];
+    char bucket[32];
+    long units;
+    char day[11];              /* Pacific date the units count against */
+    char region[16];           /* region budget charged, "" if none */
+};
+
+enum quota_status {
+    QUOTA_GRANTED,
+    QUOTA_EXHAUSTED,           /* no active key has room in the bucket */
+    QUOTA_OVER_BUDGET,         /* the region's budget for today is spent */
+    QUOTA_ERROR,               /* database error */
+};
+
+/* Copy the config's [upstream] keys into api_keys (label config-<fp>) and
+ * disable config keys that are no longer in the file. */
+int quota_sync_keys(struct db *d, const struct conf *c, char *err, size_t errlen);
+
+/* Reserve the cost of one call to `resource` on the key with the most room,
+ * atomically across processes. `region` (may be NULL) selects a budget;
+ * `refresher` may dip into the bucket's reserve. */
+enum quota_status quota_reserve(struct db *d, const struct conf *c, const char *resource,
+                                const char *region, int refresher, struct quota_grant *g,
+                                char *err, size_t errlen);
+
+/* Settle a reservation from Google's answer: a call that never reached
+ * Google is refunded; quotaExceeded marks the key's bucket exhausted for the
+ * day; an invalid or blocked key is disabled. Returns 1 if another key
+ * should be tried for the same request. */
+int quota_settle(struct db *d, const struct conf *c, struct quota_grant *g, enum up_class cls,
+                 const char *reason);
+
+/* 16 hex digits identifying a key without revealing it. */
+void quota_fingerprint(const char *secret, char out[17]);
+
+#endif
