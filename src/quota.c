@@ -297,3 +297,83 @@ int quota_settle(struct db *d, const struct conf *c, struct quota_grant *g, enum
         return 0;
     }
 }
+
+static const char SQL_KEY_ADD[] =
+    "INSERT INTO api_keys (label, secret, fingerprint, source, state, created_at)"
+    " VALUES (?, ?, ?, 'ctl', 'active', UTC_TIMESTAMP())";
+static const char SQL_KEY_ENABLE[] =
+    "UPDATE api_keys SET state = 'active', disabled_reason = NULL WHERE label = ?";
+static const char SQL_KEY_ENABLE_USAGE[] =
+    "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = 0"
+    " WHERE k.label = ? AND ku.exhausted = 2";
+static const char SQL_KEY_DISABLE[] =
+    "UPDATE api_keys SET state = 'disabled', disabled_reason = ? WHERE label = ?";
+static const char SQL_KEY_DISABLE_USAGE[] =
+    "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = 2"
+    " WHERE k.label = ? AND ku.exhausted = 0";
+static const char SQL_KEY_REMOVE_USAGE[] =
+    "DELETE ku FROM key_usage ku JOIN api_keys k ON k.id = ku.key_id WHERE k.label = ?";
+static const char SQL_KEY_REMOVE[] = "DELETE FROM api_keys WHERE label = ?";
+
+int quota_key_add(struct db *d, const char *label, const char *secret, char *err, size_t errlen)
+{
+    char fp[17];
+    quota_fingerprint(secret, fp);
+    MYSQL_BIND p[3];
+    struct sbind l1, l2, l3;
+    bind_s(&p[0], label, &l1);
+    bind_s(&p[1], secret, &l2);
+    bind_s(&p[2], fp, &l3);
+    if (db_run(d, DBS_K_ADD, SQL_KEY_ADD, p, NULL, NULL, NULL, NULL, err, errlen) < 0) {
+        /* the server's message may quote the duplicate value: say it ourselves */
+        if (strstr(err, "Duplicate"))
+            snprintf(err, errlen, "a key with that label or value already exists");
+        return -1;
+    }
+    return 0;
+}
+
+/* Run a statement on one label; 1 if no row matched. */
+static int by_label(struct db *d, enum db_stmt_id id, const char *sql, const char *label,
+                    const char *reason, char *err, size_t errlen)
+{
+    MYSQL_BIND p[2];
+    struct sbind l1, l2;
+    unsigned long long affected = 0;
+    int n = 0;
+    if (reason)
+        bind_s(&p[n++], reason, &l1);
+    bind_s(&p[n++], label, &l2);
+    if (db_run(d, id, sql, p, NULL, NULL, NULL, &affected, err, errlen) < 0)
+        return -1;
+    return affected == 0 ? 1 : 0;
+}
+
+int quota_key_enable(struct db *d, const char *label, char *err, size_t errlen)
+{
+    int rc = by_label(d, DBS_K_ENABLE, SQL_KEY_ENABLE, label, NULL, err, errlen);
+    if (rc != 0)
+        return rc;
+    return by_label(d, DBS_K_ENABLE_USAGE, SQL_KEY_ENABLE_USAGE, label, NULL, err, errlen) < 0 ? -1 : 0;
+}
+
+int quota_key_disable(struct db *d, const char *label, const char *reason, char *err, size_t errlen)
+{
+    int rc = by_label(d, DBS_K_DISABLE, SQL_KEY_DISABLE, label, reason, err, errlen);
+    if (rc != 0)
+        return rc;
+    return by_label(d, DBS_K_DISABLE_USAGE, SQL_KEY_DISABLE_USAGE, label, NULL, err, errlen) < 0 ? -1 : 0;
+}
+
+int quota_key_remove(struct db *d, const char *label, char *err, size_t errlen)
+{
+    if (by_label(d, DBS_K_REMOVE_USAGE, SQL_KEY_REMOVE_USAGE, label, NULL, err, errlen) < 0)
+        return -1;
+    return by_label(d, DBS_K_REMOVE, SQL_KEY_REMOVE, label, NULL, err, errlen);
+}
+
+void quota_mask(const char *secret, char *out, size_t outlen)
+{
+    size_t n = strlen(secret);
+    snprintf(out, outlen, "...%s", n > 8 ? secret + n - 4 : "");
+}

@@ -44,6 +44,14 @@ enum quota_status quota_reserve(struct db *d, const struct conf *c, const char *
 int quota_settle(struct db *d, const struct conf *c, struct quota_grant *g, enum up_class cls,
                  const char *reason);
 
+/* Key administration (ytcachectl keys). 0 ok, -1 error, 1 no such label. */
+int quota_key_add(struct db *d, const char *label, const char *secret, char *err, size_t errlen);
+int quota_key_enable(struct db *d, const char *label, char *err, size_t errlen);
+int quota_key_disable(struct db *d, const char *label, const char *reason, char *err, size_t errlen);
+int quota_key_remove(struct db *d, const char *label, char *err, size_t errlen);
+/* "AIza...wxyz" style: the last four characters only. out >= 16 bytes. */
+void quota_mask(const char *secret, char *out, size_t outlen);
+
 /* 16 hex digits identifying a key without revealing it. */
 void quota_fingerprint(const char *secret, char out[17]);
 

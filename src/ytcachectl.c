@@ -6,6 +6,10 @@
 #include "db.h"
 #include "log.h"
 #include "migrate.h"
+#include "quota.h"
+#include "util.h"
+
+#include <time.h>
 
 #include <getopt.h>
 #include <stdio.h>
@@ -25,10 +29,16 @@ static void usage(FILE *fp)
             "  purge expired           delete rows past their stale_if_error window\n"
             "  purge endpoint NAME     delete every row of one resource\n"
             "  purge all               delete every row\n"
+            "  keys list               the key pool: labels, masked keys, state, today's use\n"
+            "  keys add LABEL [KEY]    add a key (read from standard input if not given)\n"
+            "  keys import FILE        add keys from lines \"LABEL KEY\" (# comments)\n"
+            "  keys disable LABEL [REASON]\n"
+            "  keys enable LABEL\n"
+            "  keys remove LABEL\n"
             "exit status: 0 ok, 1 usage or configuration error, 2 database error\n");
 }
 
-static int cmd_migrate(struct db *d)
+static int cmd_migrate(struct db *d, const struct conf *c)
 {
     char err[512];
     int from = 0, to = 0;
@@ -40,10 +50,16 @@ static int cmd_migrate(struct db *d)
         printf("schema is up to date (version %d)\n", to);
     else
         printf("schema migrated from version %d to %d\n", from, to);
+    if (quota_sync_keys(d, c, err, sizeof err) < 0) {
+        fprintf(stderr, "ytcachectl: migrate: synchronising keys: %s\n", err);
+        return EXIT_DB;
+    }
     return EXIT_OK;
 }
 
-static int cmd_stats(struct db *d)
+static int stats_quota(struct db *d, const struct conf *c);
+
+static int cmd_stats(struct db *d, const struct conf *c)
 {
     static const char sql[] =
         "SELECT endpoint, COUNT(*), COALESCE(SUM(LENGTH(response)), 0), COALESCE(SUM(hits), 0),"
@@ -84,7 +100,247 @@ static int cmd_stats(struct db *d)
     }
     printf("%-18s %10lld %10lld %14lld %12lld\n", "total", trows, tfresh, tbytes, thits);
     mysql_stmt_close(st);
+    return stats_quota(d, c);
+}
+
+/* Per key and bucket: used today, left, reset; then hits vs upstream calls. */
+static int stats_quota(struct db *d, const struct conf *c)
+{
+    static const char sql[] =
+        "SELECT k.label, k.state, ku.bucket, ku.used, ku.calls, ku.exhausted"
+        " FROM api_keys k JOIN key_usage ku ON ku.key_id = k.id AND ku.day = ?"
+        " ORDER BY k.label, ku.bucket";
+    static const char sql_hits[] =
+        "SELECT COALESCE((SELECT value FROM daily_counters WHERE day = ? AND name = 'hits'), 0),"
+        " COALESCE((SELECT SUM(calls) FROM key_usage WHERE day = ?), 0)";
+    char day[11];
+    time_t now = time(NULL);
+    util_pacific_date(now, day);
+    long left_s = util_secs_to_pacific_midnight(now);
+    time_t reset = now + left_s;
+    struct tm rt;
+    gmtime_r(&reset, &rt);
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &rt);
+    printf("\nquota for Pacific day %s (resets %s, in %ldh%02ldm)\n", day, when, left_s / 3600, left_s % 3600 / 60);
+    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
+    unsigned long dlen = strlen(day);
+    MYSQL_BIND p[2];
+    db_bind_str(&p[0], day, &dlen);
+    db_bind_str(&p[1], day, &dlen);
+    if (!st || mysql_stmt_prepare(st, sql, sizeof sql - 1) != 0 || mysql_stmt_bind_param(st, p) != 0 ||
+        mysql_stmt_execute(st) != 0) {
+        fprintf(stderr, "ytcachectl: stats: %s\n", st ? mysql_stmt_error(st) : "out of memory");
+        if (st)
+            mysql_stmt_close(st);
+        return EXIT_DB;
+    }
+    char label[65], state[9], bucket[33];
+    unsigned long l1 = 0, l2 = 0, l3 = 0;
+    long long used = 0, calls = 0, exhausted = 0;
+    my_bool n[6] = { 0 };
+    MYSQL_BIND r[6];
+    db_bind_out_str(&r[0], label, sizeof label - 1, &l1, &n[0]);
+    db_bind_out_str(&r[1], state, sizeof state - 1, &l2, &n[1]);
+    db_bind_out_str(&r[2], bucket, sizeof bucket - 1, &l3, &n[2]);
+    db_bind_out_long(&r[3], &used, &n[3]);
+    db_bind_out_long(&r[4], &calls, &n[4]);
+    db_bind_out_long(&r[5], &exhausted, &n[5]);
+    mysql_stmt_bind_result(st, r);
+    printf("%-24s %-9s %-10s %10s %10s %10s  %s\n", "key", "state", "bucket", "used", "left", "calls", "note");
+    while (mysql_stmt_fetch(st) == 0) {
+        label[l1 < sizeof label ? l1 : sizeof label - 1] = '\0';
+        state[l2 < sizeof state ? l2 : sizeof state - 1] = '\0';
+        bucket[l3 < sizeof bucket ? l3 : sizeof bucket - 1] = '\0';
+        const struct quota_bucket *b = conf_bucket(c, bucket);
+        long long limit = b ? b->limit : 0;
+        long long left = exhausted || limit < used ? 0 : limit - used;
+        printf("%-24s %-9s %-10s %10lld %10lld %10lld  %s\n", label, state, bucket, used, left, calls,
+               exhausted == 1 ? "exhausted (Google said so)" : exhausted == 2 ? "disabled" : "");
+    }
+    mysql_stmt_close(st);
+    st = mysql_stmt_init(db_handle(d));
+    long long hits = 0, upstream = 0;
+    MYSQL_BIND r2[2];
+    db_bind_out_long(&r2[0], &hits, &n[0]);
+    db_bind_out_long(&r2[1], &upstream, &n[1]);
+    if (!st || mysql_stmt_prepare(st, sql_hits, sizeof sql_hits - 1) != 0 || mysql_stmt_bind_param(st, p) != 0 ||
+        mysql_stmt_execute(st) != 0 || mysql_stmt_bind_result(st, r2) != 0 || mysql_stmt_fetch(st) != 0) {
+        fprintf(stderr, "ytcachectl: stats: %s\n", st ? mysql_stmt_error(st) : "out of memory");
+        if (st)
+            mysql_stmt_close(st);
+        return EXIT_DB;
+    }
+    mysql_stmt_close(st);
+    long long total = hits + upstream;
+    printf("today: %lld answers from cache, %lld upstream calls", hits, upstream);
+    if (total)
+        printf(" (%.1f%% of requests cost no quota)", 100.0 * (double)hits / (double)total);
+    printf("\n");
     return EXIT_OK;
+}
+
+static int key_result(int rc, const char *what, const char *label, const char *err)
+{
+    if (rc < 0) {
+        fprintf(stderr, "ytcachectl: keys: %s: %s\n", label, err);
+        return EXIT_DB;
+    }
+    if (rc == 1) {
+        fprintf(stderr, "ytcachectl: keys: no key labelled %s\n", label);
+        return EXIT_USAGE;
+    }
+    printf("key %s: %s\n", label, what);
+    return EXIT_OK;
+}
+
+static int valid_label(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 64 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static int valid_secret(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 8 && n <= 128 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static int keys_list(struct db *d)
+{
+    static const char sql[] =
+        "SELECT label, secret, fingerprint, source, state, COALESCE(disabled_reason, ''), COALESCE(last_error, '')"
+        " FROM api_keys ORDER BY label";
+    char err[512];
+    if (db_connect(d, err, sizeof err) < 0) {
+        fprintf(stderr, "ytcachectl: %s\n", err);
+        return EXIT_DB;
+    }
+    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
+    if (!st || mysql_stmt_prepare(st, sql, sizeof sql - 1) != 0 || mysql_stmt_execute(st) != 0) {
+        fprintf(stderr, "ytcachectl: keys list: %s\n", st ? mysql_stmt_error(st) : "out of memory");
+        if (st)
+            mysql_stmt_close(st);
+        return EXIT_DB;
+    }
+    char label[65], secret[129], fp[17], source[9], state[9], reason[256], last[256];
+    unsigned long len[7] = { 0 };
+    my_bool n[7] = { 0 };
+    MYSQL_BIND r[7];
+    db_bind_out_str(&r[0], label, sizeof label - 1, &len[0], &n[0]);
+    db_bind_out_str(&r[1], secret, sizeof secret - 1, &len[1], &n[1]);
+    db_bind_out_str(&r[2], fp, sizeof fp - 1, &len[2], &n[2]);
+    db_bind_out_str(&r[3], source, sizeof source - 1, &len[3], &n[3]);
+    db_bind_out_str(&r[4], state, sizeof state - 1, &len[4], &n[4]);
+    db_bind_out_str(&r[5], reason, sizeof reason - 1, &len[5], &n[5]);
+    db_bind_out_str(&r[6], last, sizeof last - 1, &len[6], &n[6]);
+    mysql_stmt_bind_result(st, r);
+    char *bufs[7] = { label, secret, fp, source, state, reason, last };
+    size_t caps[7] = { sizeof label, sizeof secret, sizeof fp, sizeof source, sizeof state, sizeof reason, sizeof last };
+    printf("%-24s %-10s %-16s %-7s %-9s %s\n", "label", "key", "fingerprint", "source", "state", "reason");
+    while (mysql_stmt_fetch(st) == 0) {
+        for (int i = 0; i < 7; i++)
+            bufs[i][len[i] < caps[i] ? len[i] : caps[i] - 1] = '\0';
+        char masked[16];
+        quota_mask(secret, masked, sizeof masked);
+        memset(secret, 0, sizeof secret);
+        printf("%-24s %-10s %-16s %-7s %-9s %s\n", label, masked, fp, source, state, reason[0] ? reason : last);
+    }
+    mysql_stmt_close(st);
+    return EXIT_OK;
+}
+
+static int read_secret_stdin(char *out, size_t outlen)
+{
+    if (!fgets(out, (int)outlen, stdin))
+        return -1;
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+static int keys_import(struct db *d, const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        fprintf(stderr, "ytcachectl: keys import: %s: cannot open\n", path);
+        return EXIT_USAGE;
+    }
+    char line[512], err[512];
+    long lineno = 0, added = 0;
+    int rc = EXIT_OK;
+    while (fgets(line, sizeof line, fp)) {
+        lineno++;
+        char *s = line + strspn(line, " \t");
+        s[strcspn(s, "\r\n")] = '\0';
+        if (!*s || *s == '#')
+            continue;
+        char *sp = s + strcspn(s, " \t");
+        if (!*sp) {
+            fprintf(stderr, "ytcachectl: keys import: %s:%ld: expected LABEL KEY\n", path, lineno);
+            rc = EXIT_USAGE;
+            break;
+        }
+        *sp++ = '\0';
+        sp += strspn(sp, " \t");
+        char *end = sp + strcspn(sp, " \t");
+        *end = '\0';
+        if (!valid_label(s) || !valid_secret(sp)) {
+            fprintf(stderr, "ytcachectl: keys import: %s:%ld: bad label or key\n", path, lineno);
+            rc = EXIT_USAGE;
+            break;
+        }
+        if (quota_key_add(d, s, sp, err, sizeof err) < 0) {
+            fprintf(stderr, "ytcachectl: keys import: %s:%ld: %s\n", path, lineno, err);
+            rc = EXIT_DB;
+            break;
+        }
+        added++;
+    }
+    fclose(fp);
+    printf("%ld keys imported\n", added);
+    return rc;
+}
+
+static int cmd_keys(struct db *d, int argc, char **argv)
+{
+    char err[512];
+    if (argc < 1) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *sub = argv[0];
+    if (strcmp(sub, "list") == 0 && argc == 1)
+        return keys_list(d);
+    if (strcmp(sub, "import") == 0 && argc == 2)
+        return keys_import(d, argv[1]);
+    if (argc < 2 || !valid_label(argv[1])) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *label = argv[1];
+    if (strcmp(sub, "add") == 0 && argc <= 3) {
+        char secret[256];
+        if (argc == 3)
+            util_copy(secret, sizeof secret, argv[2]);
+        else if (read_secret_stdin(secret, sizeof secret) < 0)
+            secret[0] = '\0';
+        if (!valid_secret(secret)) {
+            fprintf(stderr, "ytcachectl: keys add: the key must be 8-128 characters of A-Z a-z 0-9 . _ -\n");
+            return EXIT_USAGE;
+        }
+        int rc = quota_key_add(d, label, secret, err, sizeof err);
+        memset(secret, 0, sizeof secret);
+        return key_result(rc, "added", label, err);
+    }
+    if (strcmp(sub, "disable") == 0 && argc <= 3)
+        return key_result(quota_key_disable(d, label, argc == 3 ? argv[2] : "disabled by ytcachectl", err, sizeof err),
+                          "disabled", label, err);
+    if (strcmp(sub, "enable") == 0 && argc == 2)
+        return key_result(quota_key_enable(d, label, err, sizeof err), "enabled", label, err);
+    if (strcmp(sub, "remove") == 0 && argc == 2)
+        return key_result(quota_key_remove(d, label, err, sizeof err), "removed", label, err);
+    usage(stderr);
+    return EXIT_USAGE;
 }
 
 static int cmd_purge(struct db *d, const struct conf *c, int argc, char **argv)
@@ -160,11 +416,13 @@ int main(int argc, char **argv)
         return EXIT_DB;
     }
     if (strcmp(cmd, "migrate") == 0 && optind + 1 == argc)
-        rc = cmd_migrate(d);
+        rc = cmd_migrate(d, &c);
     else if (strcmp(cmd, "stats") == 0 && optind + 1 == argc)
-        rc = cmd_stats(d);
+        rc = cmd_stats(d, &c);
     else if (strcmp(cmd, "purge") == 0)
         rc = cmd_purge(d, &c, argc - optind - 1, argv + optind + 1);
+    else if (strcmp(cmd, "keys") == 0)
+        rc = cmd_keys(d, argc - optind - 1, argv + optind + 1);
     else {
         usage(stderr);
         rc = EXIT_USAGE;
