@@ -3,6 +3,7 @@
 #define YTC_TAP_H
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static inline int tap_run(Suite *s)

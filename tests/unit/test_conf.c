@@ -105,6 +105,57 @@ START_TEST(env_override)
 }
 END_TEST
 
+START_TEST(quota_model)
+{
+    const char *bucket;
+    long units;
+    conf_defaults(&c);
+    conf_cost_for(&c, "search", &bucket, &units);
+    ck_assert_str_eq(bucket, "search");
+    ck_assert_int_eq(units, 1);
+    conf_cost_for(&c, "captions", &bucket, &units);
+    ck_assert_str_eq(bucket, "default");
+    ck_assert_int_eq(units, 50);
+    conf_cost_for(&c, "videos", &bucket, &units);
+    ck_assert_str_eq(bucket, "default");
+    ck_assert_int_eq(units, 1);
+    ck_assert_int_eq(conf_bucket(&c, "default")->limit, 10000);
+    ck_assert_int_eq(conf_bucket(&c, "search")->limit, 100);
+    conf_free(&c);
+    /* the pre-2026 model, and a budget and reserve */
+    ck_assert_msg(load_text("[quota]\ncost.search = default:100\nbucket.default = 5000\nreserve.default = 200\n"
+                            "budget.default.JP = 2000\nclient_units = 50\nclient_window = 10m\n") == 0, "%s", err);
+    conf_cost_for(&c, "search", &bucket, &units);
+    ck_assert_str_eq(bucket, "default");
+    ck_assert_int_eq(units, 100);
+    ck_assert_int_eq(conf_bucket(&c, "default")->limit, 5000);
+    ck_assert_int_eq(conf_bucket(&c, "default")->reserve, 200);
+    ck_assert_int_eq(conf_budget_for(&c, "default", "jp"), 2000);
+    ck_assert_int_eq(conf_budget_for(&c, "default", "US"), -1);
+    ck_assert_int_eq(conf_budget_for(&c, "default", NULL), -1);
+    ck_assert_int_eq(c.client_units, 50);
+    ck_assert_int_eq(c.client_window, 600);
+}
+END_TEST
+
+static const struct { const char *text; const char *want; } bad_quota[] = {
+    { "[quota]\ncost.videos = nosuch:1\n", "cost.videos names an unknown bucket" },
+    { "[quota]\ncost.videos = 5\n", ":2: cost must be BUCKET:UNITS" },
+    { "[quota]\ncost.nosuch = default:1\n", ":2: unknown resource in cost rule" },
+    { "[quota]\nbudget.default = 5\n", ":2: budget key must be budget.BUCKET.REGION" },
+    { "[quota]\nbudget.other.JP = 5\n", "budget.other.JP names an unknown bucket" },
+    { "[quota]\nreserve.other = 5\n", "reserve.other given but no bucket.other" },
+    { "[quota]\nbucket.default = lots\n", ":2: bucket must be a number of units" },
+    { "[quota]\nbreaker_failures = 0\n", ":2: breaker_failures must be an integer from 1" },
+};
+
+START_TEST(quota_errors)
+{
+    ck_assert_int_eq(load_text(bad_quota[_i].text), -1);
+    ck_assert_msg(strstr(err, bad_quota[_i].want) != NULL, "got \"%s\", want \"%s\"", err, bad_quota[_i].want);
+}
+END_TEST
+
 START_TEST(ttl_selection)
 {
     struct canon q;
@@ -135,6 +186,8 @@ int main(void)
     tcase_add_test(t, missing_explicit_file);
     tcase_add_test(t, env_override);
     tcase_add_test(t, ttl_selection);
+    tcase_add_test(t, quota_model);
+    tcase_add_loop_test(t, quota_errors, 0, sizeof bad_quota / sizeof bad_quota[0]);
     suite_add_tcase(s, t);
     return tap_run(s);
 }

@@ -47,6 +47,26 @@ START_TEST(pacific_midnight)
 }
 END_TEST
 
+/* The quota day is the Pacific date, not the UTC one. */
+static const struct { long long t; const char *want; } pdays[] = {
+    { 1795435200LL, "2026-11-23" },   /* 12:00 UTC = 04:00 PST */
+    { 1795392000LL, "2026-11-22" },   /* 00:00 UTC = 16:00 PST the day before */
+    { 1772956799LL, "2026-03-07" },   /* one second before PST midnight, DST-start day */
+    { 1772956800LL, "2026-03-08" },
+    { 1793516399LL, "2026-10-31" },   /* one second before PDT midnight, DST-end day */
+    { 1793516400LL, "2026-11-01" },
+    { 1793606399LL, "2026-11-01" },   /* 25-hour day: still Nov 1 at 23:59:59 PST */
+    { 1793606400LL, "2026-11-02" },
+};
+
+START_TEST(pacific_date)
+{
+    char day[11];
+    util_pacific_date((time_t)pdays[_i].t, day);
+    ck_assert_str_eq(day, pdays[_i].want);
+}
+END_TEST
+
 START_TEST(etag_match)
 {
     ck_assert(http_etag_match("\"abc\"", "abc"));
@@ -80,6 +100,7 @@ int main(void)
     tcase_add_test(t, numbers);
     tcase_add_test(t, utf8);
     tcase_add_loop_test(t, pacific_midnight, 0, sizeof pacific / sizeof pacific[0]);
+    tcase_add_loop_test(t, pacific_date, 0, sizeof pdays / sizeof pdays[0]);
     tcase_add_test(t, etag_match);
     tcase_add_test(t, error_shape);
     suite_add_tcase(s, t);
