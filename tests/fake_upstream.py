@@ -9,13 +9,22 @@ key= parameter, so identical queries give identical bytes; "fakeQuery" in the
 body shows that query, and "etag" is the base64url SHA-1 of it.
 
 Control endpoints (used by tests/lib/yth.py):
-    GET  /__stats   {"calls", "by_resource", "queries", "keys", "statuses",
-                     "last_referer", "referers", "user_agents", "mode"}
-    POST /__reset   clear counters, mode back to "ok", valid keys back to --keys
+    GET  /__stats   {"calls", "by_resource", "queries", "keys", "buckets",
+                     "statuses", "last_referer", "referers", "user_agents",
+                     "mode", "units", "ok_calls", "quota_rejected",
+                     "key_quota"}
+        keys/buckets  the key and quota bucket of every call, in arrival order
+        units         {"KEY": {"BUCKET": units charged}}: every request with a
+                      valid key is charged, refused ones too (as Google does)
+        ok_calls      {"KEY": {"BUCKET": calls answered 200}}
+        quota_rejected {"KEY": {"BUCKET": calls refused for quota}}
+    POST /__reset   clear counters, mode back to "ok", valid keys back to --keys,
+                    no key_quota
     POST /__mode    JSON {"mode": M, "delay_ms": D, "pad_bytes": P,
-                          "times": N, "keys": [..]}
-        M: ok error500 timeout quota ratelimit notfound badrequest badjson
-           truncated reset big echokey echokey_error
+                          "times": N, "keys": [..], "key_modes": {..},
+                          "key_quota": {..}}
+        M: ok error500 timeout quota ratelimit search_quota notfound
+           badrequest badjson truncated reset big echokey echokey_error
            (bodies of the error modes: tests/data/upstream; echokey answers
            200 with the received key inside the JSON, echokey_error a 400
            whose message quotes it: ytcache must never pass either on)
@@ -24,6 +33,16 @@ Control endpoints (used by tests/lib/yth.py):
         times     after N upstream calls in mode M, go back to "ok"
         keys      replace the set of valid keys
         key_modes {"KEY": M}: calls with that key answer in mode M instead
+        key_quota {"KEY": {"default": N, "search": M}}: daily units of that
+                  key's buckets (a bucket not named is unlimited), counted
+                  from the last /__reset.  Cost model: search.list -> bucket
+                  "search", 1 unit; captions.list -> "default", 50; anything
+                  else -> "default", 1.  A call that would take its bucket
+                  over the limit is charged anyway and refused: "default"
+                  with 403 quotaExceeded (quota_exceeded.json), "search" with
+                  429 rateLimitExceeded naming the per-day limit
+                  (search_quota_exceeded.json).  Checked after the key's
+                  validity, before M.  Kept until given again or /__reset.
 Stdlib only.  Quiet unless --verbose (and then keys are redacted).
 """
 
@@ -49,11 +68,25 @@ KINDS = {
     "videoCategories": "youtube#videoCategoryListResponse",
 }
 
-MODES = ("ok", "error500", "timeout", "quota", "ratelimit", "notfound",
+MODES = ("ok", "error500", "timeout", "quota", "ratelimit", "search_quota", "notfound",
          "badrequest", "badjson", "truncated", "reset", "big", "key_invalid",
          "echokey", "echokey_error")
 
 BIG_DEFAULT = 5 * 1024 * 1024  # over ytcache's default max_response_bytes
+
+# Google's cost model: (bucket, units) per resource, ("default", 1) otherwise
+COSTS = {"search": ("search", 1), "captions": ("default", 50)}
+# the error mode answering a call over its bucket's daily limit
+OVER_QUOTA_MODE = {"default": "quota", "search": "search_quota"}
+
+
+def cost_of(resource):
+    return COSTS.get(resource, ("default", 1))
+
+
+def bump(table, key, bucket, n=1):
+    per_key = table.setdefault(key if key is not None else "", {})
+    per_key[bucket] = per_key.get(bucket, 0) + n
 
 
 def singular(resource):
@@ -122,6 +155,11 @@ class Fake:
             self.by_resource = {}
             self.queries = []
             self.keys_used = []
+            self.buckets = []
+            self.units = {}
+            self.ok_calls = {}
+            self.quota_rejected = {}
+            self.key_quota = {}
             self.statuses = []
             self.referers = []
             self.user_agents = []
@@ -140,6 +178,11 @@ class Fake:
                 "by_resource": dict(self.by_resource),
                 "queries": list(self.queries),
                 "keys": list(self.keys_used),
+                "buckets": list(self.buckets),
+                "units": {k: dict(v) for k, v in self.units.items()},
+                "ok_calls": {k: dict(v) for k, v in self.ok_calls.items()},
+                "quota_rejected": {k: dict(v) for k, v in self.quota_rejected.items()},
+                "key_quota": {k: dict(v) for k, v in self.key_quota.items()},
                 "statuses": list(self.statuses),
                 "last_referer": self.last_referer,
                 "referers": list(self.referers),
@@ -166,14 +209,24 @@ class Fake:
                 if m not in MODES:
                     raise ValueError("unknown mode %r" % m)
             self.key_modes = dict(km)
+            if spec.get("key_quota") is not None:
+                kq = {}
+                for k, buckets in spec["key_quota"].items():
+                    if not isinstance(buckets, dict):
+                        raise ValueError("key_quota of a key must map bucket to units")
+                    kq[k] = {b: int(n) for b, n in buckets.items()}
+                self.key_quota = kq
 
     def record(self, resource, query, key, referer, ua):
-        """Count one upstream call; return the mode, delay, pad in force."""
+        """Count one upstream call and charge its key; return the mode,
+        delay, pad in force, whether the key is valid, and its bucket."""
+        bucket, units = cost_of(resource)
         with self.lock:
             self.calls += 1
             self.by_resource[resource] = self.by_resource.get(resource, 0) + 1
             self.queries.append(query)
             self.keys_used.append(key)
+            self.buckets.append(bucket)
             self.last_referer = referer
             self.referers.append(referer)
             self.user_agents.append(ua)
@@ -183,11 +236,21 @@ class Fake:
                 if self.times <= 0:
                     self.mode, self.times = "ok", None
             key_ok = (key in self.valid_keys) if self.valid_keys else bool(key)
-            return mode, delay, pad, key_ok
+            if key_ok:
+                # Google charges every request, refused ones included
+                limit = self.key_quota.get(key, {}).get(bucket)
+                used = self.units.get(key, {}).get(bucket, 0)
+                bump(self.units, key, bucket, units)
+                if limit is not None and used + units > limit:
+                    bump(self.quota_rejected, key, bucket)
+                    mode = OVER_QUOTA_MODE[bucket]
+            return mode, delay, pad, key_ok, bucket
 
-    def note_status(self, status):
+    def note_status(self, status, key=None, bucket=None):
         with self.lock:
             self.statuses.append(status)
+            if status == 200 and bucket is not None:
+                bump(self.ok_calls, key, bucket)
 
 
 # ---------------------------------------------------------------- bodies
@@ -385,30 +448,34 @@ class Handler(BaseHTTPRequestHandler):
         params = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
         key = one(params, "key")
         query = strip_key(parts.query)
-        mode, delay, pad, key_ok = fake.record(resource, query, key,
-                                               self.headers.get("Referer"),
-                                               self.headers.get("User-Agent"))
+        mode, delay, pad, key_ok, bucket = fake.record(resource, query, key,
+                                                       self.headers.get("Referer"),
+                                                       self.headers.get("User-Agent"))
+
+        def ok200():
+            fake.note_status(200, key, bucket)
+
         if delay and fake.stop.wait(delay / 1000.0):
             return self.drop()
         if not key_ok:
             return self.answer_error("key_invalid", resource)
         if mode == "ok":
-            fake.note_status(200)
+            ok200()
             return self.send(200, build_body(resource, params, query, pad))
         if mode == "big":
-            fake.note_status(200)
+            ok200()
             return self.send(200, build_body(resource, params, query, pad or BIG_DEFAULT))
         if mode == "timeout":
             if fake.stop.wait(30):
                 return self.drop()
-            fake.note_status(200)
+            ok200()
             return self.send(200, build_body(resource, params, query, pad))
         if mode == "badjson":
-            fake.note_status(200)
+            ok200()
             return self.send(200, b'{"kind": "youtube#videoListResponse", "items": [ {"id": \n'
                              b'<html>this is not JSON</html>\n')
         if mode == "truncated":
-            fake.note_status(200)
+            ok200()
             body = build_body(resource, params, query, pad)
             cut = body[: len(body) // 2]
             return self.send(200, cut, length=len(body) + 1000, close=True)
@@ -416,7 +483,7 @@ class Handler(BaseHTTPRequestHandler):
             fake.note_status(0)
             return self.drop()
         if mode == "echokey":
-            fake.note_status(200)
+            ok200()
             return self.send(200, dump({"kind": "youtube#%sListResponse" % singular(resource),
                                         "etag": b64sha1("echo:" + query),
                                         "debug": {"requestUrl": self.path, "key": key},

@@ -20,6 +20,9 @@ for v in ("errorsRowA", "errorsRowB", "errorsRowC"):
     s.get("/youtube/v3/videos?part=id&id=" + yth.vid(v))
 ROWS = s.rows()
 is_(ROWS, 3, "three rows cached before the hostile requests")
+SCHEMA_VERSION = db.value("SELECT MAX(version) FROM schema_version")
+TABLES = db.sql("SHOW TABLES")
+yth.cmp_ok(int(SCHEMA_VERSION or 0), ">=", 2, "schema version %s (2: quota economy)" % SCHEMA_VERSION)
 fake.reset()
 
 
@@ -106,7 +109,8 @@ for name in ("x' OR 1=1 --", "part\r\nX-Injected: yes", "id\x00", "\\"):
 is_(fake.calls(), 0, "no refused request reached upstream")
 is_(db.sql("SHOW TABLES LIKE 'cache'"), [["cache"]], "table cache still exists")
 is_(s.rows(), ROWS, "cache row count unchanged")
-is_(db.value("SELECT MAX(version) FROM schema_version"), "1", "schema_version intact")
+is_(db.value("SELECT MAX(version) FROM schema_version"), SCHEMA_VERSION, "schema_version intact")
+is_(db.sql("SHOW TABLES"), TABLES, "every table still exists (api_keys, key_usage, ... too)")
 
 # ---------------------------------------------------------------- free text is data, not SQL
 c0 = fake.calls()

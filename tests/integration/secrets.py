@@ -74,10 +74,14 @@ get(V + yth.vid("x"), method="POST")
 # upstream failures
 for mode in ("error500", "quota", "ratelimit", "notfound", "badrequest", "badjson", "truncated",
              "reset", "timeout"):
+    s.reset_quota()         # "quota" exhausts the key for the day: every mode gets a fresh one
     fake.mode(mode)
+    c0 = fake.calls()
     r = get(V + yth.vid("up" + mode))
     ok(r.status >= 400, "upstream %s: an error answer (%d)" % (mode, r.status))
+    cmp_ok(fake.calls() - c0, ">=", 1, "upstream %s: upstream was asked" % mode)
 fake.mode("ok")
+s.reset_quota()
 
 # ---------------------------------------------------------------- the server key refused
 fake.mode("ok", keys=[OTHER_KEY])        # the fake no longer accepts the server key
@@ -88,6 +92,13 @@ j = r.json() or {}
 diag("server key rejected: %s %s" % (r.status, (j.get("error") or {}).get("errors")))
 ok(fake.calls() > c0, "server key rejected: upstream was asked")
 is_(db.count("request LIKE '%keyRejected1%'"), 0, "server key rejected: nothing cached")
+key_row = s.api_key(SERVER_KEY) or {}
+is_(key_row.get("state"), "disabled", "server key rejected: api_keys.state = 'disabled'")
+ok(key_row.get("disabled_reason"), "server key rejected: a disabled_reason is kept (%r)" % key_row.get("disabled_reason"))
+c0 = fake.calls()
+r = get(V + yth.vid("keyRejected2"))
+cmp_ok(r.status, ">=", 500, "disabled server key: a 5xx answer (%d)" % r.status)
+is_(fake.calls() - c0, 0, "disabled server key: not used again")
 r = get(V + yth.vid("secret1xxxxx"))
 is_((r.status, r.xcache), (200, "HIT"), "server key rejected: cached answers still served")
 # and an expired copy is served stale rather than the refusal
@@ -97,6 +108,7 @@ r = get(V + yth.vid("secret2xxxxx"))
 is_((r.status, r.xcache), (200, "STALE"), "server key rejected, expired copy: STALE")
 
 # ---------------------------------------------------------------- upstream answers quoting the key
+s.reset_quota()          # the admin re-enables the key
 fake.mode("echokey", keys=[SERVER_KEY])
 r = get(V + yth.vid("echoKey0001"))
 ok(r.status >= 500, "upstream 200 quoting the server key: not passed on (%d)" % r.status)
@@ -134,6 +146,12 @@ is_(leaks(yth.read_file(s.conf), secrets), ["server key", "database password"],
 cmp_ok(len(responses), ">", 40, "traffic: %d requests made" % len(responses))
 is_(leaks(response_blob(), secrets + caller), [], "no secret in any response body or header")
 is_(leaks(table_blob(), secrets + caller), [], "no secret in any cache row (request, response, any column)")
+# api_keys.secret is the one place the server key is stored
+quota_rows = db.sql("SELECT label, fingerprint, source, state, disabled_reason, last_error FROM api_keys")
+for t in ("key_usage", "budget_usage", "client_limits", "breaker", "daily_counters"):
+    quota_rows += db.sql("SELECT * FROM " + t)
+blob = "\n".join("\t".join(c or "" for c in row) for row in quota_rows).encode("utf-8", "surrogateescape")
+is_(leaks(blob, secrets + caller), [], "no secret in the quota tables (api_keys but its secret column, usage, limits)")
 for path in s.log_files():
     name = os.path.basename(path)
     if name.startswith("fake-upstream"):

@@ -81,6 +81,15 @@ for mode in ("error500", "quota", "ratelimit", "reset", "badjson", "truncated", 
     ok(r.body == good.body, "sie: upstream %s -> the old bytes" % mode)
     cmp_ok(fake.calls() - c0, ">=", 1, "sie: upstream %s -> upstream was tried" % mode)
     ok((response_of(S2) or "").encode() == good.body, "sie: upstream %s -> row kept" % mode)
+    if mode == "quota":
+        # quotaExceeded marks the only key's bucket exhausted for the Pacific
+        # day: a second expired request is served stale without asking
+        backdate(S2, 3600)
+        c1 = fake.calls()
+        r = s.get(p2)
+        is_((r.status, r.xcache, fake.calls() - c1), (200, "STALE", 0),
+            "sie: key exhausted by quotaExceeded -> STALE without an upstream call")
+        s.reset_quota()     # a new Pacific day, for the cases that follow
 backdate(S2, 2 * 86400)     # beyond stale_if_error too
 fake.mode("error500")
 r = s.get(p2)
@@ -109,7 +118,13 @@ for mode, status, reason in cases:
         yth.like(r.header("retry-after"), r"^\d+$", "upstream %s: 503 with Retry-After" % mode)
     r = s.get(V + "?part=id&id=" + v)
     is_(r.status, status, "upstream %s: again %d" % (mode, status))
-    cmp_ok(fake.calls() - c0, ">=", 2, "upstream %s: not cached, the repeat asked upstream again" % mode)
+    if mode == "quota":
+        # the only key's bucket is exhausted for the day: no second call
+        is_(fake.calls() - c0, 1, "upstream quota: the repeat is refused without an upstream call")
+        yth.check_error(r, 503, "quotaExhausted", "upstream quota: the repeat")
+        s.reset_quota()
+    else:
+        cmp_ok(fake.calls() - c0, ">=", 2, "upstream %s: not cached, the repeat asked upstream again" % mode)
     is_(rows_for(v), 0, "upstream %s: no row stored" % mode)
 fake.mode("ok")
 

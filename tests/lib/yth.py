@@ -33,7 +33,9 @@ No fixed sleeps: everything is waited for with wait_for(cond, timeout).
 """
 
 import atexit
+import datetime
 import fcntl
+import hashlib
 import http.client
 import json
 import os
@@ -325,6 +327,70 @@ def load_data(relpath):
     with open(os.path.join(DATADIR, relpath), "rb") as f:
         data = f.read()
     return json.loads(data) if relpath.endswith(".json") else data
+
+
+def key_label(secret):
+    """The api_keys label ytcache gives a key from the config's [upstream]
+    keys: config-<first 8 hex of SHA-256(key)>."""
+    return "config-" + hashlib.sha256(secret.encode()).hexdigest()[:8]
+
+
+def _nth_sunday(year, month, n):
+    d = datetime.date(year, month, 1)
+    d += datetime.timedelta(days=(6 - d.weekday()) % 7)
+    return d + datetime.timedelta(weeks=n - 1)
+
+
+def _pacific_offset(utc):
+    """UTC offset of America/Los_Angeles at the aware UTC datetime utc, by
+    the US rule (PDT from the second Sunday in March 2:00 PST to the first
+    Sunday in November 2:00 PDT)."""
+    y = utc.year
+    start = datetime.datetime.combine(_nth_sunday(y, 3, 2), datetime.time(10), datetime.timezone.utc)
+    end = datetime.datetime.combine(_nth_sunday(y, 11, 1), datetime.time(9), datetime.timezone.utc)
+    return datetime.timedelta(hours=-7 if start <= utc < end else -8)
+
+
+def _pacific_tz():
+    try:
+        import zoneinfo
+        return zoneinfo.ZoneInfo("America/Los_Angeles")
+    except Exception:   # no zoneinfo module or no tz database
+        return None
+
+
+def pacific_now(now=None):
+    """Now (or the epoch time now) as an aware datetime in America/Los_Angeles."""
+    utc = datetime.datetime.fromtimestamp(time.time() if now is None else now, datetime.timezone.utc)
+    tz = _pacific_tz()
+    if tz is not None:
+        return utc.astimezone(tz)
+    return utc.astimezone(datetime.timezone(_pacific_offset(utc)))
+
+
+def pacific_date(now=None):
+    """Today's date in America/Los_Angeles, 'YYYY-MM-DD' (key_usage.day)."""
+    return pacific_now(now).date().isoformat()
+
+
+def secs_to_pacific_midnight(now=None):
+    """Seconds from now to the next midnight in America/Los_Angeles, when
+    the YouTube Data API quota resets (23- and 25-hour days included)."""
+    now = time.time() if now is None else now
+    local = pacific_now(now)
+    nxt = local.date() + datetime.timedelta(days=1)
+    tz = _pacific_tz()
+    if tz is not None:
+        midnight = datetime.datetime.combine(nxt, datetime.time(0), tz).timestamp()
+    else:
+        naive = datetime.datetime.combine(nxt, datetime.time(0))
+        # the offset in force at midnight: try the offset of now, then the other
+        for off in (local.utcoffset(), datetime.timedelta(hours=-7), datetime.timedelta(hours=-8)):
+            cand = (naive - off).replace(tzinfo=datetime.timezone.utc)
+            if _pacific_offset(cand) == off:
+                break
+        midnight = cand.timestamp()
+    return midnight - now
 
 
 def read_file(path):
@@ -843,17 +909,34 @@ class FakeUpstream:
     def reset(self):
         return self._call("POST", "/__reset", {})
 
-    def mode(self, mode="ok", delay_ms=0, pad_bytes=0, times=None, keys=None, key_modes=None):
+    def mode(self, mode="ok", delay_ms=0, pad_bytes=0, times=None, keys=None, key_modes=None,
+             key_quota=None):
         """Set the failure mode (see tests/fake_upstream.py); keys replaces
-        the valid keys, key_modes maps a key to a mode of its own."""
+        the valid keys, key_modes maps a key to a mode of its own,
+        key_quota ({KEY: {BUCKET: units}}) sets per-key daily limits (kept
+        until given again or reset())."""
         spec = {"mode": mode, "delay_ms": delay_ms, "pad_bytes": pad_bytes}
         if key_modes:
             spec["key_modes"] = dict(key_modes)
+        if key_quota is not None:
+            spec["key_quota"] = {k: dict(v) for k, v in key_quota.items()}
         if times is not None:
             spec["times"] = times
         if keys is not None:
             spec["keys"] = list(keys)
         return self._call("POST", "/__mode", spec)
+
+    def units(self, key=SERVER_KEY, bucket="default", stats=None):
+        """Units the fake charged to key's bucket since the last reset."""
+        return ((stats or self.stats())["units"].get(key) or {}).get(bucket, 0)
+
+    def ok_calls(self, key=SERVER_KEY, bucket="default", stats=None):
+        """Calls with key in bucket that the fake answered 200."""
+        return ((stats or self.stats())["ok_calls"].get(key) or {}).get(bucket, 0)
+
+    def bucket_calls(self, bucket, stats=None):
+        """Calls (any key, any answer) in bucket."""
+        return (stats or self.stats())["buckets"].count(bucket)
 
     def wait_calls(self, n, timeout=10.0):
         """Poll until the fake has seen at least n calls; return the count."""
@@ -878,7 +961,7 @@ DEFAULT_TTL = {"videos": 3600, "videos.chart": 900, "search": 21600}
 
 def config_text(db_server=None, fake=None, **sections):
     """The text of an ytcache.conf.  sections: server=, database=,
-    upstream=, cache=, ttl= dicts; a None value removes a key."""
+    upstream=, cache=, ttl=, quota= dicts; a None value removes a key."""
     conf = {"server": {"log_level": "debug"},
             "database": {}, "upstream": {}, "cache": {}, "ttl": dict(DEFAULT_TTL)}
     db = db_server
@@ -890,6 +973,11 @@ def config_text(db_server=None, fake=None, **sections):
         conf["upstream"].update({"base_url": fake.base_url, "keys": SERVER_KEY,
                                  "connect_timeout_ms": 2000, "timeout_ms": 8000})
     conf["cache"]["lock_wait_ms"] = 10000
+    # The shared circuit breaker (default: 5 consecutive upstream failures
+    # within 60 s open it for 30 s) would turn the many deliberate upstream
+    # failures of the older tests into 503 upstreamUnavailable without any
+    # upstream call.  Tests of the breaker itself (breaker.py) set it back.
+    conf["quota"] = {"breaker_failures": 1000}
     for sec, vals in sections.items():
         d = conf.setdefault(sec, {})
         for k, v in (vals or {}).items():
@@ -1458,6 +1546,54 @@ class Stack:
 
     def ctl(self, *args, **kw):
         return ytcachectl(self.conf, *args, tmp=self.tmp, **kw)
+
+    # -- quota state in the database
+    def reset_quota(self, usage=True, keys=True, budgets=True, clients=True, breaker=True):
+        """Forget today's quota state, as if a new Pacific day had begun
+        and the admin had re-enabled every key: key_usage rows (ytcache
+        makes new ones), disabled keys active again, region budgets,
+        per-client limits, the circuit breaker closed."""
+        stmts = []
+        if usage:
+            stmts.append("DELETE FROM key_usage")
+        if keys:
+            stmts.append("UPDATE api_keys SET state = 'active', disabled_reason = NULL")
+        if budgets:
+            stmts.append("DELETE FROM budget_usage")
+        if clients:
+            stmts.append("DELETE FROM client_limits")
+        if breaker:
+            stmts.append("UPDATE breaker SET state = 0, failures = 0, window_start = NULL, "
+                         "opened_at = NULL, probe_until = NULL")
+        if stmts:
+            self.db.sql("; ".join(stmts))
+
+    def key_usage(self, secret=None, bucket="default", day=None, label=None):
+        """Today's key_usage row of a key (by secret or label) and bucket as
+        a dict {used, calls, exhausted} of ints, or None."""
+        label = label or key_label(secret or SERVER_KEY)
+        rows = self.db.sql(
+            "SELECT ku.used, ku.calls, ku.exhausted FROM key_usage ku JOIN api_keys k ON k.id = ku.key_id "
+            "WHERE k.label = %s AND ku.bucket = %s AND ku.day = %s"
+            % (sql_str(label), sql_str(bucket), sql_str(day or pacific_date())))
+        if not rows:
+            return None
+        return {"used": int(rows[0][0]), "calls": int(rows[0][1]), "exhausted": int(rows[0][2])}
+
+    def api_key(self, secret=None, label=None):
+        """The api_keys row of a key (by secret or label) as a dict, or None."""
+        label = label or key_label(secret or SERVER_KEY)
+        rows = self.db.sql("SELECT id, label, fingerprint, source, state, disabled_reason, last_error "
+                           "FROM api_keys WHERE label = %s" % sql_str(label))
+        if not rows:
+            return None
+        return dict(zip(("id", "label", "fingerprint", "source", "state", "disabled_reason",
+                         "last_error"), rows[0]))
+
+    def breaker(self):
+        """The breaker row: {state, failures} as ints."""
+        rows = self.db.sql("SELECT state, failures FROM breaker WHERE name = 'upstream'")
+        return {"state": int(rows[0][0]), "failures": int(rows[0][1])} if rows else None
 
     # -- inspection
     def rows(self, where=None):
