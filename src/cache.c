@@ -20,10 +20,11 @@ static const char SQL_STORE[] =
     "INSERT INTO cache (cache_key, request, response, status, etag, ttl, fetched_at, expires_at)"
     " VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP() + INTERVAL ? SECOND)"
     " ON DUPLICATE KEY UPDATE request = ?, response = ?, status = ?, etag = ?, ttl = ?,"
-    " fetched_at = UTC_TIMESTAMP(), expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND";
+    " fetched_at = UTC_TIMESTAMP(), expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, recent_hits = 0";
 
 static const char SQL_HIT[] =
-    "UPDATE cache SET hits = hits + ?, last_hit_at = UTC_TIMESTAMP() WHERE cache_key = ?";
+    "UPDATE cache SET hits = hits + ?, recent_hits = recent_hits + ?, last_hit_at = UTC_TIMESTAMP()"
+    " WHERE cache_key = ?";
 static const char SQL_LOCK[] = "SELECT GET_LOCK(?, ?)";
 static const char SQL_UNLOCK[] = "SELECT RELEASE_LOCK(?)";
 static const char SQL_PURGE_EXPIRED[] =
@@ -112,11 +113,12 @@ int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errle
         return -1;
     }
     for (size_t i = 0; i < h->used && rc == 0; i++) {
-        MYSQL_BIND p[2];
+        MYSQL_BIND p[3];
         unsigned long klen = 32;
         long long n = (long long)h->count[i];
         db_bind_long(&p[0], &n);
-        db_bind_blob(&p[1], h->key[i], &klen);
+        db_bind_long(&p[1], &n);
+        db_bind_blob(&p[2], h->key[i], &klen);
         rc = db_run(d, DBS_HIT, SQL_HIT, p, NULL, NULL, NULL, NULL, err, errlen);
     }
     if (db_exec_static(d, rc == 0 ? "COMMIT" : "ROLLBACK", err, errlen) < 0)
@@ -153,6 +155,11 @@ int cache_lock(struct db *d, const unsigned char key[32], long wait_ms, char *er
 {
     char name[48];
     lock_name(key, name);
+    return cache_lock_named(d, name, wait_ms, err, errlen);
+}
+
+int cache_lock_named(struct db *d, const char *name, long wait_ms, char *err, size_t errlen)
+{
     MYSQL_BIND p[2], r[1];
     unsigned long nlen = strlen(name);
     /* GET_LOCK takes whole seconds on MySQL; round up so 0 < wait stays > 0 */
@@ -176,6 +183,11 @@ int cache_unlock(struct db *d, const unsigned char key[32], char *err, size_t er
 {
     char name[48];
     lock_name(key, name);
+    return cache_unlock_named(d, name, err, errlen);
+}
+
+int cache_unlock_named(struct db *d, const char *name, char *err, size_t errlen)
+{
     MYSQL_BIND p[1];
     unsigned long nlen = strlen(name);
     db_bind_str(&p[0], name, &nlen);

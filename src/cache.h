@@ -38,6 +38,9 @@ int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errle
 /* Cross-process fetch lock (GET_LOCK). 1 got it, 0 timed out, -1 error. */
 int cache_lock(struct db *d, const unsigned char key[32], long wait_ms, char *err, size_t errlen);
 int cache_unlock(struct db *d, const unsigned char key[32], char *err, size_t errlen);
+/* The same for any name (at most 64 characters), e.g. the refresher's run lock. */
+int cache_lock_named(struct db *d, const char *name, long wait_ms, char *err, size_t errlen);
+int cache_unlock_named(struct db *d, const char *name, char *err, size_t errlen);
 /* Purges; return rows deleted or -1. */
 long long cache_purge_expired(struct db *d, long grace_secs, char *err, size_t errlen);
 long long cache_purge_endpoint(struct db *d, const char *endpoint, char *err, size_t errlen);

@@ -391,7 +391,7 @@ static int unreserved(unsigned char ch)
            ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == ',';
 }
 
-static int encode_into(buf_t *b, const char *s)
+int canon_append_encoded(buf_t *b, const char *s)
 {
     static const char hx[] = "0123456789ABCDEF";
     for (; *s; s++) {
@@ -637,7 +637,7 @@ int canon_parse(struct canon *c, const char *resource, const char *qs, struct ye
     qsort(c->params, c->n, sizeof c->params[0], cmp_param);
     for (size_t i = 0; i < c->n; i++) {
         if ((i && buf_append(&c->query, "&", 1) < 0) || buf_appends(&c->query, c->params[i].name) < 0 ||
-            buf_append(&c->query, "=", 1) < 0 || encode_into(&c->query, c->params[i].value) < 0) {
+            buf_append(&c->query, "=", 1) < 0 || canon_append_encoded(&c->query, c->params[i].value) < 0) {
             yerr_set(e, 500, "internalError", "", "Out of memory.");
             return -1;
         }

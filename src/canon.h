@@ -41,6 +41,9 @@ int canon_request_json(const struct canon *c, const char *keyid, buf_t *out);
 /* Key identity for passthrough mode: "fp:" + 16 hex of SHA-256(key). out >= 20 bytes. */
 void canon_key_fingerprint(const char *key, char *out, size_t outlen);
 
+/* Percent-encode a value the way the canonical query does. 0 / -1. */
+int canon_append_encoded(buf_t *b, const char *s);
+
 void canon_free(struct canon *c);
 
 #endif

@@ -84,6 +84,17 @@ static const struct opt opts[] = {
     { "quota", "breaker_failures", O_LONG, OFF(breaker_failures), 0, "5", 1, 100000, NULL },
     { "quota", "breaker_window", O_SECS, OFF(breaker_window), 0, "60", 1, DAY, NULL },
     { "quota", "breaker_cooldown", O_SECS, OFF(breaker_cooldown), 0, "30", 1, DAY, NULL },
+
+    /* the nine regions of the TopVideoHub design */
+    { "refresh", "regions", O_LIST, OFF(refresh_regions), OFF(n_refresh_regions), "US,GB,JP,KR,TW,SG,VN,TH,HK", 0, 0, NULL },
+    { "refresh", "part", O_STR, OFF(refresh_part), 0, "snippet,statistics,contentDetails", 0, 0, NULL },
+    { "refresh", "max_results", O_LONG, OFF(refresh_max_results), 0, "50", 1, 50, NULL },
+    { "refresh", "pages", O_LONG, OFF(refresh_pages), 0, "1", 1, 20, NULL },
+    { "refresh", "categories", O_LIST, OFF(refresh_categories), OFF(n_refresh_categories), "", 0, 0, NULL },
+    { "refresh", "interval", O_SECS, OFF(refresh_interval), 0, "10m", 1, DAY, NULL },
+    { "refresh", "hot_hits", O_LONG, OFF(refresh_hot_hits), 0, "3", 1, 1000000000L, NULL },
+    { "refresh", "run_budget", O_LONG, OFF(refresh_run_budget), 0, "200", 0, 1000000000L, NULL },
+    { "refresh", "purge_batch", O_LONG, OFF(refresh_purge_batch), 0, "1000", 1, 100000, NULL },
 };
 
 /* The quota model of late 2026: search.list has its own 100-call bucket,
@@ -524,7 +535,8 @@ static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, siz
             *end = '\0';
             char *name = trim(s + 1);
             if (strcmp(name, "server") && strcmp(name, "database") && strcmp(name, "upstream") &&
-                strcmp(name, "cache") && strcmp(name, "ttl") && strcmp(name, "quota")) {
+                strcmp(name, "cache") && strcmp(name, "ttl") && strcmp(name, "quota") &&
+                strcmp(name, "refresh")) {
                 snprintf(err, errlen, "%s:%ld: unknown section: %s", path, lineno, text);
                 return -1;
             }
@@ -692,4 +704,14 @@ long conf_budget_for(const struct conf *c, const char *bucket, const char *regio
         if (strcmp(c->budgets[i].bucket, bucket) == 0 && strcasecmp(c->budgets[i].region, region) == 0)
             return c->budgets[i].units;
     return -1;
+}
+
+int conf_set(struct conf *c, const char *section, const char *key, const char *value, char *err, size_t errlen)
+{
+    const struct opt *o = find_opt(section, key);
+    if (!o) {
+        snprintf(err, errlen, "unknown setting [%s] %s", section, key);
+        return -1;
+    }
+    return set_opt(c, o, value, err, errlen);
 }

@@ -89,6 +89,19 @@ struct conf {
     long breaker_window;             /* seconds */
     long breaker_cooldown;           /* seconds */
 
+    /* [refresh] */
+    char *refresh_regions[CONF_MAX_LIST];
+    size_t n_refresh_regions;
+    char *refresh_part;
+    long refresh_max_results;
+    long refresh_pages;
+    char *refresh_categories[CONF_MAX_LIST];
+    size_t n_refresh_categories;
+    long refresh_interval;           /* seconds between cron runs */
+    long refresh_hot_hits;           /* hits since the last fetch that make an entry hot */
+    long refresh_run_budget;         /* units one run may spend */
+    long refresh_purge_batch;        /* rows per DELETE */
+
     /* [ttl] */
     struct ttl_rule ttl[64];
     size_t n_ttl;
@@ -104,6 +117,8 @@ void conf_defaults(struct conf *c);
  * 0 on success; -1 with "FILE:LINE: message: text" in err. */
 int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
 void conf_free(struct conf *c);
+/* Set one [section] key from text, as if read from the file (command-line overrides). */
+int conf_set(struct conf *c, const char *section, const char *key, const char *value, char *err, size_t errlen);
 const char *conf_default_path(void);
 
 /* TTL for a request: the most specific [ttl] rule (resource.param beats

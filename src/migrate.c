@@ -12,6 +12,7 @@ static const struct {
 } migrations[] = {
     { 1, migrate_schema_sql },
     { 2, migrate_002_sql },
+    { 3, migrate_003_sql },
 };
 
 int migrate_latest(void)

@@ -8,6 +8,7 @@ struct db;
 
 extern const char migrate_schema_sql[];   /* generated from sql/schema.sql */
 extern const char migrate_002_sql[];      /* sql/migrations/002_quota.sql */
+extern const char migrate_003_sql[];      /* sql/migrations/003_refresh.sql */
 
 /* Current schema version (0 = none), or -1 on error. */
 int migrate_version(struct db *d, char *err, size_t errlen);

@@ -172,6 +172,8 @@ static void call_upstream(struct proxy *p, const char *key, const char *label)
 {
     struct req *r = &p->req;
     upstream_fetch(p->up, r->canon.resource, r->canon.query.data ? r->canon.query.data : "", key, &r->up);
+    if (r->up.cls != UP_TRANSPORT)
+        r->calls++;     /* charged by Google */
     log_msg(YLOG_INFO, "upstream %s?%s status=%ld class=%s reason=%s time=%.3fs key=%s cost=%ld",
             r->canon.resource, r->canon.query.data ? r->canon.query.data : "", r->up.status,
             upstream_class_name(r->up.cls), r->up.reason[0] ? r->up.reason : "-", r->up.seconds, label,
@@ -229,7 +231,7 @@ static void fetch_pooled(struct proxy *p)
         region = canon_get(&r->canon, "relevanceLanguage");
     for (int attempt = 0; attempt < 1 + CONF_MAX_LIST; attempt++) {
         struct quota_grant g;
-        enum quota_status qs = quota_reserve(p->db, c, r->canon.resource, region, 0, &g, err, sizeof err);
+        enum quota_status qs = quota_reserve(p->db, c, r->canon.resource, region, r->use_reserve, &g, err, sizeof err);
         if (qs == QUOTA_ERROR) {
             log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "quota accounting unavailable: %s", err);
             fetch_unaccounted(p);
@@ -273,7 +275,7 @@ static void fetch(struct proxy *p, int db_ok)
         decided(r, UP_BREAKER_OPEN, wait);
         return;
     }
-    int allowed = climit_take(p->db, c, r->client, r->cost, &wait, err, sizeof err);
+    int allowed = r->refresher ? 1 : climit_take(p->db, c, r->client, r->cost, &wait, err, sizeof err);
     if (allowed < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "client limit unavailable: %s", err);
     if (allowed == 0) {
@@ -482,6 +484,9 @@ static void reset_req(struct req *r, struct http_io *io)
     r->defer_refresh = 0;
     r->retry_after = 0;
     r->cost = 0;
+    r->calls = 0;
+    r->refresher = 0;
+    r->use_reserve = 0;
     memset(&r->err, 0, sizeof r->err);
 }
 
@@ -562,14 +567,12 @@ void proxy_handle(struct proxy *p, struct http_io *io)
     if (c->key_mode == CONF_KEY_PASSTHROUGH && r->canon.client_key && *r->canon.client_key) {
         r->upstream_key = r->canon.client_key;
         canon_key_fingerprint(r->upstream_key, r->keyid, sizeof r->keyid);
-    } else if (c->n_keys > 0) {
-        util_copy(r->keyid, sizeof r->keyid, "pool");
-    } else if (c->key_mode == CONF_KEY_PASSTHROUGH) {
+    } else if (c->key_mode == CONF_KEY_PASSTHROUGH && c->n_keys == 0) {
         yerr_set(e, 400, "missingParameter", "key", "Required parameter: key.");
         goto finish;
     } else {
-        yerr_set(e, 503, "noApiKey", "", "No server API key is configured.");
-        goto finish;
+        /* the pool: config keys and keys added with ytcachectl */
+        util_copy(r->keyid, sizeof r->keyid, "pool");
     }
     canon_cache_key(&r->canon, r->keyid, r->key);
     r->ttl = conf_ttl_for(c, r->canon.resource, &r->canon, r->canon.client_ttl);
@@ -644,4 +647,66 @@ void proxy_after(struct proxy *p)
         }
     }
     r->defer_hit = r->defer_refresh = 0;
+}
+
+int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long due_within, long ttl,
+                  int use_reserve, int dry_run, struct proxy_refresh_info *info)
+{
+    struct req *r = &p->req;
+    const struct conf *c = p->conf;
+    char err[256];
+    static struct http_io no_io = { NULL, NULL };
+    reset_req(r, &no_io);
+    memset(info, 0, sizeof *info);
+    util_copy(r->client, sizeof r->client, "refresher");
+    r->refresher = 1;
+    r->use_reserve = use_reserve;
+    if (canon_parse(&r->canon, resource, qs, &r->err) < 0) {
+        util_copy(info->detail, sizeof info->detail, r->err.message);
+        return PROXY_REFRESH_INVALID;
+    }
+    util_copy(r->keyid, sizeof r->keyid, "pool");
+    canon_cache_key(&r->canon, r->keyid, r->key);
+    r->ttl = ttl > 0 ? ttl : conf_ttl_for(c, r->canon.resource, &r->canon, -1);
+    const char *bucket;
+    conf_cost_for(c, r->canon.resource, &bucket, &r->cost);
+    info->cost = r->cost;
+    int found = cache_lookup(p->db, r->key, &r->entry, err, sizeof err);
+    if (found < 0) {
+        util_copy(info->detail, sizeof info->detail, err);
+        return PROXY_REFRESH_DB_ERROR;
+    }
+    if (found == 1 && r->entry.left > due_within) {
+        info->body = r->entry.body.data;
+        info->len = r->entry.body.len;
+        return PROXY_REFRESH_FRESH;
+    }
+    if (dry_run)
+        return PROXY_REFRESH_DUE;
+    int locked = cache_lock(p->db, r->key, 0, err, sizeof err);
+    if (locked < 0) {
+        util_copy(info->detail, sizeof info->detail, err);
+        return PROXY_REFRESH_DB_ERROR;
+    }
+    if (locked == 0)
+        return PROXY_REFRESH_BUSY;
+    fetch(p, 1);
+    int rc;
+    if (upstream_cacheable(r->up.cls)) {
+        store(p);
+        info->body = r->up.body.data;
+        info->len = r->up.body.len;
+        rc = PROXY_REFRESH_FETCHED;
+    } else if (r->up.cls == UP_NO_QUOTA || r->up.cls == UP_OVER_BUDGET || r->up.cls == UP_QUOTA) {
+        rc = PROXY_REFRESH_NO_QUOTA;
+    } else if (r->up.cls == UP_DB_ERROR) {
+        rc = PROXY_REFRESH_DB_ERROR;
+    } else {
+        rc = PROXY_REFRESH_FAILED;
+    }
+    info->units = r->calls * r->cost;
+    info->status = r->up.status;
+    util_copy(info->detail, sizeof info->detail, upstream_class_name(r->up.cls));
+    cache_unlock(p->db, r->key, err, sizeof err);
+    return rc;
 }

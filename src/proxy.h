@@ -31,6 +31,9 @@ struct req {
     int defer_refresh;           /* refresh a stale entry after the response is out */
     long cost;                   /* units one upstream call of this request costs */
     char client[64];             /* client identity for per-client limits */
+    long calls;                  /* upstream calls Google charged for this request */
+    int refresher;               /* a ytcache-refresh fetch: no client limit */
+    int use_reserve;             /* may spend the bucket's reserve */
     long retry_after;            /* for outcomes decided without a call */
 };
 
@@ -51,6 +54,33 @@ void proxy_handle(struct proxy *p, struct http_io *io);
 /* Work that must not delay the client (hit counting, stale refresh): call
  * after the response has been finished. */
 void proxy_after(struct proxy *p);
+/* What one refresher fetch did. */
+enum {
+    PROXY_REFRESH_FETCHED,       /* fetched and stored */
+    PROXY_REFRESH_FRESH,         /* stored copy not due yet: nothing done */
+    PROXY_REFRESH_BUSY,          /* another process is fetching it */
+    PROXY_REFRESH_INVALID,       /* the query does not validate */
+    PROXY_REFRESH_NO_QUOTA,      /* no key, bucket or budget has room */
+    PROXY_REFRESH_FAILED,        /* upstream failed (or the breaker is open) */
+    PROXY_REFRESH_DB_ERROR,
+    PROXY_REFRESH_DUE,           /* dry run: would be fetched */
+};
+
+struct proxy_refresh_info {
+    long cost;                   /* units one call costs */
+    long units;                  /* units spent (0 if nothing was fetched) */
+    long status;                 /* upstream HTTP status */
+    const char *body;            /* the stored answer, valid until the next call */
+    size_t len;
+    char detail[256];
+};
+
+/* Fetch and store one request the way a browser's request would be stored
+ * (same canonical form and cache key), unless the stored copy has more than
+ * `due_within` seconds left. ttl > 0 keeps a row's own TTL. */
+int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long due_within, long ttl,
+                  int use_reserve, int dry_run, struct proxy_refresh_info *info);
+
 /* Write pending hit counts now (CGI exit, worker shutdown). */
 void proxy_flush(struct proxy *p);
 void proxy_free(struct proxy *p);

@@ -1,0 +1,351 @@
+/* refresh: one ytcache-refresh run: trending pre-warm, refresh-ahead of hot entries, housekeeping. */
+#include "refresh.h"
+#include "cache.h"
+#include "canon.h"
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+#include "proxy.h"
+#include "util.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RUN_LOCK "ytcache-refresh"
+#define HOT_MAX 500
+
+struct run {
+    struct proxy *p;
+    const struct conf *c;
+    const struct refresh_opts *o;
+    FILE *out;
+    long units;                  /* spent this run */
+    int upstream_failed;
+    int quota_short;
+    int db_failed;
+};
+
+/* Out of this run's budget for one more call of `cost` units? */
+static int over_budget(const struct run *r, long cost)
+{
+    return r->units + cost > r->c->refresh_run_budget;
+}
+
+/* The body's nextPageToken, copied into out; "" if none. */
+static void next_page(const char *body, size_t len, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (!body || !len)
+        return;
+    json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return;
+    json_object *root = json_tokener_parse_ex(tok, body, (int)len);
+    json_object *v;
+    if (root && json_object_object_get_ex(root, "nextPageToken", &v) && json_object_is_type(v, json_type_string))
+        util_copy(out, outlen, json_object_get_string(v));
+    json_object_put(root);
+    json_tokener_free(tok);
+}
+
+/* Tally one refresh outcome; 0 to go on, -1 to stop the run. */
+static int tally(struct run *r, int rc, const struct proxy_refresh_info *info, long *fetched, long *skipped,
+                 const char *what)
+{
+    r->units += info->units;
+    switch (rc) {
+    case PROXY_REFRESH_FETCHED:
+    case PROXY_REFRESH_DUE:
+        (*fetched)++;
+        return 0;
+    case PROXY_REFRESH_FRESH:
+    case PROXY_REFRESH_BUSY:
+        (*skipped)++;
+        return 0;
+    case PROXY_REFRESH_NO_QUOTA:
+        r->quota_short = 1;
+        fprintf(stderr, "ytcache-refresh: %s: no quota left\n", what);
+        return 0;
+    case PROXY_REFRESH_FAILED:
+        r->upstream_failed = 1;
+        fprintf(stderr, "ytcache-refresh: %s: upstream failed (%s, HTTP %ld)\n", what, info->detail, info->status);
+        return 0;
+    case PROXY_REFRESH_INVALID:
+        fprintf(stderr, "ytcache-refresh: %s: invalid request: %s\n", what, info->detail);
+        r->upstream_failed = 1;
+        return 0;
+    default:
+        r->db_failed = 1;
+        fprintf(stderr, "ytcache-refresh: %s: database error: %s\n", what, info->detail);
+        return -1;
+    }
+}
+
+/* Trending lists per region (and category), following pages. */
+static int warm_trending(struct run *r)
+{
+    const struct conf *c = r->c;
+    size_t ncat = c->n_refresh_categories ? c->n_refresh_categories : 1;
+    for (size_t i = 0; i < c->n_refresh_regions; i++) {
+        const char *region = c->refresh_regions[i];
+        long fetched = 0, skipped = 0, units_before = r->units;
+        for (size_t k = 0; k < ncat; k++) {
+            const char *cat = c->n_refresh_categories ? c->refresh_categories[k] : NULL;
+            char token[256] = "";
+            for (long page = 0; page < c->refresh_pages; page++) {
+                if (page > 0 && !token[0])
+                    break;
+                buf_t qs = { 0 };
+                buf_appendf(&qs, "chart=mostPopular&maxResults=%ld&part=", c->refresh_max_results);
+                canon_append_encoded(&qs, c->refresh_part);
+                buf_appends(&qs, "&regionCode=");
+                canon_append_encoded(&qs, region);
+                if (cat) {
+                    buf_appends(&qs, "&videoCategoryId=");
+                    canon_append_encoded(&qs, cat);
+                }
+                if (token[0]) {
+                    buf_appends(&qs, "&pageToken=");
+                    canon_append_encoded(&qs, token);
+                }
+                struct proxy_refresh_info info;
+                int rc;
+                char what[96];
+                snprintf(what, sizeof what, "trending %s%s%s page %ld", region, cat ? " category " : "", cat ? cat : "",
+                         page + 1);
+                /* the budget is only checked when a call would be made */
+                rc = proxy_refresh(r->p, "videos", qs.data ? qs.data : "", c->refresh_interval, 0, 1, 1, &info);
+                if (rc == PROXY_REFRESH_DUE && !r->o->dry_run) {
+                    if (over_budget(r, info.cost)) {
+                        if (r->o->verbose)
+                            fprintf(r->out, "%s: run budget of %ld units reached\n", what, c->refresh_run_budget);
+                        buf_free(&qs);
+                        return 0;
+                    }
+                    rc = proxy_refresh(r->p, "videos", qs.data ? qs.data : "", c->refresh_interval, 0, 1, 0, &info);
+                }
+                buf_free(&qs);
+                if (tally(r, rc, &info, &fetched, &skipped, what) < 0)
+                    return -1;
+                next_page(info.body, info.len, token, sizeof token);
+                if (rc != PROXY_REFRESH_FETCHED && rc != PROXY_REFRESH_FRESH)
+                    break;
+            }
+        }
+        if (r->o->verbose)
+            fprintf(r->out, "trending %s: %s %ld, skipped %ld, units %ld\n", region,
+                    r->o->dry_run ? "would fetch" : "fetched", fetched, skipped, r->units - units_before);
+    }
+    return 0;
+}
+
+struct hot {
+    char *request;
+    long ttl;
+    long hits;
+};
+
+static int load_hot(struct run *r, struct hot *hot, size_t *n)
+{
+    static const char sql[] =
+        "SELECT request, ttl, recent_hits FROM cache"
+        " WHERE recent_hits >= ? AND expires_at < UTC_TIMESTAMP() + INTERVAL ? SECOND"
+        " AND apikey = 'pool' AND status = 200"
+        " ORDER BY recent_hits DESC LIMIT 500";
+    char err[256];
+    *n = 0;
+    struct db *d = r->p->db;
+    if (db_connect(d, err, sizeof err) < 0) {
+        fprintf(stderr, "ytcache-refresh: %s\n", err);
+        return -1;
+    }
+    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
+    long long threshold = r->c->refresh_hot_hits, within = r->c->refresh_interval;
+    MYSQL_BIND p[2];
+    db_bind_long(&p[0], &threshold);
+    db_bind_long(&p[1], &within);
+    if (!st || mysql_stmt_prepare(st, sql, sizeof sql - 1) != 0 || mysql_stmt_bind_param(st, p) != 0 ||
+        mysql_stmt_execute(st) != 0 || mysql_stmt_store_result(st) != 0) {
+        fprintf(stderr, "ytcache-refresh: hot entries: %s\n", st ? mysql_stmt_error(st) : "out of memory");
+        if (st)
+            mysql_stmt_close(st);
+        return -1;
+    }
+    char req[8192];
+    unsigned long rlen = 0;
+    long long ttl = 0, hits = 0;
+    my_bool nl[3] = { 0 };
+    MYSQL_BIND res[3];
+    db_bind_out_str(&res[0], req, sizeof req - 1, &rlen, &nl[0]);
+    db_bind_out_long(&res[1], &ttl, &nl[1]);
+    db_bind_out_long(&res[2], &hits, &nl[2]);
+    mysql_stmt_bind_result(st, res);
+    int f;
+    while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
+        if (f == MYSQL_DATA_TRUNCATED || *n >= HOT_MAX)
+            continue;      /* a request this large is not one we made */
+        hot[*n].request = util_strndup(req, rlen);
+        hot[*n].ttl = (long)ttl;
+        hot[*n].hits = (long)hits;
+        if (hot[*n].request)
+            (*n)++;
+    }
+    mysql_stmt_close(st);
+    return 0;
+}
+
+/* The query string of a stored request JSON; 0 / -1. */
+static int request_query(const char *json, char *resource, size_t rlen, buf_t *qs)
+{
+    json_object *root = json_tokener_parse(json), *ep, *params;
+    int rc = -1;
+    if (root && json_object_object_get_ex(root, "endpoint", &ep) && json_object_is_type(ep, json_type_string) &&
+        json_object_object_get_ex(root, "params", &params) && json_object_is_type(params, json_type_object) &&
+        util_copy(resource, rlen, json_object_get_string(ep)) == 0) {
+        rc = 0;
+        json_object_object_foreach(params, k, v) {
+            if (!json_object_is_type(v, json_type_string)) {
+                rc = -1;
+                break;
+            }
+            if ((qs->len && buf_append(qs, "&", 1) < 0) || canon_append_encoded(qs, k) < 0 ||
+                buf_append(qs, "=", 1) < 0 || canon_append_encoded(qs, json_object_get_string(v)) < 0) {
+                rc = -1;
+                break;
+            }
+        }
+    }
+    json_object_put(root);
+    return rc;
+}
+
+/* Entries clients use, fetched before they expire, most used first. They
+ * never dip into the bucket's reserve. */
+static int refresh_ahead(struct run *r)
+{
+    struct hot *hot = calloc(HOT_MAX, sizeof *hot);
+    size_t n = 0;
+    long fetched = 0, skipped = 0, units_before = r->units;
+    int rc = 0;
+    if (!hot || load_hot(r, hot, &n) < 0) {
+        free(hot);
+        r->db_failed = 1;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char resource[32];
+        buf_t qs = { 0 };
+        if (request_query(hot[i].request, resource, sizeof resource, &qs) < 0) {
+            buf_free(&qs);
+            continue;
+        }
+        struct proxy_refresh_info info;
+        char what[64];
+        snprintf(what, sizeof what, "hot %s entry (%ld hits)", resource, hot[i].hits);
+        int pr = proxy_refresh(r->p, resource, qs.data ? qs.data : "", r->c->refresh_interval, hot[i].ttl, 0, 1, &info);
+        if (pr == PROXY_REFRESH_DUE && !r->o->dry_run) {
+            if (over_budget(r, info.cost)) {
+                if (r->o->verbose)
+                    fprintf(r->out, "refresh-ahead: run budget of %ld units reached\n", r->c->refresh_run_budget);
+                buf_free(&qs);
+                break;
+            }
+            pr = proxy_refresh(r->p, resource, qs.data ? qs.data : "", r->c->refresh_interval, hot[i].ttl, 0, 0, &info);
+        }
+        buf_free(&qs);
+        if (tally(r, pr, &info, &fetched, &skipped, what) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    if (r->o->verbose)
+        fprintf(r->out, "refresh-ahead: %zu hot, %s %ld, skipped %ld, units %ld\n", n,
+                r->o->dry_run ? "would fetch" : "fetched", fetched, skipped, r->units - units_before);
+    for (size_t i = 0; i < n; i++)
+        free(hot[i].request);
+    free(hot);
+    return rc;
+}
+
+/* Delete in bounded batches so no statement holds locks for long. */
+static long long purge_batches(struct run *r, const char *what, const char *sql, long long arg)
+{
+    char err[256];
+    long long total = 0;
+    struct db *d = r->p->db;
+    for (;;) {
+        if (db_connect(d, err, sizeof err) < 0)
+            break;
+        MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
+        long long batch = r->c->refresh_purge_batch;
+        MYSQL_BIND p[2];
+        db_bind_long(&p[0], &arg);
+        db_bind_long(&p[1], &batch);
+        if (!st || mysql_stmt_prepare(st, sql, strlen(sql)) != 0 || mysql_stmt_bind_param(st, p) != 0 ||
+            mysql_stmt_execute(st) != 0) {
+            fprintf(stderr, "ytcache-refresh: purging %s: %s\n", what, st ? mysql_stmt_error(st) : "out of memory");
+            if (st)
+                mysql_stmt_close(st);
+            r->db_failed = 1;
+            return -1;
+        }
+        long long n = (long long)mysql_stmt_affected_rows(st);
+        mysql_stmt_close(st);
+        total += n;
+        if (n < batch)
+            break;
+    }
+    return total;
+}
+
+static void housekeeping(struct run *r)
+{
+    if (r->o->dry_run)
+        return;
+    long long rows = purge_batches(r, "expired rows",
+                                   "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND LIMIT ?",
+                                   r->c->sie);
+    /* a client whose theoretical arrival time has passed has no state left */
+    long long clients = purge_batches(r, "client limits",
+                                      "DELETE FROM client_limits WHERE tat_us < CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED) - ? LIMIT ?",
+                                      0);
+    long long usage = purge_batches(r, "old usage",
+                                    "DELETE FROM key_usage WHERE day < UTC_DATE() - INTERVAL ? DAY LIMIT ?", 90);
+    purge_batches(r, "old budgets", "DELETE FROM budget_usage WHERE day < UTC_DATE() - INTERVAL ? DAY LIMIT ?", 90);
+    purge_batches(r, "old counters", "DELETE FROM daily_counters WHERE day < UTC_DATE() - INTERVAL ? DAY LIMIT ?", 400);
+    if (r->o->verbose)
+        fprintf(r->out, "housekeeping: %lld expired rows, %lld client-limit rows, %lld old usage rows deleted\n",
+                rows < 0 ? 0 : rows, clients < 0 ? 0 : clients, usage < 0 ? 0 : usage);
+}
+
+int refresh_run(struct proxy *p, const struct conf *c, const struct refresh_opts *o, FILE *out)
+{
+    char err[256];
+    struct run r = { p, c, o, out, 0, 0, 0, 0 };
+    int locked = cache_lock_named(p->db, RUN_LOCK, 0, err, sizeof err);
+    if (locked < 0) {
+        fprintf(stderr, "ytcache-refresh: database: %s\n", err);
+        return REFRESH_EXIT_DB;
+    }
+    if (locked == 0) {
+        if (o->verbose)
+            fprintf(out, "another ytcache-refresh run is in progress; nothing to do\n");
+        return REFRESH_OK;
+    }
+    if (warm_trending(&r) == 0 && !r.db_failed)
+        refresh_ahead(&r);
+    if (!r.db_failed)
+        housekeeping(&r);
+    proxy_flush(p);
+    if (o->verbose)
+        fprintf(out, "units spent this run: %ld (budget %ld)\n", r.units, c->refresh_run_budget);
+    cache_unlock_named(p->db, RUN_LOCK, err, sizeof err);
+    if (r.db_failed)
+        return REFRESH_EXIT_DB;
+    if (r.upstream_failed)
+        return REFRESH_EXIT_UPSTREAM;
+    if (r.quota_short)
+        return REFRESH_EXIT_QUOTA;
+    return REFRESH_OK;
+}
