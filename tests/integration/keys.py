@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """The server key pool (ytcache.conf(5), keys / key_mode): requests are
-spread over the keys in turn; a key the API refuses (quota, invalid,
-rate limited) is skipped for the next; only when none is left does the
-caller get a 503.  Passthrough mode without key= falls back to the pool."""
+spread over the keys; a key the API refuses (quota, invalid, rate limited)
+is skipped for the next; only when none is left does the caller get a 503.
+Since the quota economy (schema 2) a quotaExceeded key stays out for the
+Pacific day and an invalid key stays disabled (until `ytcachectl keys
+enable`), so each case starts from a fresh quota state.  Passthrough mode
+without key= falls back to the pool."""
 
 import os
 import sys
@@ -36,6 +39,7 @@ is_(sorted(set(used)), sorted(KEYS), "6 misses over a pool of 3 keys use all thr
 # ---------------------------------------------------------------- a refused key is skipped
 for mode in ("quota", "key_invalid", "ratelimit"):
     fake.reset()
+    s.reset_quota()
     fake.mode("ok", key_modes={K1: mode, K3: mode})
     for i in range(3):
         r = miss()
@@ -43,27 +47,63 @@ for mode in ("quota", "key_invalid", "ratelimit"):
     st = fake.stats()
     ok(K2 in st["keys"], "keys 1 and 3 refused (%s): key 2 used" % mode)
     cmp_ok(st["calls"], "<=", 9, "keys 1 and 3 refused (%s): at most one try per key" % mode)
+    # what ytcache remembers about keys 1 and 3
+    want = {"quota": ("active", 1), "key_invalid": ("disabled", 2), "ratelimit": ("active", 0)}[mode]
+    for k in (K1, K3):
+        row, use = s.api_key(k) or {}, s.key_usage(k) or {}
+        is_((row.get("state"), use.get("exhausted")), want,
+            "keys 1 and 3 refused (%s): key %s state/exhausted" % (mode, k[-4:]))
+    is_((s.api_key(K2) or {}).get("state"), "active", "keys 1 and 3 refused (%s): key 2 active" % mode)
+    if mode != "ratelimit":
+        fake.reset()
+        for i in range(3):
+            miss()
+        is_(sorted(set(fake.stats()["keys"])), [K2],
+            "keys 1 and 3 refused (%s): afterwards only key 2 is used" % mode)
 
 # ---------------------------------------------------------------- all refused
 for mode, reason in (("quota", "quotaExhausted"), ("key_invalid", "apiKeyRejected"),
                      ("ratelimit", "rateLimited")):
     fake.reset()
+    s.reset_quota()
     fake.mode("ok", key_modes={k: mode for k in KEYS})
     r = miss()
     yth.check_error(r, 503, reason, "every key refused (%s)" % mode)
     yth.like(r.header("retry-after"), r"^\d+$", "every key refused (%s): Retry-After" % mode)
     cmp_ok(fake.calls(), "<=", 3, "every key refused (%s): each key tried at most once" % mode)
+    # the next miss: exhausted and disabled keys are not tried again today,
+    # a short-term rate limit is
+    c0 = fake.calls()
+    r = miss()
+    is_(r.status, 503, "every key refused (%s), next miss: 503" % mode)
+    if mode == "ratelimit":
+        cmp_ok(fake.calls() - c0, ">=", 1, "every key rate limited, next miss: upstream asked again")
+    else:
+        yth.check_error(r, 503, "quotaExhausted", "every key refused (%s), next miss" % mode)
+        is_(fake.calls() - c0, 0, "every key refused (%s), next miss: no upstream call" % mode)
 fake.reset()
 
 # ---------------------------------------------------------------- no keys
 s.reconfigure(upstream={"keys": None})
 c0 = fake.calls()
 r = miss()
-yth.check_error(r, 503, "noApiKey", "pool mode without keys")
+# the pool also holds keys added with ytcachectl, so an empty [upstream] keys
+# no longer has to mean "no key"; the config's old keys are out of the pool
+yth.check_error(r, 503, ("noApiKey", "quotaExhausted"), "pool mode without keys")
 is_(fake.calls(), c0, "pool mode without keys: nothing sent upstream")
+is_(sorted((s.api_key(k) or {}).get("state") for k in KEYS), ["disabled"] * 3,
+    "keys removed from the config file are disabled")
 
 # ---------------------------------------------------------------- passthrough falls back to the pool
 s.reconfigure(upstream={"key_mode": "passthrough", "keys": K2})
+# K2 was disabled as invalid above: a restart does not bring it back
+c0 = fake.calls()
+r = miss()
+yth.check_error(r, 503, "quotaExhausted", "passthrough without key=, pool key disabled")
+is_(fake.calls(), c0, "  ... nothing sent upstream")
+is_((s.api_key(K2) or {}).get("state"), "disabled", "a disabled key stays disabled across a restart")
+rc = s.ctl("keys", "enable", yth.key_label(K2))
+is_(rc.returncode, 0, "ytcachectl keys enable %s" % yth.key_label(K2))
 r = miss()
 is_((r.status, r.xcache), (200, "MISS"), "passthrough without key=: served with the server key")
 is_(fake.stats()["keys"][-1], K2, "passthrough without key=: the pool's key went upstream")
