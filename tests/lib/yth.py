@@ -1007,14 +1007,18 @@ def write_config(path, db_server=None, fake=None, **sections):
     return path
 
 
-def ytcachectl(conf, *args, tmp=None, timeout=60, env=None):
-    """Run ytcachectl --config CONF ARGS; returns CompletedProcess (bytes).
-    Its stderr is also appended to logs/ctl.log."""
+def ytcachectl(conf, *args, tmp=None, timeout=60, env=None, input=None):
+    """Run ytcachectl --config CONF ARGS (input: bytes for its standard
+    input, else none); returns CompletedProcess (bytes).  Its output is
+    also appended to logs/ctl.log."""
     if not os.access(YTCACHECTL, os.X_OK):
         bail("%s not built" % YTCACHECTL)
     argv = [YTCACHECTL, "--config", conf] + list(args)
-    r = subprocess.run(argv, capture_output=True, timeout=timeout,
-                       stdin=subprocess.DEVNULL, env=env)
+    if input is None:
+        r = subprocess.run(argv, capture_output=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL, env=env)
+    else:
+        r = subprocess.run(argv, capture_output=True, timeout=timeout, input=input, env=env)
     logdir = os.path.join(tmp or os.path.dirname(conf), "logs")
     if os.path.isdir(logdir):
         with open(os.path.join(logdir, "ctl.log"), "ab") as f:
