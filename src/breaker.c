@@ -107,3 +107,20 @@ void breaker_record(struct db *d, const struct conf *c, const struct breaker_tic
     else if (t->probe || t->failures_seen + 1 >= c->breaker_failures)
         log_burst(LOG_SLOT_UPSTREAM, 10, YLOG_WARN, "breaker open: upstream failing (%s)", upstream_class_name(cls));
 }
+
+int breaker_read(struct db *d, int *state, long *failures, char *err, size_t errlen)
+{
+    MYSQL_BIND r[4];
+    long long st = 0, f = 0, open_ms = 0, probe_gone = 1;
+    my_bool n[4] = { 0 };
+    int has_row = 0;
+    db_bind_out_long(&r[0], &st, &n[0]);
+    db_bind_out_long(&r[1], &f, &n[1]);
+    db_bind_out_long(&r[2], &open_ms, &n[2]);
+    db_bind_out_long(&r[3], &probe_gone, &n[3]);
+    if (db_run(d, DBS_BR_READ, SQL_READ, NULL, r, NULL, &has_row, NULL, err, errlen) < 0)
+        return -1;
+    *state = has_row ? (int)st : 0;
+    *failures = has_row ? (long)f : 0;
+    return 0;
+}

@@ -49,6 +49,8 @@ static const struct opt opts[] = {
     { "server", "log_level", O_ENUM, OFF(log_level), 0, "info", 0, 0, log_levels },
     { "server", "max_query_bytes", O_LONG, OFF(max_query_bytes), 0, "8192", 256, 1048576, NULL },
     { "server", "db_outage", O_ENUM, OFF(db_outage), 0, "bypass", 0, 0, outage_modes },
+    { "server", "metrics_allow", O_LIST, OFF(metrics_allow), OFF(n_metrics_allow), "127.0.0.1,::1", 0, 0, NULL },
+    { "server", "metrics_file", O_STR, OFF(metrics_file), 0, "", 0, 0, NULL },
 
     { "database", "host", O_STR, OFF(db_host), 0, "localhost", 0, 0, NULL },
     { "database", "port", O_LONG, OFF(db_port), 0, "3306", 0, 65535, NULL },

@@ -42,6 +42,9 @@ struct conf {
     long log_level;
     long max_query_bytes;
     long db_outage;                  /* CONF_DB_OUTAGE_* */
+    char *metrics_allow[CONF_MAX_LIST];
+    size_t n_metrics_allow;
+    char *metrics_file;              /* shared counters; "" = derived per user and config */
 
     /* [database] */
     char *db_host;

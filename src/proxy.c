@@ -3,6 +3,9 @@
 #include "conf.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
+#include "config.h"
+#include "migrate.h"
 #include "breaker.h"
 #include "climit.h"
 #include "quota.h"
@@ -26,6 +29,9 @@ int proxy_init(struct proxy *p, const struct conf *c, char *err, size_t errlen)
         db_close(&p->db);
         return -1;
     }
+    char merr[1200];
+    if (metrics_open(c, merr, sizeof merr) < 0)
+        log_msg(YLOG_WARN, "%s; metrics are counted per process", merr);
     return 0;
 }
 
@@ -70,15 +76,15 @@ static void add_cors(struct proxy *p, buf_t *h)
 }
 
 /* Send a whole response: head and (unless HEAD / 304 / 204) body, in one go. */
-static void send_response(struct proxy *p, int status, const char *extra_headers,
-                          const char *body, size_t len)
+static void send_typed(struct proxy *p, int status, const char *ctype, const char *extra_headers,
+                       const char *body, size_t len)
 {
     struct req *r = &p->req;
     buf_t *h = &r->out;
     buf_reset(h);
     buf_appendf(h, "Status: %d %s\r\n", status, http_reason(status));
     if (status != 304 && status != 204) {
-        buf_appends(h, "Content-Type: application/json; charset=UTF-8\r\n");
+        buf_appendf(h, "Content-Type: %s\r\n", ctype);
         buf_appendf(h, "Content-Length: %zu\r\n", len);
     }
     if (extra_headers)
@@ -92,8 +98,15 @@ static void send_response(struct proxy *p, int status, const char *extra_headers
         http_write(r->io, body, len);
 }
 
+static void send_response(struct proxy *p, int status, const char *extra_headers,
+                          const char *body, size_t len)
+{
+    send_typed(p, status, "application/json; charset=UTF-8", extra_headers, body, len);
+}
+
 static void send_error(struct proxy *p, const struct yerr *e)
 {
+    metrics_error(e->reason);
     struct req *r = &p->req;
     char extra[256];
     int n = snprintf(extra, sizeof extra, "Cache-Control: no-store\r\n");
@@ -119,6 +132,9 @@ static void send_body(struct proxy *p, int status, const char *xcache, long age,
     int w;
     if (max_age < 0)
         max_age = 0;
+    r->xcache = xcache;
+    if (strcmp(xcache, "STALE") == 0)
+        metrics_stale();
     w = snprintf(extra, sizeof extra, "X-Cache: %s\r\nAge: %ld\r\n", xcache, age < 0 ? 0 : age);
     n += (size_t)w;
     if (strcmp(xcache, "BYPASS") == 0)
@@ -174,6 +190,7 @@ static void call_upstream(struct proxy *p, const char *key, const char *label)
     upstream_fetch(p->up, r->canon.resource, r->canon.query.data ? r->canon.query.data : "", key, &r->up);
     if (r->up.cls != UP_TRANSPORT)
         r->calls++;     /* charged by Google */
+    metrics_upstream(r->up.cls, r->up.seconds);
     log_msg(YLOG_INFO, "upstream %s?%s status=%ld class=%s reason=%s time=%.3fs key=%s cost=%ld",
             r->canon.resource, r->canon.query.data ? r->canon.query.data : "", r->up.status,
             upstream_class_name(r->up.cls), r->up.reason[0] ? r->up.reason : "-", r->up.seconds, label,
@@ -187,6 +204,7 @@ static void call_upstream(struct proxy *p, const char *key, const char *label)
 
 static void decided(struct req *r, enum up_class cls, long retry_after)
 {
+    metrics_upstream(cls, 0);
     r->up.cls = cls;
     r->up.status = 0;
     buf_reset(&r->up.body);
@@ -430,15 +448,29 @@ static int route(struct proxy *p, char *resource, size_t rlen, int *compat, stru
         m = s;
     *compat = 0;
     if (!m) {
+        size_t n = plen;
+        while (n > 1 && path[n - 1] == '/')
+            n--;
+        if (n >= 7 && memcmp(path + n - 7, "/health", 7) == 0) {
+            r->route = MR_HEALTH;
+            return 0;
+        }
+        if (n >= 8 && memcmp(path + n - 8, "/metrics", 8) == 0) {
+            r->route = MR_METRICS;
+            return 0;
+        }
+        r->route = MR_COMPAT;
         *compat = 1;
         resource[0] = '\0';
         return 0;
     }
+    r->route = MR_API;
     const char *name = m + sizeof marker - 1;
     size_t nlen = plen - (size_t)(name - path);
     while (nlen && name[nlen - 1] == '/')
         nlen--;
     if (nlen == 0) {            /* /youtube/v3/?endpoint=...: the compatibility form */
+        r->route = MR_COMPAT;
         *compat = 1;
         resource[0] = '\0';
         return 0;
@@ -454,6 +486,50 @@ static int route(struct proxy *p, char *resource, size_t rlen, int *compat, stru
         return -1;
     }
     return 0;
+}
+
+/* GET <mount>/health: the database and the breaker, as JSON; 503 without a database. */
+static void serve_health(struct proxy *p)
+{
+    struct req *r = &p->req;
+    char err[256];
+    int schema = migrate_version(p->db, err, sizeof err);
+    int state = 0;
+    long failures = 0;
+    int breaker_ok = schema >= 2 && breaker_read(p->db, &state, &failures, err, sizeof err) == 0;
+    static const char *const states[] = { "closed", "open", "half-open" };
+    buf_t *b = &r->scratch;
+    buf_reset(b);
+    if (schema < 0) {
+        buf_appendf(b, "{\"status\":\"unavailable\",\"version\":\"%s\",\"database\":{\"ok\":false}}",
+                    PACKAGE_VERSION);
+        send_response(p, 503, "Cache-Control: no-store\r\nRetry-After: 1\r\n", b->data, b->len);
+        return;
+    }
+    int current = schema >= migrate_latest();
+    buf_appendf(b, "{\"status\":\"%s\",\"version\":\"%s\",\"database\":{\"ok\":true,\"schema\":%d,"
+                   "\"schema_current\":%s},\"breaker\":{\"state\":\"%s\",\"failures\":%ld}}",
+                current && state == 0 ? "ok" : "degraded", PACKAGE_VERSION, schema, current ? "true" : "false",
+                breaker_ok && state >= 0 && state <= 2 ? states[state] : "unknown", failures);
+    send_response(p, 200, "Cache-Control: no-store\r\n", b->data, b->len);
+}
+
+/* GET <mount>/metrics: Prometheus text format, for the allowed addresses only. */
+static void serve_metrics(struct proxy *p)
+{
+    struct req *r = &p->req;
+    if (!metrics_allowed(p->conf, http_env(r->io, "REMOTE_ADDR"))) {
+        yerr_set(&r->err, 403, "forbidden", "", "Metrics are not available to this address.");
+        send_error(p, &r->err);
+        return;
+    }
+    if (metrics_render(p->db, p->conf, &r->scratch) < 0) {
+        yerr_set(&r->err, 500, "internalError", "", "Out of memory.");
+        send_error(p, &r->err);
+        return;
+    }
+    send_typed(p, 200, "text/plain; version=0.0.4; charset=utf-8", "Cache-Control: no-store\r\n",
+               r->scratch.data, r->scratch.len);
 }
 
 static void preflight(struct proxy *p)
@@ -485,6 +561,8 @@ static void reset_req(struct req *r, struct http_io *io)
     r->retry_after = 0;
     r->cost = 0;
     r->calls = 0;
+    r->xcache = NULL;
+    r->route = MR_OTHER;
     r->refresher = 0;
     r->use_reserve = 0;
     memset(&r->err, 0, sizeof r->err);
@@ -560,6 +638,14 @@ void proxy_handle(struct proxy *p, struct http_io *io)
     int compat = 0;
     if (route(p, resource, sizeof resource, &compat, e) < 0)
         goto finish;
+    if (r->route == MR_HEALTH) {
+        serve_health(p);
+        goto finish;
+    }
+    if (r->route == MR_METRICS) {
+        serve_metrics(p);
+        goto finish;
+    }
     if (canon_parse(&r->canon, compat ? NULL : resource, qs, e) < 0)
         goto finish;
 
@@ -613,6 +699,12 @@ finish:
         if (!e->status)
             yerr_set(e, 500, "internalError", "", "Internal error.");
         send_error(p, e);
+    }
+    {
+        enum metrics_cache mc = MC_NONE;
+        if (r->xcache)
+            mc = r->xcache[0] == 'H' ? MC_HIT : r->xcache[0] == 'M' ? MC_MISS : r->xcache[0] == 'S' ? MC_STALE : MC_BYPASS;
+        metrics_request((enum metrics_route)r->route, mc);
     }
     r->origin = NULL;    /* the environment dies with the request */
 }

@@ -35,6 +35,8 @@ struct req {
     int refresher;               /* a ytcache-refresh fetch: no client limit */
     int use_reserve;             /* may spend the bucket's reserve */
     long retry_after;            /* for outcomes decided without a call */
+    const char *xcache;          /* cache result sent, for metrics; NULL if none */
+    int route;                   /* enum metrics_route */
 };
 
 /* Per-process state, kept across requests. */

@@ -1,0 +1,309 @@
+/* metrics: counters shared by every worker process through a mapped file, and the Prometheus text page. */
+#include "metrics.h"
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const route_names[MR__COUNT] = { "api", "compat", "health", "metrics", "other" };
+static const char *const cache_names[MC__COUNT] = { "HIT", "MISS", "STALE", "BYPASS", "NONE" };
+#define UP_CLASSES (UP_DB_ERROR + 1)
+static const double buckets[] = { 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+/* The reasons ytcache itself answers with; anything else counts as "other". */
+static const char *const reasons[] = {
+    "invalidParameter", "unknownParameter", "missingParameter", "invalidFilters", "oauthNotSupported",
+    "notFound", "methodNotAllowed", "requestTooLarge", "uriTooLong", "forbidden",
+    "quotaExhausted", "budgetExhausted", "rateLimited", "apiKeyRejected", "clientQuotaExceeded",
+    "upstreamUnavailable", "databaseUnavailable", "upstreamError", "upstreamUnreachable",
+    "upstreamTimeout", "internalError", "other",
+};
+#define NREASONS (sizeof reasons / sizeof reasons[0])
+
+#define MAGIC 0x5954434d45545231ULL   /* "YTCMETR1" */
+
+struct shm {
+    uint64_t magic;
+    uint64_t size;
+    uint64_t requests[MR__COUNT][MC__COUNT];
+    uint64_t upstream[UP_CLASSES];
+    uint64_t latency_bucket[NBUCKETS];
+    uint64_t latency_count;
+    uint64_t latency_sum_us;
+    uint64_t stale;
+    uint64_t errors[NREASONS];
+};
+
+static struct shm local;          /* used when the shared file cannot be had */
+static struct shm *m = &local;
+
+static void add(uint64_t *v, uint64_t n)
+{
+    __atomic_fetch_add(v, n, __ATOMIC_RELAXED);
+}
+
+static uint64_t get(const uint64_t *v)
+{
+    return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+int metrics_open(const struct conf *c, char *err, size_t errlen)
+{
+    char path[1100];
+    if (c->metrics_file && *c->metrics_file) {
+        util_copy(path, sizeof path, c->metrics_file);
+    } else {
+        /* one file per user and configuration, where shared memory lives */
+        unsigned char h[32];
+        char hex[17];
+        util_sha256(c->path, strlen(c->path), h);
+        util_hex(h, 8, hex);
+        struct stat st;
+        const char *dir = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
+        snprintf(path, sizeof path, "%s/ytcache-metrics-%ld-%s", dir, (long)getuid(), hex);
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "metrics file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || (st.st_size != (off_t)sizeof(struct shm) && ftruncate(fd, sizeof(struct shm)) < 0)) {
+        snprintf(err, errlen, "metrics file %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    void *p = mmap(NULL, sizeof(struct shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "metrics file %s: mmap: %s", path, strerror(errno));
+        return -1;
+    }
+    struct shm *s = p;
+    /* a file from another layout starts over; a fresh file is all zeros */
+    if (s->magic != MAGIC || s->size != sizeof(struct shm)) {
+        memset(s, 0, sizeof *s);
+        s->size = sizeof(struct shm);
+        __atomic_store_n(&s->magic, MAGIC, __ATOMIC_RELEASE);
+    }
+    m = s;
+    return 0;
+}
+
+void metrics_close(void)
+{
+    if (m != &local)
+        munmap(m, sizeof(struct shm));
+    m = &local;
+}
+
+void metrics_request(enum metrics_route route, enum metrics_cache cache)
+{
+    if ((unsigned)route < MR__COUNT && (unsigned)cache < MC__COUNT)
+        add(&m->requests[route][cache], 1);
+}
+
+void metrics_upstream(enum up_class cls, double seconds)
+{
+    if ((unsigned)cls < UP_CLASSES)
+        add(&m->upstream[cls], 1);
+    if (cls >= UP_NO_QUOTA)
+        return;     /* decided without a call: no latency */
+    for (size_t i = 0; i < NBUCKETS; i++)
+        if (seconds <= buckets[i])
+            add(&m->latency_bucket[i], 1);
+    add(&m->latency_count, 1);
+    add(&m->latency_sum_us, (uint64_t)(seconds * 1e6));
+}
+
+void metrics_stale(void)
+{
+    add(&m->stale, 1);
+}
+
+void metrics_error(const char *reason)
+{
+    size_t i;
+    for (i = 0; i < NREASONS - 1; i++)
+        if (reason && strcmp(reason, reasons[i]) == 0)
+            break;
+    add(&m->errors[i], 1);
+}
+
+/* Label values: backslash, quote and newline escaped, as the format asks. */
+static void label_value(buf_t *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            buf_appendf(b, "\\%c", *s);
+        else if (*s == '\n')
+            buf_appends(b, "\\n");
+        else
+            buf_append(b, s, 1);
+    }
+}
+
+static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
+{
+    char err[256];
+    int up = db_connect(d, err, sizeof err) == 0;
+    buf_appends(b, "# HELP ytcache_database_up Whether the cache database answered this scrape.\n"
+                   "# TYPE ytcache_database_up gauge\n");
+    buf_appendf(b, "ytcache_database_up %d\n", up);
+    if (!up)
+        return;
+    MYSQL *my = db_handle(d);
+    char day[11];
+    util_pacific_date(time(NULL), day);
+    unsigned long dlen = strlen(day);
+
+    /* units per key and bucket, today */
+    static const char q_units[] =
+        "SELECT k.label, ku.bucket, ku.used, ku.exhausted FROM api_keys k"
+        " JOIN key_usage ku ON ku.key_id = k.id AND ku.day = ? ORDER BY k.label, ku.bucket";
+    MYSQL_STMT *st = mysql_stmt_init(my);
+    MYSQL_BIND p[1];
+    db_bind_str(&p[0], day, &dlen);
+    if (st && mysql_stmt_prepare(st, q_units, sizeof q_units - 1) == 0 && mysql_stmt_bind_param(st, p) == 0 &&
+        mysql_stmt_execute(st) == 0) {
+        char label[65], bucket[33];
+        unsigned long l1 = 0, l2 = 0;
+        long long used = 0, exhausted = 0;
+        my_bool n[4] = { 0 };
+        MYSQL_BIND r[4];
+        db_bind_out_str(&r[0], label, sizeof label - 1, &l1, &n[0]);
+        db_bind_out_str(&r[1], bucket, sizeof bucket - 1, &l2, &n[1]);
+        db_bind_out_long(&r[2], &used, &n[2]);
+        db_bind_out_long(&r[3], &exhausted, &n[3]);
+        mysql_stmt_bind_result(st, r);
+        buf_t used_lines = { 0 }, left_lines = { 0 };
+        while (mysql_stmt_fetch(st) == 0) {
+            label[l1 < sizeof label ? l1 : sizeof label - 1] = '\0';
+            bucket[l2 < sizeof bucket ? l2 : sizeof bucket - 1] = '\0';
+            const struct quota_bucket *qb = conf_bucket(c, bucket);
+            long long left = !qb || exhausted || qb->limit < used ? 0 : qb->limit - used;
+            buf_appends(&used_lines, "ytcache_quota_units_used{key=\"");
+            label_value(&used_lines, label);
+            buf_appends(&used_lines, "\",bucket=\"");
+            label_value(&used_lines, bucket);
+            buf_appendf(&used_lines, "\"} %lld\n", used);
+            buf_appends(&left_lines, "ytcache_quota_units_left{key=\"");
+            label_value(&left_lines, label);
+            buf_appends(&left_lines, "\",bucket=\"");
+            label_value(&left_lines, bucket);
+            buf_appendf(&left_lines, "\"} %lld\n", left);
+        }
+        buf_appends(b, "# HELP ytcache_quota_units_used Units spent today (Pacific day) per key and bucket.\n"
+                       "# TYPE ytcache_quota_units_used gauge\n");
+        if (used_lines.len)
+            buf_append(b, used_lines.data, used_lines.len);
+        buf_appends(b, "# HELP ytcache_quota_units_left Units left today per key and bucket.\n"
+                       "# TYPE ytcache_quota_units_left gauge\n");
+        if (left_lines.len)
+            buf_append(b, left_lines.data, left_lines.len);
+        buf_free(&used_lines);
+        buf_free(&left_lines);
+    }
+    if (st)
+        mysql_stmt_close(st);
+
+    static const char q_misc[] =
+        "SELECT (SELECT COUNT(*) FROM cache), (SELECT COALESCE(SUM(LENGTH(response)), 0) FROM cache),"
+        " COALESCE((SELECT state FROM breaker WHERE name = 'upstream'), 0),"
+        " COALESCE((SELECT failures FROM breaker WHERE name = 'upstream'), 0)";
+    st = mysql_stmt_init(my);
+    long long rows = 0, bytes = 0, state = 0, failures = 0;
+    my_bool n[4] = { 0 };
+    MYSQL_BIND r[4];
+    db_bind_out_long(&r[0], &rows, &n[0]);
+    db_bind_out_long(&r[1], &bytes, &n[1]);
+    db_bind_out_long(&r[2], &state, &n[2]);
+    db_bind_out_long(&r[3], &failures, &n[3]);
+    if (st && mysql_stmt_prepare(st, q_misc, sizeof q_misc - 1) == 0 && mysql_stmt_execute(st) == 0 &&
+        mysql_stmt_bind_result(st, r) == 0 && mysql_stmt_fetch(st) == 0) {
+        buf_appendf(b, "# HELP ytcache_cache_rows Rows in the cache table.\n# TYPE ytcache_cache_rows gauge\n"
+                       "ytcache_cache_rows %lld\n", rows);
+        buf_appendf(b, "# HELP ytcache_cache_bytes Bytes of stored responses.\n# TYPE ytcache_cache_bytes gauge\n"
+                       "ytcache_cache_bytes %lld\n", bytes);
+        buf_appendf(b, "# HELP ytcache_breaker_state Upstream circuit breaker: 0 closed, 1 open, 2 half-open.\n"
+                       "# TYPE ytcache_breaker_state gauge\nytcache_breaker_state %lld\n", state);
+        buf_appendf(b, "# HELP ytcache_breaker_failures Consecutive upstream failures counted by the breaker.\n"
+                       "# TYPE ytcache_breaker_failures gauge\nytcache_breaker_failures %lld\n", failures);
+    }
+    if (st)
+        mysql_stmt_close(st);
+}
+
+int metrics_render(struct db *d, const struct conf *c, buf_t *b)
+{
+    buf_reset(b);
+    buf_appends(b, "# HELP ytcache_requests_total Requests answered, by route and cache result.\n"
+                   "# TYPE ytcache_requests_total counter\n");
+    for (int i = 0; i < MR__COUNT; i++)
+        for (int j = 0; j < MC__COUNT; j++)
+            buf_appendf(b, "ytcache_requests_total{route=\"%s\",cache=\"%s\"} %llu\n", route_names[i],
+                        cache_names[j], (unsigned long long)get(&m->requests[i][j]));
+    buf_appends(b, "# HELP ytcache_upstream_calls_total Upstream outcomes, including calls refused before "
+                   "being made (no_quota, breaker_open, ...).\n# TYPE ytcache_upstream_calls_total counter\n");
+    for (int i = 0; i < (int)UP_CLASSES; i++)
+        buf_appendf(b, "ytcache_upstream_calls_total{class=\"%s\"} %llu\n", upstream_class_name((enum up_class)i),
+                    (unsigned long long)get(&m->upstream[i]));
+    buf_appends(b, "# HELP ytcache_upstream_duration_seconds Time of upstream calls.\n"
+                   "# TYPE ytcache_upstream_duration_seconds histogram\n");
+    for (size_t i = 0; i < NBUCKETS; i++)
+        buf_appendf(b, "ytcache_upstream_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[i],
+                    (unsigned long long)get(&m->latency_bucket[i]));
+    unsigned long long count = get(&m->latency_count);
+    buf_appendf(b, "ytcache_upstream_duration_seconds_bucket{le=\"+Inf\"} %llu\n", count);
+    buf_appendf(b, "ytcache_upstream_duration_seconds_sum %.6f\n", (double)get(&m->latency_sum_us) / 1e6);
+    buf_appendf(b, "ytcache_upstream_duration_seconds_count %llu\n", count);
+    buf_appendf(b, "# HELP ytcache_stale_served_total Expired copies served (stale-while-revalidate, "
+                   "stale-if-error).\n# TYPE ytcache_stale_served_total counter\nytcache_stale_served_total %llu\n",
+                (unsigned long long)get(&m->stale));
+    buf_appends(b, "# HELP ytcache_errors_total Error answers made by ytcache, by reason.\n"
+                   "# TYPE ytcache_errors_total counter\n");
+    for (size_t i = 0; i < NREASONS; i++)
+        buf_appendf(b, "ytcache_errors_total{reason=\"%s\"} %llu\n", reasons[i], (unsigned long long)get(&m->errors[i]));
+    db_gauges(d, c, b);
+    return b->data ? 0 : -1;
+}
+
+/* addr matches an exact entry, or an IPv4 a.b.c.d/n entry */
+static int addr_match(const char *entry, const char *addr)
+{
+    const char *slash = strchr(entry, '/');
+    if (!slash)
+        return strcmp(entry, addr) == 0;
+    char net[64];
+    size_t n = (size_t)(slash - entry);
+    long bits;
+    if (n >= sizeof net || util_parse_long(slash + 1, 0, 32, &bits) < 0)
+        return 0;
+    memcpy(net, entry, n);
+    net[n] = '\0';
+    struct in_addr a, b;
+    if (inet_pton(AF_INET, net, &a) != 1 || inet_pton(AF_INET, addr, &b) != 1)
+        return 0;
+    uint32_t mask = bits == 0 ? 0 : htonl(0xFFFFFFFFu << (32 - bits));
+    return (a.s_addr & mask) == (b.s_addr & mask);
+}
+
+int metrics_allowed(const struct conf *c, const char *addr)
+{
+    if (!addr)
+        return 0;
+    for (size_t i = 0; i < c->n_metrics_allow; i++)
+        if (addr_match(c->metrics_allow[i], addr))
+            return 1;
+    return 0;
+}

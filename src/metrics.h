@@ -1,0 +1,32 @@
+/* metrics: counters shared by every worker process through a mapped file, and the Prometheus text page. */
+#ifndef YTC_METRICS_H
+#define YTC_METRICS_H
+
+#include <stddef.h>
+#include "upstream.h"
+#include "util.h"
+
+struct conf;
+struct db;
+
+enum metrics_route { MR_API, MR_COMPAT, MR_HEALTH, MR_METRICS, MR_OTHER, MR__COUNT };
+enum metrics_cache { MC_HIT, MC_MISS, MC_STALE, MC_BYPASS, MC_NONE, MC__COUNT };
+
+/* Map the shared counters ([server] metrics_file, or a per-user file derived
+ * from the config path). On failure counting stays per process; 0 / -1. */
+int metrics_open(const struct conf *c, char *err, size_t errlen);
+void metrics_close(void);
+
+void metrics_request(enum metrics_route route, enum metrics_cache cache);
+void metrics_upstream(enum up_class cls, double seconds);
+void metrics_stale(void);
+void metrics_error(const char *reason);
+
+/* The exposition: shared counters plus gauges read from the database
+ * (units per key and bucket, breaker, cache rows and bytes). */
+int metrics_render(struct db *d, const struct conf *c, buf_t *out);
+
+/* 1 if addr may read /metrics ([server] metrics_allow: addresses or IPv4 CIDRs). */
+int metrics_allowed(const struct conf *c, const char *addr);
+
+#endif
