@@ -112,7 +112,7 @@ def fetched_regions(st):
 
 
 def sp(r):
-    if r.rc != 0 or r.err:
+    if r.rc != 0:
         yth.diag("stdout: " + r.out.strip()[:800])
         yth.diag("stderr: " + r.err.strip()[:800])
 
@@ -153,6 +153,16 @@ for reg in ("US", "GB", "JP"):
     like(r.out, r"(?m)^trending %s: fetched 0, skipped 2, units 0$" % reg, "--verbose: %s skipped, 0 units" % reg)
 r = refresh(c1)
 quiet_ok(r, "quiet second run")
+# only what is due within the interval: GB page 1 expires in a minute
+fake.reset()
+db.sql("UPDATE cache SET expires_at = UTC_TIMESTAMP() + INTERVAL 60 SECOND "
+       "WHERE region_code = 'GB' AND request NOT LIKE '%pageToken%'")
+r = refresh(c1)
+quiet_ok(r, "run with one list due")
+st = fake.stats()
+is_(st["calls"], 1, "only the list due within the interval is fetched")
+ok(st["queries"] and "regionCode=GB" in st["queries"][0] and "pageToken" not in st["queries"][0],
+   "... GB page 1")
 
 # ---------------------------------------------------------------- entries for the later cases
 HOT, COLD = yth.vid("rfhot"), yth.vid("rfcold")
@@ -188,12 +198,12 @@ is_(row(COLD), cold_before, "cold entry left to expire")
 
 # ---------------------------------------------------------------- 4. run budget and reserve
 fake.reset()
-r = refresh(conf({"regions": "KR,TW,SG", "run_budget": 2}), "--verbose")
+r = refresh(conf({"regions": "US", "run_budget": 2}), "--regions", "KR,TW,SG", "--verbose")
 sp(r)
 is_(r.rc, 0, "run_budget 2: exit 0")
 st = fake.stats()
 is_(st["calls"], 2, "run_budget 2 with 3 regions: exactly 2 upstream calls")
-is_(fetched_regions(st), ["KR", "TW"], "in region order; SG waits for the next run")
+is_(fetched_regions(st), ["KR", "TW"], "--regions replaces the configured list; SG waits for the next run")
 like(r.out, r"run budget of 2 units reached", "--verbose says the run budget was reached")
 
 # the budget applies to the whole run: 2 trending calls leave 1 for the hottest entry
@@ -336,7 +346,24 @@ r = refresh(conf({"regions": "NL"}))
 is_(r.rc, 3, "upstream failing (500): exit 3")
 like(r.err, r"upstream", "upstream failing: stderr says so")
 ok(fake.calls() >= 1, "the fake was called")
+
+# the responder's breaker: opened by the first failure, no call after it
+fake.reset()
+fake.mode("error500")
+r = refresh(conf({"regions": "NO,SE,FI"}, quota={"breaker_failures": 1}))
+is_(r.rc, 3, "breaker opened by a failing upstream: exit 3")
+is_(fake.calls(), 1, "breaker open: one call, none for the other regions")
+is_((s.breaker() or {}).get("state"), 1, "the shared breaker is open")
 fake.mode("ok")
+s.reset_quota()
+
+# the responder's region budgets: budget.default.JP
+db.sql("DELETE FROM cache WHERE region_code = 'JP'")
+fake.reset()
+r = refresh(conf({"regions": "JP", "pages": 2}, quota={"budget.default.JP": 1}))
+is_(r.rc, 4, "region budget spent: exit 4")
+is_(fake.calls(), 1, "budget.default.JP = 1: one call, page 2 not fetched")
+s.reset_quota()
 is_(yth.sanitizer_reports(), [], "no sanitizer report")
 
 yth.done_testing()
