@@ -172,6 +172,8 @@ for v in [HOT, COLD] + H + P:
     resp = s.get("/youtube/v3/videos?part=snippet&id=" + v)
     if resp.status != 200 or resp.xcache != "MISS":
         yth.diag("fill %s: %s %s" % (v, resp.status, resp.xcache))
+QS = "q=" + yth.q([("q", "cats & dogs/\u00fc+%ok")]).split("=", 1)[1] + "&part=snippet&maxResults=3&ttl=120"
+is_(s.get("/youtube/v3/search?" + QS).xcache, "MISS", "search entry with an awkward q stored")
 for _ in range(3):
     is_(s.get("/youtube/v3/videos?id=%s&part=snippet" % HOT).xcache, "HIT", "hot entry used")
 is_(s.get("/youtube/v3/videos?id=%s&part=snippet" % COLD).xcache, "HIT", "cold entry used once")
@@ -195,6 +197,20 @@ like(r.out, r"(?m)^refresh-ahead: 1 hot, fetched 1, skipped 0, units 1$", "--ver
 h = row(HOT, "recent_hits, expires_at > UTC_TIMESTAMP() + INTERVAL 3000 SECOND")
 is_(h, ["0", "1"], "hot entry: fetched again with its full TTL, hit count restarted")
 is_(row(COLD), cold_before, "cold entry left to expire")
+
+# a hot entry is fetched again under its own key and TTL, whatever its query holds
+fake.reset()
+db.sql("UPDATE cache SET recent_hits = 4, expires_at = UTC_TIMESTAMP() WHERE endpoint = 'search'")
+key_before, n_rows = db.value("SELECT HEX(cache_key) FROM cache WHERE endpoint = 'search'"), db.count()
+r = refresh(c3)
+quiet_ok(r, "refresh-ahead of a search entry")
+st = fake.stats()
+is_(st["queries"], ["maxResults=3&part=snippet&q=cats%20%26%20dogs%2F%C3%BC%2B%25ok"],
+    "the stored request is sent again, percent-encoded as the responder does")
+is_(db.sql("SELECT HEX(cache_key), ttl, recent_hits, expires_at > UTC_TIMESTAMP() + INTERVAL 100 SECOND "
+           "FROM cache WHERE endpoint = 'search'"), [[key_before, "120", "0", "1"]],
+    "same row refreshed (same key, its own ttl= of 120 s kept)")
+is_(db.count(), n_rows, "no new row")
 
 # ---------------------------------------------------------------- 4. run budget and reserve
 fake.reset()
