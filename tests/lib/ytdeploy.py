@@ -1,0 +1,448 @@
+#!/usr/bin/python3
+"""ytdeploy -- the shipped deployment files, run for real, for the
+integration tests (on top of yth).
+
+The files users copy (nginx/*.conf, apache/*, contrib/*.service, www/) are
+what is tested: render() reads a shipped file and substitutes paths and
+ports, and every substitution must match, so a changed file makes the test
+stop with a clear message instead of silently testing something else.
+
+  ShippedNginx   nginx running a shipped nginx/*.conf (http{} context file)
+  StaticNginx    nginx serving a directory (a second origin for browser tests)
+  Apache         a private apache2 (root, port, pid file, logs, mutexes in
+                 the test's directory) with modules from the system's module
+                 directory and one shipped file included
+  InheritedSocket  ytcache on a listening socket passed as fd 0 (systemd
+                 socket activation, StandardInput=socket)
+  chromium_dom() headless Chromium's rendered DOM of a URL
+
+Programs: YTC_APACHE2 (else apache2 or httpd on PATH), YTC_CHROMIUM (else
+chromium on PATH), YTC_NGINX as in yth.
+"""
+
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+
+import yth
+from yth import bail, diag, read_file, wait_for
+
+REPO = yth.SRCDIR
+
+
+def shipped(relpath):
+    return os.path.join(REPO, relpath)
+
+
+def render(relpath, subs):
+    """The text of the shipped file relpath with each (old, new) of subs
+    replaced (all occurrences); bails out when an old string is missing."""
+    text = read_file(shipped(relpath)).decode("utf-8")
+    if not text:
+        bail("shipped file %s is missing or empty" % relpath)
+    for old, new in subs:
+        if old not in text:
+            bail("shipped file %s no longer contains %r: update the test that renders it"
+                 % (relpath, old))
+        text = text.replace(old, new)
+    return text
+
+
+def write(path, text, mode=0o644):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def mkdir(path, mode=0o755):
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, mode)
+    return path
+
+
+def unprivileged_user():
+    """(name, uid, gid) of the user web servers switch to when the tests run
+    as root (www-data, else nobody), or None when not root."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("www-data", "nobody"):
+        try:
+            pw = pwd.getpwnam(name)
+            return name, pw.pw_uid, pw.pw_gid
+        except KeyError:
+            continue
+    bail("running as root but neither www-data nor nobody exists for apache2's User")
+
+
+def give_to(user, *paths):
+    """chown paths to user (a tuple from unprivileged_user(); None: no-op)."""
+    if user:
+        for p in paths:
+            os.chown(p, user[1], user[2])
+
+
+# ------------------------------------------------------------------ nginx
+
+def nginx_conf_dir():
+    """Directory of the system nginx's own configuration (fastcgi_params,
+    mime.types), from `nginx -V`."""
+    bin_ = yth.which("nginx", "YTC_NGINX")
+    if not bin_:
+        bail("nginx not found on PATH (add its directory to PATH or set YTC_NGINX)")
+    r = subprocess.run([bin_, "-V"], capture_output=True, text=True, timeout=30)
+    m = re.search(r"--conf-path=(\S+)", r.stdout + r.stderr)
+    d = os.path.dirname(m.group(1)) if m else None
+    if not d or not os.path.exists(os.path.join(d, "fastcgi_params")):
+        bail("cannot find nginx's fastcgi_params (nginx -V gives conf path %r)" % d)
+    return d
+
+
+class ShippedNginx(yth.Nginx):
+    """nginx with a shipped http{}-context file (nginx/*.conf) included
+    as users do (/etc/nginx/conf.d/), after substituting subs; its
+    `listen 80;` becomes this server's loopback port.  The system's
+    fastcgi_params and mime.types are copied next to the main file, so
+    `include fastcgi_params;` finds the real one."""
+
+    def __init__(self, tmp, relpath, subs, name="nginx-shipped"):
+        self.relpath = relpath
+        self.subs = list(subs)
+        self.rendered = None
+        super().__init__(tmp, [], workers=1, name=name)
+
+    def conf_text(self):
+        d = self.dir
+        os.makedirs(d, exist_ok=True)
+        sysconf = nginx_conf_dir()
+        for fn in ("fastcgi_params", "mime.types"):
+            shutil.copyfile(os.path.join(sysconf, fn), os.path.join(d, fn))
+        self.rendered = render(self.relpath, self.subs +
+                               [("listen 80;", "listen 127.0.0.1:%d;" % self.port)])
+        write(os.path.join(d, "ytcache.conf"), self.rendered)
+        out = ["daemon off;", "master_process on;", "worker_processes 1;",
+               "pid %s/nginx.pid;" % d,
+               "error_log %s/logs/%s-error.log notice;" % (self.tmp, self.name)]
+        if os.geteuid() == 0:
+            out.append("user root;")
+        out += ["events { worker_connections 256; }",
+                "http {",
+                "    include mime.types;",
+                "    default_type application/octet-stream;",
+                "    access_log %s/logs/%s-access.log;" % (self.tmp, self.name),
+                "    client_body_temp_path %s/client_body;" % d,
+                "    fastcgi_temp_path %s/fastcgi_temp;" % d,
+                "    proxy_temp_path %s/proxy_temp;" % d,
+                "    uwsgi_temp_path %s/uwsgi_temp;" % d,
+                "    scgi_temp_path %s/scgi_temp;" % d,
+                "    # the shipped file, as in /etc/nginx/conf.d/",
+                "    include ytcache.conf;",
+                "}"]
+        return "\n".join(out) + "\n"
+
+    def origin(self):
+        return "http://127.0.0.1:%d" % self.port
+
+
+class StaticNginx(yth.Nginx):
+    """nginx serving the files of root on its own port: another origin."""
+
+    TYPES = {"text/html": "html", "application/javascript": "js mjs",
+             "application/json": "json", "text/css": "css"}
+
+    def __init__(self, tmp, root, name="nginx-static"):
+        self.root = root
+        super().__init__(tmp, [], workers=1, name=name)
+
+    def conf_text(self):
+        d = self.dir
+        types = " ".join("%s %s;" % (t, e) for t, e in self.TYPES.items())
+        out = ["daemon off;", "master_process on;", "worker_processes 1;",
+               "pid %s/nginx.pid;" % d,
+               "error_log %s/logs/%s-error.log notice;" % (self.tmp, self.name)]
+        if os.geteuid() == 0:
+            out.append("user root;")
+        out += ["events { worker_connections 64; }",
+                "http {",
+                "    types { %s }" % types,
+                "    default_type application/octet-stream;",
+                "    access_log %s/logs/%s-access.log;" % (self.tmp, self.name),
+                "    client_body_temp_path %s/client_body;" % d,
+                "    proxy_temp_path %s/proxy_temp;" % d,
+                "    fastcgi_temp_path %s/fastcgi_temp;" % d,
+                "    uwsgi_temp_path %s/uwsgi_temp;" % d,
+                "    scgi_temp_path %s/scgi_temp;" % d,
+                "    server {",
+                "        listen 127.0.0.1:%d;" % self.port,
+                "        root %s;" % self.root,
+                "        index index.html;",
+                "    }",
+                "}"]
+        return "\n".join(out) + "\n"
+
+    def origin(self):
+        return "http://127.0.0.1:%d" % self.port
+
+
+# ------------------------------------------------------------------ apache2
+
+def apache_binary():
+    b = yth.which("apache2", "YTC_APACHE2") or yth.which("httpd")
+    if not b:
+        bail("apache2 not found on PATH (Debian: apt-get install apache2; or set YTC_APACHE2)")
+    return b
+
+
+def apache_root(binary):
+    """HTTPD_ROOT of the apache2 binary (`apache2 -V`)."""
+    r = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, APACHE_RUN_DIR="/nonexistent"))
+    m = re.search(r'HTTPD_ROOT="([^"]+)"', r.stdout + r.stderr)
+    return m.group(1) if m else None
+
+
+def apache_module(binary, name):
+    """The shared object of apache module NAME (e.g. "fcgid"), from the
+    system's LoadModule line for it (Debian: HTTPD_ROOT/mods-available/
+    NAME.load), or from $YTC_APACHE_MODULES/mod_NAME.so."""
+    d = os.environ.get("YTC_APACHE_MODULES")
+    if d:
+        return os.path.join(d, "mod_%s.so" % name)
+    root = apache_root(binary)
+    if root:
+        text = read_file(os.path.join(root, "mods-available", name + ".load")).decode("utf-8", "replace")
+        m = re.search(r"^\s*LoadModule\s+(\S+)\s+(\S+)", text, re.M)
+        if m:
+            return m.group(2) if m.group(2).startswith("/") else os.path.join(root, m.group(2))
+    return None
+
+
+class Apache:
+    """A private apache2 on a loopback port: ServerRoot, PidFile, ErrorLog,
+    Mutex and runtime directories in the test's directory, modules loaded
+    from the system's module directory, the event MPM, and body (the
+    rendered shipped file plus what the test needs) at server level.
+    When the tests run as root, Apache's children run as www-data."""
+
+    BASE_MODULES = ["mpm_event", "authz_core", "authz_host", "mime", "alias", "dir", "env",
+                    "filter", "deflate", "headers"]
+
+    def __init__(self, tmp, name, body, modules=(), docroot=None):
+        self.tmp, self.name, self.body = tmp, name, body
+        self.bin = apache_binary()
+        self.modules = self.BASE_MODULES + [m for m in modules if m not in self.BASE_MODULES]
+        self.dir = mkdir(os.path.join(tmp, name))
+        self.docroot = docroot or mkdir(os.path.join(self.dir, "htdocs"))
+        self.user = unprivileged_user()
+        self.errlog = os.path.join(tmp, "logs", name + "-error.log")
+        self.pidfile = os.path.join(self.dir, "apache2.pid")
+        self.port = yth.free_port()
+        self.proc = None
+        self.start()
+
+    def module_lines(self):
+        out = []
+        for m in self.modules:
+            so = apache_module(self.bin, m)
+            if not so or not os.path.exists(so):
+                bail("apache module %s not found (%r); Debian: apache2%s" %
+                     (m, so, ", libapache2-mod-fcgid" if m == "fcgid" else ""))
+            out.append("LoadModule %s_module %s" % (m, so))
+        return out
+
+    def conf_text(self):
+        d = self.dir
+        run = mkdir(os.path.join(d, "run"), 0o755)
+        mutex = mkdir(os.path.join(d, "mutex"), 0o755)
+        write(os.path.join(d, "mime.types"),
+              "text/html html\napplication/javascript js mjs\napplication/json json\n")
+        out = ["# %s: written by tests/lib/ytdeploy.py" % self.name,
+               'ServerRoot "%s"' % d,
+               "ServerName 127.0.0.1",
+               "Listen 127.0.0.1:%d" % self.port,
+               'PidFile "%s"' % self.pidfile,
+               'DefaultRuntimeDir "%s"' % run,
+               'Mutex file:%s default' % mutex,
+               'ErrorLog "%s"' % self.errlog,
+               "LogLevel warn",
+               'TypesConfig "%s/mime.types"' % d]
+        out += self.module_lines()
+        if self.user:
+            out += ["User %s" % self.user[0], "Group #%d" % self.user[2]]
+        out += ['LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{X-Cache}o\\"" ytc',
+                'CustomLog "%s/logs/%s-access.log" ytc' % (self.tmp, self.name),
+                "StartServers 1", "ServerLimit 2", "ThreadsPerChild 16",
+                "MaxRequestWorkers 32", "MinSpareThreads 4", "MaxSpareThreads 32",
+                "Timeout 60", "KeepAlive Off",
+                'DocumentRoot "%s"' % self.docroot,
+                "<Directory />", "    AllowOverride None", "    Require all denied", "</Directory>",
+                '<Directory "%s">' % self.docroot, "    Require all granted", "</Directory>"]
+        if "cgid" in self.modules:
+            out.append('ScriptSock "%s/cgisock"' % run)
+        if "fcgid" in self.modules:
+            ipc = mkdir(os.path.join(d, "fcgid"), 0o755)
+            give_to(self.user, ipc)
+            out += ['FcgidIPCDir "%s"' % ipc,
+                    'FcgidProcessTableFile "%s/fcgid_shm"' % run]
+        out += ["", "# ---- test body", self.body]
+        return "\n".join(out) + "\n"
+
+    def start(self):
+        self.conf = os.path.join(self.dir, "apache2.conf")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("YTCACHE_")}
+        for attempt in range(3):
+            write(self.conf, self.conf_text())
+            if os.path.exists(self.pidfile):
+                os.unlink(self.pidfile)
+            t = subprocess.run([self.bin, "-d", self.dir, "-f", self.conf, "-t"],
+                               capture_output=True, text=True, env=env, timeout=30)
+            if t.returncode != 0:
+                bail("apache2 -t rejects the configuration of %s:\n%s\n---- %s\n%s" %
+                     (self.name, t.stdout + t.stderr, self.conf, read_file(self.conf).decode()))
+            self.proc = yth.Proc(self.tmp, self.name, [self.bin, "-d", self.dir, "-f", self.conf,
+                                                      "-DFOREGROUND"], env=env)
+            if wait_for(lambda: not self.proc.alive() or (os.path.exists(self.pidfile) and
+                                                          yth.can_connect(("127.0.0.1", self.port))),
+                        30) and self.proc.alive():
+                return
+            self.proc.stop()
+            log = read_file(self.errlog).decode("utf-8", "replace") + self.proc.log_text()
+            if "in use" in log and attempt < 2:
+                self.port = yth.free_port()
+                continue
+            break
+        bail("apache2 %s did not start:\n%s" % (self.name, (read_file(self.errlog).decode(
+            "utf-8", "replace") + self.proc.log_text())[-3000:]))
+
+    def stop(self):
+        """Stop Apache (and with it the processes mod_fcgid started)."""
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 20)
+            self.proc = None
+
+    def origin(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def http(self, method, path, headers=None, body=None, timeout=60):
+        return _http(self.port, method, path, headers, body, timeout)
+
+    def get(self, path, headers=None, **kw):
+        return self.http("GET", path, headers, **kw)
+
+    def errors(self):
+        return read_file(self.errlog).decode("utf-8", "replace")
+
+
+def _http(port, method, path, headers=None, body=None, timeout=60):
+    import http.client
+    import time
+    t0 = time.monotonic()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return yth.Response(r.status, r.reason, r.getheaders(), data, time.monotonic() - t0)
+    finally:
+        c.close()
+
+
+# ------------------------------------------------------------------ socket activation
+
+class InheritedSocket(yth.Launcher):
+    """ytcache started the way systemd starts a socket-activated service
+    with StandardInput=socket: the test binds and listens on a unix socket
+    (ListenStream=) and passes it as fd 0; argv and environment come from
+    the caller (rendered from the shipped unit).  stdout and stderr go to
+    logs/<name>.log (StandardOutput=journal)."""
+    kind = "socket-activated"
+
+    def __init__(self, tmp, conf, argv, env, addr=None, name=None, processes=1):
+        self.argv, self.env = list(argv), dict(env)
+        self.processes = processes
+        super().__init__(tmp, conf, processes, addr, name)
+        self.procs = []
+        self.sock = None
+        self.start()
+
+    def start(self):
+        self._clear_socket()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.addr)
+        os.chmod(self.addr, 0o660)
+        self.sock.listen(128)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        for k, v in os.environ.items():
+            if k.startswith(("ASAN_", "UBSAN_", "LSAN_")):
+                env[k] = v
+        env.update(self.env)
+        self.procs = [yth.Proc(self.tmp, self.name, self.argv, env=env, stdin=self.sock.fileno())
+                      for _ in range(self.processes)]
+        # the socket listens already: what matters is that ytcache lives and answers
+        self.sock.close()       # ours; the children keep their fd 0
+
+    def pids(self):
+        return [p.pid for p in self.procs]
+
+    def alive(self):
+        return all(p.alive() for p in self.procs)
+
+    def stop(self):
+        for p in self.procs:
+            p.stop(signal.SIGTERM, 10)
+        rcs = [p.p.returncode for p in self.procs]
+        self.procs = []
+        return rcs
+
+
+# ------------------------------------------------------------------ chromium
+
+def chromium_binary():
+    b = yth.which("chromium", "YTC_CHROMIUM") or yth.which("chromium-browser")
+    if not b:
+        bail("chromium not found on PATH (Debian: apt-get install chromium; or set YTC_CHROMIUM)")
+    return b
+
+
+_chromium_runs = [0]
+
+
+def chromium_dom(tmp, url, budget_ms=15000, timeout=60):
+    """Load url in headless Chromium, let it run (virtual time budget: the
+    page's fetches finish first), return the serialized DOM (str).  Its
+    stderr goes to logs/chromium.log."""
+    _chromium_runs[0] += 1
+    n = _chromium_runs[0]
+    home = mkdir(os.path.join(tmp, "chromium", "home"))
+    profile = mkdir(os.path.join(tmp, "chromium", "profile-%d" % n))
+    argv = [chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+            "--user-data-dir=" + profile, "--virtual-time-budget=%d" % budget_ms,
+            "--dump-dom", url]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home,
+           "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+           "XDG_CACHE_HOME": os.path.join(home, ".cache"), "LANG": "C.UTF-8"}
+    log = os.path.join(tmp, "logs", "chromium.log")
+    with open(log, "ab") as lf:
+        lf.write(("### %s\n" % " ".join(argv)).encode())
+        lf.flush()
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=lf, stdin=subprocess.DEVNULL,
+                             env=env, start_new_session=True)
+        try:
+            out, _ = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, _ = p.communicate()
+            diag("chromium timed out after %d s on %s" % (timeout, url))
+        finally:
+            # helpers (zygote, crashpad) of this run, by its process group
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+    return out.decode("utf-8", "replace")
