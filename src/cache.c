@@ -61,9 +61,63 @@ int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *
     return 1;
 }
 
+static int cache_store_row(struct db *d, const unsigned char key[32], const char *request_json,
+                           const char *body, size_t len, long status, const char *etag, long ttl,
+                           char *err, size_t errlen);
+
+/* For a request of several ids, list each in cache_ids (invalidation by one id). */
+static int store_ids(struct db *d, const unsigned char key[32], const char *ids, char *err, size_t errlen)
+{
+    static const char SQL_IDS_DEL[] = "DELETE FROM cache_ids WHERE cache_key = ?";
+    static const char SQL_IDS_ADD[] = "INSERT IGNORE INTO cache_ids (id, cache_key) VALUES (?, ?)";
+    MYSQL_BIND p[2];
+    unsigned long klen = 32;
+    db_bind_blob(&p[0], key, &klen);
+    if (db_run(d, DBS_IDS_DEL, SQL_IDS_DEL, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+        return -1;
+    const char *s = ids;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        if (n > 0 && n <= 64) {
+            char id[65];
+            memcpy(id, s, n);
+            id[n] = '\0';
+            unsigned long ilen = n;
+            db_bind_str(&p[0], id, &ilen);
+            db_bind_blob(&p[1], key, &klen);
+            if (db_run(d, DBS_IDS_ADD, SQL_IDS_ADD, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+                return -1;
+        }
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    return 0;
+}
+
 int cache_store(struct db *d, const unsigned char key[32], const char *request_json,
                 const char *body, size_t len, long status, const char *etag, long ttl,
-                char *err, size_t errlen)
+                const char *ids, char *err, size_t errlen)
+{
+    int multi = ids && strchr(ids, ',');
+    if (multi && db_exec_static(d, "START TRANSACTION", err, errlen) < 0)
+        return -1;
+    int rc = cache_store_row(d, key, request_json, body, len, status, etag, ttl, err, errlen);
+    if (multi) {
+        if (rc == 0)
+            rc = store_ids(d, key, ids, err, errlen);
+        char err2[256];
+        if (db_exec_static(d, rc == 0 ? "COMMIT" : "ROLLBACK", err2, sizeof err2) < 0 && rc == 0) {
+            util_copy(err, errlen, err2);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+static int cache_store_row(struct db *d, const unsigned char key[32], const char *request_json,
+                           const char *body, size_t len, long status, const char *etag, long ttl,
+                           char *err, size_t errlen)
 {
     MYSQL_BIND p[13];
     unsigned long klen = 32, rlen = strlen(request_json), blen = len, elen = strlen(etag);

@@ -17,9 +17,11 @@ struct cache_entry {
 
 /* 1 found, 0 not found, -1 database error. Reuses e->body's memory. */
 int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *e, char *err, size_t errlen);
+/* Upsert a row; `ids` (the id param, may be NULL) with several ids also
+ * fills cache_ids, in the same transaction. */
 int cache_store(struct db *d, const unsigned char key[32], const char *request_json,
                 const char *body, size_t len, long status, const char *etag, long ttl,
-                char *err, size_t errlen);
+                const char *ids, char *err, size_t errlen);
 /* Hit counts are gathered per process and written in one transaction at
  * most once a second, so a cache hit costs one primary-key read and no
  * write (a write per hit means an fsync per hit). */

@@ -97,6 +97,12 @@ static const struct opt opts[] = {
     { "refresh", "hot_hits", O_LONG, OFF(refresh_hot_hits), 0, "3", 1, 1000000000L, NULL },
     { "refresh", "run_budget", O_LONG, OFF(refresh_run_budget), 0, "200", 0, 1000000000L, NULL },
     { "refresh", "purge_batch", O_LONG, OFF(refresh_purge_batch), 0, "1000", 1, 100000, NULL },
+
+    { "websub", "hub", O_STR, OFF(websub_hub), 0, "https://pubsubhubbub.appspot.com/subscribe", 0, 0, NULL },
+    { "websub", "callback", O_STR, OFF(websub_callback), 0, "", 0, 0, NULL },
+    { "websub", "lease_seconds", O_SECS, OFF(websub_lease), 0, "5d", 60, YEAR, NULL },
+    { "websub", "max_body", O_LONG, OFF(websub_max_body), 0, "262144", 1024, 16777216L, NULL },
+    { "websub", "renew_before", O_SECS, OFF(websub_renew_before), 0, "1d", 60, YEAR, NULL },
 };
 
 /* The quota model of late 2026: search.list has its own 100-call bucket,
@@ -538,7 +544,7 @@ static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, siz
             char *name = trim(s + 1);
             if (strcmp(name, "server") && strcmp(name, "database") && strcmp(name, "upstream") &&
                 strcmp(name, "cache") && strcmp(name, "ttl") && strcmp(name, "quota") &&
-                strcmp(name, "refresh")) {
+                strcmp(name, "refresh") && strcmp(name, "websub")) {
                 snprintf(err, errlen, "%s:%ld: unknown section: %s", path, lineno, text);
                 return -1;
             }

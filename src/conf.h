@@ -105,6 +105,13 @@ struct conf {
     long refresh_run_budget;         /* units one run may spend */
     long refresh_purge_batch;        /* rows per DELETE */
 
+    /* [websub] */
+    char *websub_hub;
+    char *websub_callback;           /* public URL of <mount>/websub */
+    long websub_lease;               /* seconds */
+    long websub_max_body;            /* bytes */
+    long websub_renew_before;        /* seconds */
+
     /* [ttl] */
     struct ttl_rule ttl[64];
     size_t n_ttl;

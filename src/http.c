@@ -39,6 +39,27 @@ int http_write(struct http_io *io, const void *p, size_t n)
     return 0;
 }
 
+int http_read_body(struct http_io *io, size_t len, buf_t *b)
+{
+    buf_reset(b);
+    if (buf_reserve(b, len) < 0)
+        return -1;
+    while (b->len < len) {
+        size_t want = len - b->len;
+        int chunk = want > 65536 ? 65536 : (int)want;
+        long got;
+        if (io->in)
+            got = FCGX_GetStr(b->data + b->len, chunk, io->in);
+        else
+            got = (long)read(0, b->data + b->len, (size_t)chunk);
+        if (got <= 0)
+            return -1;
+        b->len += (size_t)got;
+    }
+    b->data[b->len] = '\0';
+    return 0;
+}
+
 int http_flush(struct http_io *io)
 {
     return io->out ? FCGX_FFlush(io->out) : 0;

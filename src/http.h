@@ -12,11 +12,14 @@ typedef struct FCGX_Stream FCGX_Stream;
 struct http_io {
     FCGX_Stream *out;     /* NULL for CGI */
     char **envp;          /* FastCGI params, or environ for CGI */
+    FCGX_Stream *in;      /* request body; NULL for CGI (fd 0) */
 };
 
 const char *http_env(const struct http_io *io, const char *name);
 int http_write(struct http_io *io, const void *p, size_t n);
 int http_flush(struct http_io *io);
+/* Read a request body of exactly `len` bytes into b. 0 / -1 (short or failed read). */
+int http_read_body(struct http_io *io, size_t len, buf_t *b);
 
 const char *http_reason(int status);
 /* Google's error shape with domain "ytcache". */

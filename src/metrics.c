@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const route_names[MR__COUNT] = { "api", "compat", "health", "metrics", "other" };
+static const char *const route_names[MR__COUNT] = { "api", "compat", "health", "metrics", "websub", "other" };
 static const char *const cache_names[MC__COUNT] = { "HIT", "MISS", "STALE", "BYPASS", "NONE" };
 #define UP_CLASSES (UP_DB_ERROR + 1)
 static const double buckets[] = { 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
@@ -30,7 +30,11 @@ static const char *const reasons[] = {
 };
 #define NREASONS (sizeof reasons / sizeof reasons[0])
 
-#define MAGIC 0x5954434d45545231ULL   /* "YTCMETR1" */
+static const char *const websub_kinds[] = { "verified", "bad_signature", "unknown_topic", "malformed",
+                                             "oversize", "intent_verified", "intent_refused", "invalidated_rows" };
+#define NWEBSUB (sizeof websub_kinds / sizeof websub_kinds[0])
+
+#define MAGIC 0x5954434d45545232ULL   /* "YTCMETR2" */
 
 struct shm {
     uint64_t magic;
@@ -42,6 +46,7 @@ struct shm {
     uint64_t latency_sum_us;
     uint64_t stale;
     uint64_t errors[NREASONS];
+    uint64_t websub[NWEBSUB];
 };
 
 static struct shm local;          /* used when the shared file cannot be had */
@@ -138,6 +143,13 @@ void metrics_error(const char *reason)
         if (reason && strcmp(reason, reasons[i]) == 0)
             break;
     add(&m->errors[i], 1);
+}
+
+void metrics_websub(const char *kind, unsigned long long n)
+{
+    for (size_t i = 0; i < NWEBSUB; i++)
+        if (strcmp(kind, websub_kinds[i]) == 0)
+            add(&m->websub[i], n);
 }
 
 /* Label values: backslash, quote and newline escaped, as the format asks. */
@@ -274,6 +286,14 @@ int metrics_render(struct db *d, const struct conf *c, buf_t *b)
                    "# TYPE ytcache_errors_total counter\n");
     for (size_t i = 0; i < NREASONS; i++)
         buf_appendf(b, "ytcache_errors_total{reason=\"%s\"} %llu\n", reasons[i], (unsigned long long)get(&m->errors[i]));
+    buf_appends(b, "# HELP ytcache_websub_notifications_total WebSub notifications and intent checks, by outcome.\n"
+                   "# TYPE ytcache_websub_notifications_total counter\n");
+    for (size_t i = 0; i + 1 < NWEBSUB; i++)
+        buf_appendf(b, "ytcache_websub_notifications_total{result=\"%s\"} %llu\n", websub_kinds[i],
+                    (unsigned long long)get(&m->websub[i]));
+    buf_appendf(b, "# HELP ytcache_websub_invalidated_rows_total Cache rows expired by WebSub notifications.\n"
+                   "# TYPE ytcache_websub_invalidated_rows_total counter\nytcache_websub_invalidated_rows_total %llu\n",
+                (unsigned long long)get(&m->websub[NWEBSUB - 1]));
     db_gauges(d, c, b);
     return b->data ? 0 : -1;
 }

@@ -9,7 +9,7 @@
 struct conf;
 struct db;
 
-enum metrics_route { MR_API, MR_COMPAT, MR_HEALTH, MR_METRICS, MR_OTHER, MR__COUNT };
+enum metrics_route { MR_API, MR_COMPAT, MR_HEALTH, MR_METRICS, MR_WEBSUB, MR_OTHER, MR__COUNT };
 enum metrics_cache { MC_HIT, MC_MISS, MC_STALE, MC_BYPASS, MC_NONE, MC__COUNT };
 
 /* Map the shared counters ([server] metrics_file, or a per-user file derived
@@ -21,6 +21,9 @@ void metrics_request(enum metrics_route route, enum metrics_cache cache);
 void metrics_upstream(enum up_class cls, double seconds);
 void metrics_stale(void);
 void metrics_error(const char *reason);
+/* WebSub outcomes: verified, bad_signature, unknown_topic, malformed, oversize,
+ * intent_verified, intent_refused; invalidated_rows counts rows. */
+void metrics_websub(const char *kind, unsigned long long n);
 
 /* The exposition: shared counters plus gauges read from the database
  * (units per key and bucket, breaker, cache rows and bytes). */

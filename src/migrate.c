@@ -13,6 +13,7 @@ static const struct {
     { 1, migrate_schema_sql },
     { 2, migrate_002_sql },
     { 3, migrate_003_sql },
+    { 4, migrate_004_sql },
 };
 
 int migrate_latest(void)

@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "config.h"
 #include "migrate.h"
+#include "websub.h"
 #include "breaker.h"
 #include "climit.h"
 #include "quota.h"
@@ -320,7 +321,7 @@ static void store(struct proxy *p)
     char err[256];
     if (canon_request_json(&r->canon, r->keyid, &r->scratch) < 0 ||
         cache_store(p->db, r->key, r->scratch.data, r->up.body.data, r->up.body.len, r->up.status,
-                    r->up.etag, store_ttl(p), err, sizeof err) < 0)
+                    r->up.etag, store_ttl(p), canon_get(&r->canon, "id"), err, sizeof err) < 0)
         log_burst(LOG_SLOT_STORE, 10, YLOG_ERROR, "cannot store %s: %s", r->canon.resource, err);
 }
 
@@ -459,6 +460,10 @@ static int route(struct proxy *p, char *resource, size_t rlen, int *compat, stru
             r->route = MR_METRICS;
             return 0;
         }
+        if (n >= 7 && memcmp(path + n - 7, "/websub", 7) == 0) {
+            r->route = MR_WEBSUB;
+            return 0;
+        }
         r->route = MR_COMPAT;
         *compat = 1;
         resource[0] = '\0';
@@ -530,6 +535,40 @@ static void serve_metrics(struct proxy *p)
     }
     send_typed(p, 200, "text/plain; version=0.0.4; charset=utf-8", "Cache-Control: no-store\r\n",
                r->scratch.data, r->scratch.len);
+}
+
+/* <mount>/websub: the hub's intent checks (GET) and notifications (POST). */
+static void serve_websub(struct proxy *p, const char *method, const char *qs)
+{
+    struct req *r = &p->req;
+    const struct conf *c = p->conf;
+    struct websub_answer a = { 0, NULL, { 0 } };
+    if (strcmp(method, "GET") == 0 || r->is_head) {
+        websub_verify_intent(p->db, c, qs, &a);
+    } else if (strcmp(method, "POST") == 0) {
+        const char *cl = http_env(r->io, "CONTENT_LENGTH");
+        long len = 0;
+        if (!cl || util_parse_long(cl, 0, c->websub_max_body, &len) < 0) {
+            metrics_websub("oversize", 1);
+            log_msg(YLOG_WARN, "websub: notification without a length or over %ld bytes refused", c->websub_max_body);
+            yerr_set(&r->err, 413, "requestTooLarge", "", "Notification body too large.");
+            send_error(p, &r->err);
+            return;
+        }
+        if (http_read_body(r->io, (size_t)len, &r->scratch) < 0) {
+            yerr_set(&r->err, 400, "invalidRequest", "", "Incomplete request body.");
+            send_error(p, &r->err);
+            return;
+        }
+        websub_notify(p->db, c, qs, r->scratch.data ? r->scratch.data : "", r->scratch.len,
+                      http_env(r->io, "HTTP_X_HUB_SIGNATURE"), &a);
+    } else {
+        yerr_set(&r->err, 405, "methodNotAllowed", "", "WebSub uses GET and POST.");
+        send_error(p, &r->err);
+        return;
+    }
+    send_typed(p, a.status, a.ctype, "Cache-Control: no-store\r\n", a.body.data ? a.body.data : "", a.body.len);
+    buf_free(&a.body);
 }
 
 static void preflight(struct proxy *p)
@@ -612,21 +651,13 @@ void proxy_handle(struct proxy *p, struct http_io *io)
     const char *method = http_env(io, "REQUEST_METHOD");
     if (!method)
         method = "GET";
+    char resource[32];
+    int compat = 0;
     if (strcmp(method, "OPTIONS") == 0) {
         preflight(p);
         goto finish;
     }
     r->is_head = strcmp(method, "HEAD") == 0;
-    if (strcmp(method, "GET") != 0 && !r->is_head) {
-        yerr_set(e, 405, "methodNotAllowed", "", "Only GET, HEAD and OPTIONS are supported.");
-        goto finish;
-    }
-    const char *cl = http_env(io, "CONTENT_LENGTH");
-    long clen = 0;
-    if (cl && *cl && (util_parse_long(cl, 0, MAX_CONTENT_LENGTH, &clen) < 0)) {
-        yerr_set(e, 413, "requestTooLarge", "", "Request body too large.");
-        goto finish;
-    }
     const char *qs = http_env(io, "QUERY_STRING");
     if (!qs)
         qs = "";
@@ -634,10 +665,23 @@ void proxy_handle(struct proxy *p, struct http_io *io)
         yerr_set(e, 414, "uriTooLong", "", "Query string longer than %ld bytes.", c->max_query_bytes);
         goto finish;
     }
-    char resource[32];
-    int compat = 0;
-    if (route(p, resource, sizeof resource, &compat, e) < 0)
+    int routed = route(p, resource, sizeof resource, &compat, e);
+    if (routed == 0 && r->route == MR_WEBSUB) {
+        serve_websub(p, method, qs);
         goto finish;
+    }
+    if (strcmp(method, "GET") != 0 && !r->is_head) {
+        yerr_set(e, 405, "methodNotAllowed", "", "Only GET, HEAD and OPTIONS are supported.");
+        goto finish;
+    }
+    if (routed < 0)
+        goto finish;
+    const char *cl = http_env(io, "CONTENT_LENGTH");
+    long clen = 0;
+    if (cl && *cl && (util_parse_long(cl, 0, MAX_CONTENT_LENGTH, &clen) < 0)) {
+        yerr_set(e, 413, "requestTooLarge", "", "Request body too large.");
+        goto finish;
+    }
     if (r->route == MR_HEALTH) {
         serve_health(p);
         goto finish;
@@ -747,7 +791,7 @@ int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long du
     struct req *r = &p->req;
     const struct conf *c = p->conf;
     char err[256];
-    static struct http_io no_io = { NULL, NULL };
+    static struct http_io no_io = { NULL, NULL, NULL };
     reset_req(r, &no_io);
     memset(info, 0, sizeof *info);
     util_copy(r->client, sizeof r->client, "refresher");

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "util.h"
+#include "websub.h"
 
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -317,6 +318,15 @@ static void housekeeping(struct run *r)
     if (r->o->verbose)
         fprintf(r->out, "housekeeping: %lld expired rows, %lld client-limit rows, %lld old usage rows deleted\n",
                 rows < 0 ? 0 : rows, clients < 0 ? 0 : clients, usage < 0 ? 0 : usage);
+    /* WebSub leases lapse silently: renew those ending before renew_before */
+    char err[256];
+    int renewed = websub_renew(r->p->db, r->c, r->c->websub_renew_before + r->c->refresh_interval, err, sizeof err);
+    if (renewed < 0) {
+        fprintf(stderr, "ytcache-refresh: websub renewals: %s\n", err);
+        r->db_failed = 1;
+    } else if (r->o->verbose) {
+        fprintf(r->out, "websub: %d subscriptions renewed\n", renewed);
+    }
 }
 
 int refresh_run(struct proxy *p, const struct conf *c, const struct refresh_opts *o, FILE *out)

@@ -97,7 +97,7 @@ static int serve_fcgi(const struct conf *c, int sock)
         return 1;
     }
     while (!stopping && keep_or_drop(&req, sock) == 0 && FCGX_Accept_r(&req) >= 0) {
-        struct http_io io = { req.out, req.envp };
+        struct http_io io = { req.out, req.envp, req.in };
         proxy_handle(&p, &io);
         FCGX_Finish_r(&req);    /* the client has its answer; envp is gone now */
         proxy_after(&p);
@@ -116,7 +116,7 @@ static int serve_cgi(const struct conf *c)
         cgi_fatal();
         return 1;
     }
-    struct http_io io = { NULL, environ };
+    struct http_io io = { NULL, environ, NULL };
     proxy_handle(&p, &io);
     /* close stdout so the web server can finish the response, then do the
      * deferred work (hit counting, stale refresh) */

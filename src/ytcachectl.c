@@ -7,10 +7,12 @@
 #include "log.h"
 #include "migrate.h"
 #include "quota.h"
+#include "websub.h"
 #include "util.h"
 
 #include <time.h>
 
+#include <curl/curl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,9 @@ static void usage(FILE *fp)
             "  keys disable LABEL [REASON]\n"
             "  keys enable LABEL\n"
             "  keys remove LABEL\n"
+            "  websub subscribe CHANNEL_ID...    ask YouTube's hub to push uploads of these channels\n"
+            "  websub unsubscribe CHANNEL_ID...\n"
+            "  websub list             subscriptions, their state and lease\n"
             "exit status: 0 ok, 1 usage or configuration error, 2 database error\n");
 }
 
@@ -343,6 +348,70 @@ static int cmd_keys(struct db *d, int argc, char **argv)
     return EXIT_USAGE;
 }
 
+static int websub_list(struct db *d)
+{
+    static const char sql[] =
+        "SELECT channel_id, state, COALESCE(DATE_FORMAT(lease_expires_at, '%Y-%m-%d %H:%i'), '-'),"
+        " COALESCE(DATE_FORMAT(last_notified_at, '%Y-%m-%d %H:%i'), '-'), notifications, COALESCE(last_error, '')"
+        " FROM websub_subs ORDER BY channel_id";
+    char err[512];
+    if (db_connect(d, err, sizeof err) < 0) {
+        fprintf(stderr, "ytcachectl: %s\n", err);
+        return EXIT_DB;
+    }
+    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
+    if (!st || mysql_stmt_prepare(st, sql, sizeof sql - 1) != 0 || mysql_stmt_execute(st) != 0) {
+        fprintf(stderr, "ytcachectl: websub list: %s\n", st ? mysql_stmt_error(st) : "out of memory");
+        if (st)
+            mysql_stmt_close(st);
+        return EXIT_DB;
+    }
+    char ch[33], state[17], lease[24], seen[24], last[256];
+    long long count = 0;
+    unsigned long len[6] = { 0 };
+    my_bool n[6] = { 0 };
+    MYSQL_BIND r[6];
+    db_bind_out_str(&r[0], ch, sizeof ch - 1, &len[0], &n[0]);
+    db_bind_out_str(&r[1], state, sizeof state - 1, &len[1], &n[1]);
+    db_bind_out_str(&r[2], lease, sizeof lease - 1, &len[2], &n[2]);
+    db_bind_out_str(&r[3], seen, sizeof seen - 1, &len[3], &n[3]);
+    db_bind_out_long(&r[4], &count, &n[4]);
+    db_bind_out_str(&r[5], last, sizeof last - 1, &len[5], &n[5]);
+    mysql_stmt_bind_result(st, r);
+    char *bufs[6] = { ch, state, lease, seen, NULL, last };
+    size_t caps[6] = { sizeof ch, sizeof state, sizeof lease, sizeof seen, 0, sizeof last };
+    printf("%-26s %-14s %-17s %-17s %8s  %s\n", "channel", "state", "lease ends (UTC)", "last push (UTC)", "pushes", "error");
+    while (mysql_stmt_fetch(st) == 0) {
+        for (int i = 0; i < 6; i++)
+            if (bufs[i])
+                bufs[i][len[i] < caps[i] ? len[i] : caps[i] - 1] = '\0';
+        printf("%-26s %-14s %-17s %-17s %8lld  %s\n", ch, state, lease, seen, count, last);
+    }
+    mysql_stmt_close(st);
+    return EXIT_OK;
+}
+
+static int cmd_websub(struct db *d, const struct conf *c, int argc, char **argv)
+{
+    char err[512];
+    if (argc == 1 && strcmp(argv[0], "list") == 0)
+        return websub_list(d);
+    if (argc < 2 || (strcmp(argv[0], "subscribe") != 0 && strcmp(argv[0], "unsubscribe") != 0)) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    int subscribe = argv[0][0] == 's', rc = EXIT_OK;
+    for (int i = 1; i < argc; i++) {
+        if (websub_request(d, c, argv[i], subscribe, err, sizeof err) < 0) {
+            fprintf(stderr, "ytcachectl: websub %s %s: %s\n", argv[0], argv[i], err);
+            rc = strstr(err, "not a channel id") || strstr(err, "callback") ? EXIT_USAGE : EXIT_DB;
+        } else {
+            printf("%s: %s requested; the hub will verify it\n", argv[i], argv[0]);
+        }
+    }
+    return rc;
+}
+
 static int cmd_purge(struct db *d, const struct conf *c, int argc, char **argv)
 {
     char err[512];
@@ -410,7 +479,7 @@ int main(int argc, char **argv)
     }
     struct db *d = NULL;
     int rc;
-    if (mysql_library_init(0, NULL, NULL) != 0 || db_open(&d, &c) < 0) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || mysql_library_init(0, NULL, NULL) != 0 || db_open(&d, &c) < 0) {
         fprintf(stderr, "ytcachectl: cannot initialise the MySQL client library\n");
         conf_free(&c);
         return EXIT_DB;
@@ -423,12 +492,15 @@ int main(int argc, char **argv)
         rc = cmd_purge(d, &c, argc - optind - 1, argv + optind + 1);
     else if (strcmp(cmd, "keys") == 0)
         rc = cmd_keys(d, argc - optind - 1, argv + optind + 1);
+    else if (strcmp(cmd, "websub") == 0)
+        rc = cmd_websub(d, &c, argc - optind - 1, argv + optind + 1);
     else {
         usage(stderr);
         rc = EXIT_USAGE;
     }
     db_close(&d);
     mysql_library_end();
+    curl_global_cleanup();
     conf_free(&c);
     return rc;
 }

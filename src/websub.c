@@ -1,0 +1,647 @@
+/* websub: YouTube push notifications (WebSub): subscriptions, intent verification, signed Atom notifications, invalidation. */
+#include "config.h"
+#include "websub.h"
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <curl/curl.h>
+#include <expat.h>
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define TOPIC_PREFIX "https://www.youtube.com/xml/feeds/videos.xml?channel_id="
+#define NS_YT "http://www.youtube.com/xml/schemas/2015"
+#define NS_ATOM "http://www.w3.org/2005/Atom"
+#define NS_AT "http://purl.org/atompub/tombstones/1.0"
+
+/* ---- Atom parsing ---------------------------------------------------------- */
+
+struct parse {
+    XML_Parser xp;
+    struct websub_entry *entries;
+    size_t max, n;
+    int depth;
+    int in_entry;                /* depth of the open <entry>/<deleted-entry>, 0 if none */
+    int field;                   /* 1 videoId, 2 channelId, 3 uri inside deleted-entry's <by> */
+    char text[128];
+    size_t tlen;
+    int failed;
+    char why[96];
+};
+
+static int valid_chars(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+    return n >= min && n <= max &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+static int name_is(const char *name, const char *ns, const char *local)
+{
+    size_t nl = strlen(ns);
+    return strncmp(name, ns, nl) == 0 && name[nl] == '|' && strcmp(name + nl + 1, local) == 0;
+}
+
+static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+{
+    struct parse *p = ud;
+    p->depth++;
+    if (p->depth > 16) {
+        snprintf(p->why, sizeof p->why, "nesting too deep");
+        p->failed = 1;
+        XML_StopParser(p->xp, XML_FALSE);
+        return;
+    }
+    int is_entry = name_is(name, NS_ATOM, "entry");
+    int is_deleted = name_is(name, NS_AT, "deleted-entry");
+    if ((is_entry || is_deleted) && !p->in_entry) {
+        if (p->n >= p->max) {
+            snprintf(p->why, sizeof p->why, "too many entries");
+            p->failed = 1;
+            XML_StopParser(p->xp, XML_FALSE);
+            return;
+        }
+        memset(&p->entries[p->n], 0, sizeof p->entries[0]);
+        p->entries[p->n].deleted = is_deleted;
+        p->in_entry = p->depth;
+        if (is_deleted) {
+            /* ref="yt:video:VIDEO_ID" */
+            for (int i = 0; attrs[i]; i += 2)
+                if (strcmp(attrs[i], "ref") == 0 && strncmp(attrs[i + 1], "yt:video:", 9) == 0)
+                    util_copy(p->entries[p->n].video_id, sizeof p->entries[0].video_id, attrs[i + 1] + 9);
+        }
+        return;
+    }
+    if (!p->in_entry)
+        return;
+    p->field = name_is(name, NS_YT, "videoId") ? 1 : name_is(name, NS_YT, "channelId") ? 2
+             : (p->entries[p->n].deleted && name_is(name, NS_ATOM, "uri")) ? 3 : 0;
+    p->tlen = 0;
+}
+
+static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
+{
+    struct parse *p = ud;
+    if (!p->field)
+        return;
+    if (p->tlen + (size_t)len >= sizeof p->text) {
+        p->field = 0;       /* too long for an id: ignore the field */
+        return;
+    }
+    memcpy(p->text + p->tlen, s, (size_t)len);
+    p->tlen += (size_t)len;
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *name)
+{
+    struct parse *p = ud;
+    if (p->in_entry && p->field) {
+        struct websub_entry *e = &p->entries[p->n];
+        p->text[p->tlen] = '\0';
+        if (p->field == 1)
+            util_copy(e->video_id, sizeof e->video_id, p->text);
+        else if (p->field == 2)
+            util_copy(e->channel_id, sizeof e->channel_id, p->text);
+        else if (p->field == 3) {
+            /* https://www.youtube.com/channel/UC... */
+            const char *slash = strrchr(p->text, '/');
+            if (slash)
+                util_copy(e->channel_id, sizeof e->channel_id, slash + 1);
+        }
+        p->field = 0;
+    }
+    if (p->in_entry && p->depth == p->in_entry) {
+        struct websub_entry *e = &p->entries[p->n];
+        /* keep only entries whose ids have the right shape */
+        if (valid_chars(e->video_id, 11, 11) && (!e->channel_id[0] || valid_chars(e->channel_id, 24, 24)))
+            p->n++;
+        p->in_entry = 0;
+    }
+    (void)name;
+    p->depth--;
+}
+
+/* A feed never has a DOCTYPE; refusing it refuses entity definitions and so
+ * every entity-expansion attack. */
+static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+                               int has_internal)
+{
+    struct parse *p = ud;
+    (void)name; (void)sysid; (void)pubid; (void)has_internal;
+    snprintf(p->why, sizeof p->why, "DOCTYPE not allowed");
+    p->failed = 1;
+    XML_StopParser(p->xp, XML_FALSE);
+}
+
+static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int pe, const XML_Char *value, int vlen,
+                                   const XML_Char *base, const XML_Char *sysid, const XML_Char *pubid,
+                                   const XML_Char *notation)
+{
+    struct parse *p = ud;
+    (void)name; (void)pe; (void)value; (void)vlen; (void)base; (void)sysid; (void)pubid; (void)notation;
+    snprintf(p->why, sizeof p->why, "entity declarations not allowed");
+    p->failed = 1;
+    XML_StopParser(p->xp, XML_FALSE);
+}
+
+int websub_parse_atom(const char *body, size_t len, struct websub_entry *entries, size_t max, size_t *n,
+                      char *err, size_t errlen)
+{
+    struct parse p;
+    memset(&p, 0, sizeof p);
+    p.entries = entries;
+    p.max = max;
+    *n = 0;
+    if (len > (size_t)1 << 30) {
+        snprintf(err, errlen, "body too large");
+        return -1;
+    }
+    p.xp = XML_ParserCreateNS(NULL, '|');
+    if (!p.xp) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    XML_SetUserData(p.xp, &p);
+    XML_SetElementHandler(p.xp, on_start, on_end);
+    XML_SetCharacterDataHandler(p.xp, on_text);
+    XML_SetStartDoctypeDeclHandler(p.xp, on_doctype);
+    XML_SetEntityDeclHandler(p.xp, on_entity_decl);
+    XML_SetParamEntityParsing(p.xp, XML_PARAM_ENTITY_PARSING_NEVER);
+    int ok = XML_Parse(p.xp, body, (int)len, XML_TRUE) == XML_STATUS_OK;
+    if (!ok && !p.failed)
+        snprintf(p.why, sizeof p.why, "%s at line %lu", XML_ErrorString(XML_GetErrorCode(p.xp)),
+                 (unsigned long)XML_GetCurrentLineNumber(p.xp));
+    XML_ParserFree(p.xp);
+    if (!ok || p.failed) {
+        snprintf(err, errlen, "malformed feed: %s", p.why);
+        return -1;
+    }
+    *n = p.n;
+    return 0;
+}
+
+int websub_signature_ok(const char *secret, const char *body, size_t len, const char *header)
+{
+    if (!secret || !*secret || !header || strncasecmp(header, "sha1=", 5) != 0)
+        return 0;
+    const char *hex = header + 5;
+    if (strlen(hex) != 40)
+        return 0;
+    unsigned char mac[20], given[20];
+    unsigned int maclen = sizeof mac;
+    if (!HMAC(EVP_sha1(), secret, (int)strlen(secret), (const unsigned char *)body, len, mac, &maclen) || maclen != 20)
+        return 0;
+    for (int i = 0; i < 20; i++) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            char ch = hex[2 * i + k];
+            unsigned d = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0')
+                       : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                       : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10) : 16;
+            if (d > 15)
+                return 0;
+            v = v * 16 + d;
+        }
+        given[i] = (unsigned char)v;
+    }
+    return CRYPTO_memcmp(mac, given, 20) == 0;
+}
+
+/* ---- the endpoint ------------------------------------------------------------ */
+
+static int hexval(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+         : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* One query parameter, percent-decoded into out; 0 found, -1 not (or malformed). */
+static int query_param(const char *qs, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    const char *p = qs;
+    while (p && *p) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t w = 0;
+            for (size_t i = nl + 1; i < len && w + 1 < outlen; i++) {
+                char ch = p[i];
+                if (ch == '+')
+                    ch = ' ';
+                else if (ch == '%') {
+                    if (i + 2 >= len)
+                        return -1;
+                    int hi = hexval(p[i + 1]), lo = hexval(p[i + 2]);
+                    if (hi < 0 || lo < 0)
+                        return -1;
+                    ch = (char)(hi * 16 + lo);
+                    i += 2;
+                }
+                if ((unsigned char)ch < 0x20)
+                    return -1;
+                out[w++] = ch;
+            }
+            out[w] = '\0';
+            return 0;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return -1;
+}
+
+static void answer(struct websub_answer *a, int status, const char *text)
+{
+    a->status = status;
+    a->ctype = "text/plain; charset=UTF-8";
+    buf_reset(&a->body);
+    buf_appends(&a->body, text);
+}
+
+struct sub {
+    char channel[32];
+    char topic[256];
+    char secret[65];
+    char state[17];
+    int found;
+};
+
+static int load_sub(struct db *d, const char *channel, struct sub *s, char *err, size_t errlen)
+{
+    static const char sql[] = "SELECT topic, secret, state FROM websub_subs WHERE channel_id = ?";
+    MYSQL_BIND p[1], r[3];
+    unsigned long clen = strlen(channel), l[3] = { 0 };
+    my_bool n[3] = { 0 };
+    int has_row = 0;
+    memset(s, 0, sizeof *s);
+    util_copy(s->channel, sizeof s->channel, channel);
+    db_bind_str(&p[0], channel, &clen);
+    db_bind_out_str(&r[0], s->topic, sizeof s->topic - 1, &l[0], &n[0]);
+    db_bind_out_str(&r[1], s->secret, sizeof s->secret - 1, &l[1], &n[1]);
+    db_bind_out_str(&r[2], s->state, sizeof s->state - 1, &l[2], &n[2]);
+    if (db_run(d, DBS_WS_LOAD, sql, p, r, NULL, &has_row, NULL, err, errlen) < 0)
+        return -1;
+    if (!has_row)
+        return 0;
+    s->topic[l[0] < sizeof s->topic ? l[0] : sizeof s->topic - 1] = '\0';
+    s->secret[l[1] < sizeof s->secret ? l[1] : sizeof s->secret - 1] = '\0';
+    s->state[l[2] < sizeof s->state ? l[2] : sizeof s->state - 1] = '\0';
+    s->found = 1;
+    return 1;
+}
+
+void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, struct websub_answer *a)
+{
+    char mode[16], topic[300], challenge[256], lease[16], channel[32], err[256];
+    (void)c;
+    if (query_param(qs, "hub.mode", mode, sizeof mode) < 0 || query_param(qs, "hub.topic", topic, sizeof topic) < 0 ||
+        query_param(qs, "hub.challenge", challenge, sizeof challenge) < 0 ||
+        query_param(qs, "channel", channel, sizeof channel) < 0 || !valid_chars(channel, 24, 24) || !challenge[0]) {
+        answer(a, 404, "unknown subscription\n");
+        metrics_websub("intent_refused", 1);
+        return;
+    }
+    struct sub s;
+    int found = load_sub(d, channel, &s, err, sizeof err);
+    if (found < 0) {
+        log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "websub: %s", err);
+        answer(a, 503, "database unavailable\n");
+        return;
+    }
+    int subscribe = strcmp(mode, "subscribe") == 0, unsubscribe = strcmp(mode, "unsubscribe") == 0;
+    /* only a topic we asked for, in the direction we asked for */
+    if (!found || strcmp(s.topic, topic) != 0 || (!subscribe && !unsubscribe) ||
+        (subscribe && strcmp(s.state, "pending") != 0 && strcmp(s.state, "active") != 0) ||
+        (unsubscribe && strcmp(s.state, "unsubscribing") != 0)) {
+        log_msg(YLOG_WARN, "websub: refused %s intent for channel %s", subscribe ? "subscribe" : unsubscribe ? "unsubscribe" : "unknown", channel);
+        answer(a, 404, "unknown subscription\n");
+        metrics_websub("intent_refused", 1);
+        return;
+    }
+    long lease_s = 0;
+    if (query_param(qs, "hub.lease_seconds", lease, sizeof lease) == 0)
+        util_parse_long(lease, 0, 100L * 86400, &lease_s);
+    static const char sql_active[] =
+        "UPDATE websub_subs SET state = 'active', verified_at = UTC_TIMESTAMP(), lease_seconds = ?,"
+        " lease_expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, last_error = NULL WHERE channel_id = ?";
+    static const char sql_gone[] = "DELETE FROM websub_subs WHERE channel_id = ? AND state = 'unsubscribing'";
+    MYSQL_BIND p[3];
+    unsigned long clen = strlen(channel);
+    long long ls = lease_s > 0 ? lease_s : c->websub_lease;
+    int rc;
+    if (subscribe) {
+        db_bind_long(&p[0], &ls);
+        db_bind_long(&p[1], &ls);
+        db_bind_str(&p[2], channel, &clen);
+        rc = db_run(d, DBS_WS_ACTIVE, sql_active, p, NULL, NULL, NULL, NULL, err, sizeof err);
+    } else {
+        db_bind_str(&p[0], channel, &clen);
+        rc = db_run(d, DBS_WS_GONE, sql_gone, p, NULL, NULL, NULL, NULL, err, sizeof err);
+    }
+    if (rc < 0) {
+        log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "websub: %s", err);
+        answer(a, 503, "database unavailable\n");
+        return;
+    }
+    log_msg(YLOG_INFO, "websub: %s verified for channel %s (lease %lld s)", mode, channel, ls);
+    metrics_websub("intent_verified", 1);
+    a->status = 200;
+    a->ctype = "text/plain; charset=UTF-8";
+    buf_reset(&a->body);
+    buf_appends(&a->body, challenge);
+}
+
+long long websub_invalidate(struct db *d, const struct conf *c, const char *channel_id, const char *video_id,
+                            char *err, size_t errlen)
+{
+    /* Past stale_while_revalidate, so the next request fetches at once;
+     * the old copy still serves if the fetch fails (stale_if_error). */
+    static const char sql_channel[] =
+        "UPDATE cache SET expires_at = LEAST(expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND)"
+        " WHERE endpoint IN ('search', 'activities') AND channel_id = ?";
+    static const char sql_uploads[] =
+        "UPDATE cache SET expires_at = LEAST(expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND)"
+        " WHERE endpoint = 'playlistItems' AND playlist_id = ?";
+    static const char sql_id[] =
+        "UPDATE cache SET expires_at = LEAST(expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND)"
+        " WHERE endpoint = ? AND id = ?";
+    static const char sql_ids[] =
+        "UPDATE cache c JOIN cache_ids i ON i.cache_key = c.cache_key"
+        " SET c.expires_at = LEAST(c.expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND) WHERE i.id = ?";
+    long long past = c->swr + 1, total = 0;
+    unsigned long long n = 0;
+    MYSQL_BIND p[3];
+    unsigned long l1, l2;
+    if (channel_id && valid_chars(channel_id, 24, 24)) {
+        char uploads[32];
+        snprintf(uploads, sizeof uploads, "UU%s", channel_id + 2);   /* the channel's uploads playlist */
+        l1 = strlen(channel_id);
+        db_bind_long(&p[0], &past);
+        db_bind_str(&p[1], channel_id, &l1);
+        if (db_run(d, DBS_WS_INV_CHANNEL, sql_channel, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+            return -1;
+        total += (long long)n;
+        l1 = strlen(uploads);
+        db_bind_str(&p[1], uploads, &l1);
+        if (db_run(d, DBS_WS_INV_UPLOADS, sql_uploads, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+            return -1;
+        total += (long long)n;
+        static const char channels[] = "channels";
+        l1 = sizeof channels - 1;
+        l2 = strlen(channel_id);
+        db_bind_str(&p[1], channels, &l1);
+        db_bind_str(&p[2], channel_id, &l2);
+        if (db_run(d, DBS_WS_INV_ID, sql_id, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+            return -1;
+        total += (long long)n;
+        db_bind_str(&p[1], channel_id, &l2);
+        if (db_run(d, DBS_WS_INV_IDS, sql_ids, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+            return -1;
+        total += (long long)n;
+    }
+    if (video_id && valid_chars(video_id, 11, 11)) {
+        static const char videos[] = "videos";
+        l1 = sizeof videos - 1;
+        l2 = strlen(video_id);
+        db_bind_long(&p[0], &past);
+        db_bind_str(&p[1], videos, &l1);
+        db_bind_str(&p[2], video_id, &l2);
+        if (db_run(d, DBS_WS_INV_ID, sql_id, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+            return -1;
+        total += (long long)n;
+        db_bind_str(&p[1], video_id, &l2);
+        if (db_run(d, DBS_WS_INV_IDS, sql_ids, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+            return -1;
+        total += (long long)n;
+    }
+    return total;
+}
+
+void websub_notify(struct db *d, const struct conf *c, const char *qs, const char *body, size_t len,
+                   const char *signature, struct websub_answer *a)
+{
+    char channel[32], err[256];
+    /* the hub retries non-2xx answers: forged or broken messages are
+     * acknowledged and dropped, as WebSub asks */
+    if (query_param(qs, "channel", channel, sizeof channel) < 0 || !valid_chars(channel, 24, 24)) {
+        answer(a, 202, "ignored\n");
+        metrics_websub("unknown_topic", 1);
+        return;
+    }
+    struct sub s;
+    int found = load_sub(d, channel, &s, err, sizeof err);
+    if (found < 0) {
+        log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "websub: %s", err);
+        answer(a, 503, "database unavailable\n");    /* the hub will retry */
+        return;
+    }
+    if (!found || strcmp(s.state, "active") != 0) {
+        log_msg(YLOG_WARN, "websub: notification for channel %s without an active subscription dropped", channel);
+        answer(a, 202, "ignored\n");
+        metrics_websub("unknown_topic", 1);
+        return;
+    }
+    if (!websub_signature_ok(s.secret, body, len, signature)) {
+        log_msg(YLOG_WARN, "websub: notification for channel %s with a %s signature dropped", channel,
+                signature ? "bad" : "missing");
+        answer(a, 202, "ignored\n");
+        metrics_websub("bad_signature", 1);
+        return;
+    }
+    struct websub_entry entries[WEBSUB_MAX_ENTRIES];
+    size_t n = 0;
+    if (websub_parse_atom(body, len, entries, WEBSUB_MAX_ENTRIES, &n, err, sizeof err) < 0) {
+        log_msg(YLOG_WARN, "websub: channel %s: %s; dropped", channel, err);
+        answer(a, 202, "ignored\n");
+        metrics_websub("malformed", 1);
+        return;
+    }
+    long long rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* an entry can only speak for the channel it was signed for */
+        const char *ch = entries[i].channel_id[0] ? entries[i].channel_id : channel;
+        if (strcmp(ch, channel) != 0) {
+            log_msg(YLOG_WARN, "websub: entry for channel %s in a feed signed for %s ignored", ch, channel);
+            continue;
+        }
+        long long got = websub_invalidate(d, c, channel, entries[i].video_id, err, sizeof err);
+        if (got < 0) {
+            log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "websub: %s", err);
+            answer(a, 503, "database unavailable\n");
+            return;
+        }
+        rows += got;
+        log_msg(YLOG_INFO, "websub: channel %s video %s%s: %lld cache rows expired", channel, entries[i].video_id,
+                entries[i].deleted ? " (deleted)" : "", got);
+    }
+    static const char sql_seen[] =
+        "UPDATE websub_subs SET last_notified_at = UTC_TIMESTAMP(), notifications = notifications + 1"
+        " WHERE channel_id = ?";
+    MYSQL_BIND p[1];
+    unsigned long clen = strlen(channel);
+    db_bind_str(&p[0], channel, &clen);
+    if (db_run(d, DBS_WS_SEEN, sql_seen, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "websub: %s", err);
+    metrics_websub("verified", 1);
+    metrics_websub("invalidated_rows", (unsigned long long)rows);
+    answer(a, 204, "");
+}
+
+/* ---- subscribing --------------------------------------------------------------- */
+
+static size_t discard(char *p, size_t size, size_t nmemb, void *ud)
+{
+    (void)p; (void)ud;
+    return size * nmemb;
+}
+
+/* POST the form to the hub. 0 if it answered 2xx. */
+static int hub_post(const struct conf *c, const char *mode, const char *topic, const char *callback,
+                    const char *secret, char *err, size_t errlen)
+{
+    CURL *h = curl_easy_init();
+    if (!h) {
+        snprintf(err, errlen, "cannot initialise libcurl");
+        return -1;
+    }
+    buf_t form = { 0 };
+    char *e_topic = curl_easy_escape(h, topic, 0), *e_cb = curl_easy_escape(h, callback, 0),
+         *e_secret = curl_easy_escape(h, secret, 0);
+    buf_appendf(&form, "hub.mode=%s&hub.topic=%s&hub.callback=%s&hub.verify=async&hub.lease_seconds=%ld",
+                mode, e_topic ? e_topic : "", e_cb ? e_cb : "", c->websub_lease);
+    if (strcmp(mode, "subscribe") == 0)
+        buf_appendf(&form, "&hub.secret=%s", e_secret ? e_secret : "");
+    curl_free(e_topic);
+    curl_free(e_cb);
+    curl_free(e_secret);
+    curl_easy_setopt(h, CURLOPT_URL, c->websub_hub);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, form.data);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "ytcache/" PACKAGE_VERSION);
+    CURLcode cc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    memset(form.data, 0, form.len);     /* it held the secret */
+    buf_free(&form);
+    if (cc != CURLE_OK) {
+        snprintf(err, errlen, "hub: %s", curl_easy_strerror(cc));
+        return -1;
+    }
+    if (status < 200 || status >= 300) {
+        snprintf(err, errlen, "hub answered HTTP %ld", status);
+        return -1;
+    }
+    return 0;
+}
+
+int websub_request(struct db *d, const struct conf *c, const char *channel_id, int subscribe, char *err,
+                   size_t errlen)
+{
+    if (!valid_chars(channel_id, 24, 24) || strncmp(channel_id, "UC", 2) != 0) {
+        snprintf(err, errlen, "not a channel id");
+        return -1;
+    }
+    if (!c->websub_callback || !*c->websub_callback) {
+        snprintf(err, errlen, "[websub] callback is not set");
+        return -1;
+    }
+    char topic[256], callback[1200];
+    snprintf(topic, sizeof topic, "%s%s", TOPIC_PREFIX, channel_id);
+    snprintf(callback, sizeof callback, "%s%schannel=%s", c->websub_callback,
+             strchr(c->websub_callback, '?') ? "&" : "?", channel_id);
+    struct sub s;
+    if (load_sub(d, channel_id, &s, err, errlen) < 0)
+        return -1;
+    char secret[65];
+    if (s.found && s.secret[0]) {
+        util_copy(secret, sizeof secret, s.secret);
+    } else {
+        unsigned char raw[24];
+        if (RAND_bytes(raw, sizeof raw) != 1) {
+            snprintf(err, errlen, "no randomness for the secret");
+            return -1;
+        }
+        util_hex(raw, sizeof raw, secret);
+    }
+    static const char sql_upsert[] =
+        "INSERT INTO websub_subs (channel_id, topic, secret, state, lease_seconds, requested_at)"
+        " VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP())"
+        " ON DUPLICATE KEY UPDATE state = ?, requested_at = UTC_TIMESTAMP(), last_error = NULL";
+    const char *state = subscribe ? (s.found && strcmp(s.state, "active") == 0 ? "active" : "pending") : "unsubscribing";
+    MYSQL_BIND p[6];
+    unsigned long l0 = strlen(channel_id), l1 = strlen(topic), l2 = strlen(secret), l3 = strlen(state);
+    long long lease = c->websub_lease;
+    db_bind_str(&p[0], channel_id, &l0);
+    db_bind_str(&p[1], topic, &l1);
+    db_bind_str(&p[2], secret, &l2);
+    db_bind_str(&p[3], state, &l3);
+    db_bind_long(&p[4], &lease);
+    db_bind_str(&p[5], state, &l3);
+    if (db_run(d, DBS_WS_UPSERT, sql_upsert, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+        return -1;
+    int rc = hub_post(c, subscribe ? "subscribe" : "unsubscribe", topic, callback, secret, err, errlen);
+    memset(secret, 0, sizeof secret);
+    if (rc < 0) {
+        static const char sql_fail[] = "UPDATE websub_subs SET last_error = ? WHERE channel_id = ?";
+        MYSQL_BIND q[2];
+        char msg[256];
+        util_copy(msg, sizeof msg, err);
+        unsigned long ml = strlen(msg);
+        db_bind_str(&q[0], msg, &ml);
+        db_bind_str(&q[1], channel_id, &l0);
+        db_run(d, DBS_WS_FAIL, sql_fail, q, NULL, NULL, NULL, NULL, msg, sizeof msg);
+        return -1;
+    }
+    log_msg(YLOG_INFO, "websub: %s requested for channel %s", subscribe ? "subscription" : "unsubscription", channel_id);
+    return 0;
+}
+
+int websub_renew(struct db *d, const struct conf *c, long within, char *err, size_t errlen)
+{
+    static const char sql[] =
+        "SELECT channel_id FROM websub_subs WHERE state = 'active'"
+        " AND lease_expires_at < UTC_TIMESTAMP() + INTERVAL ? SECOND ORDER BY lease_expires_at LIMIT 100";
+    if (db_connect(d, err, errlen) < 0)
+        return -1;
+    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
+    long long w = within;
+    MYSQL_BIND p[1], r[1];
+    db_bind_long(&p[0], &w);
+    if (!st || mysql_stmt_prepare(st, sql, sizeof sql - 1) != 0 || mysql_stmt_bind_param(st, p) != 0 ||
+        mysql_stmt_execute(st) != 0 || mysql_stmt_store_result(st) != 0) {
+        snprintf(err, errlen, "websub renewals: %s", st ? mysql_stmt_error(st) : "out of memory");
+        if (st)
+            mysql_stmt_close(st);
+        return -1;
+    }
+    char ids[100][32];
+    size_t n = 0;
+    char id[32];
+    unsigned long len = 0;
+    my_bool isnull = 0;
+    db_bind_out_str(&r[0], id, sizeof id - 1, &len, &isnull);
+    mysql_stmt_bind_result(st, r);
+    while (n < 100 && mysql_stmt_fetch(st) == 0) {
+        id[len < sizeof id ? len : sizeof id - 1] = '\0';
+        util_copy(ids[n++], sizeof ids[0], id);
+    }
+    mysql_stmt_close(st);
+    int renewed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (websub_request(d, c, ids[i], 1, err, errlen) == 0)
+            renewed++;
+        else
+            log_msg(YLOG_WARN, "websub: renewing channel %s: %s", ids[i], err);
+    }
+    return renewed;
+}
