@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
-from yth import ok, is_, cmp_ok, diag  # noqa: E402
+from yth import ok, is_, diag  # noqa: E402
 
 QUOTA = {"breaker_failures": 3, "breaker_window": "60s", "breaker_cooldown": "2s"}
 s = yth.Stack("spawn-fcgi", workers=4, config={"quota": QUOTA})

@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
-from yth import ok, is_, cmp_ok, diag  # noqa: E402
+from yth import ok, is_, diag  # noqa: E402
 
 QUOTA = {"client_units": 3, "client_window": "60s", "trust_forwarded": 1}
 s = yth.Stack("spawn-fcgi", workers=2, config={"quota": QUOTA})
