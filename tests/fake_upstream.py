@@ -24,7 +24,8 @@ Control endpoints (used by tests/lib/yth.py):
                           "times": N, "keys": [..], "key_modes": {..},
                           "key_quota": {..}}
         M: ok error500 timeout quota ratelimit search_quota notfound
-           badrequest badjson truncated reset big echokey echokey_error
+           badrequest badjson truncated reset big key_invalid referrer_blocked
+           echokey echokey_error
            (bodies of the error modes: tests/data/upstream; echokey answers
            200 with the received key inside the JSON, echokey_error a 400
            whose message quotes it: ytcache must never pass either on)
@@ -69,7 +70,7 @@ KINDS = {
 }
 
 MODES = ("ok", "error500", "timeout", "quota", "ratelimit", "search_quota", "notfound",
-         "badrequest", "badjson", "truncated", "reset", "big", "key_invalid",
+         "badrequest", "badjson", "truncated", "reset", "big", "key_invalid", "referrer_blocked",
          "echokey", "echokey_error")
 
 BIG_DEFAULT = 5 * 1024 * 1024  # over ytcache's default max_response_bytes

@@ -132,5 +132,20 @@ r = s.get("/youtube/v3/channels?part=id&id=UC" + "b" * 22)
 is_((r.status, r.xcache), (200, "MISS"), "channels (built-in cost 1) still fits in the 6 units left")
 is_(used(), 15, "key_usage.used = 15")
 
+# ---------------------------------------------------------------- the built-in cost of captions.list: 50
+s.reconfigure(quota={"bucket.default": 120})
+s.reset_quota()
+fake.reset()
+CAP = "/youtube/v3/captions?part=snippet&videoId="
+got = [s.get(CAP + yth.vid("budgetCap%d" % i)) for i in range(2)]
+is_([(r.status, r.xcache) for r in got], [(200, "MISS")] * 2, "bucket 120: two captions misses (2 x 50)")
+c0 = fake.calls()
+r = s.get(CAP + yth.vid("budgetCap3"))
+yth.check_error(r, 503, "quotaExhausted", "a 3rd captions miss (150 > 120)")
+is_(fake.calls(), c0, "the 3rd captions miss made no upstream call")
+r = miss()
+is_((r.status, r.xcache), (200, "MISS"), "a videos miss (1 unit) still fits")
+is_((used(), fake.units(K)), (101, 101), "key_usage.used and the fake's charge agree: 101 units")
+
 diag("budget: %d sequential misses" % n[0])
 yth.done_testing()

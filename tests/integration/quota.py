@@ -161,6 +161,16 @@ lines = [ln for ln in logs.decode("utf-8", "replace").splitlines()
          if yth.key_label(B) in ln and "disabled" in ln]
 is_(len(lines), 1, "the disabling is logged once, by label (%s)" % (lines[:3],))
 
+# a key restricted to other referrers is disabled the same way
+fresh()
+fake.mode("ok", key_modes={C: "referrer_blocked"})
+answers = [miss() for _ in range(9)]
+is_([(r.status, r.xcache) for r in answers], [(200, "MISS")] * 9, "key C referrer-blocked: misses answered")
+is_(fake.stats()["keys"].count(C), 1, "key C sent upstream once, then never again")
+row = s.api_key(C) or {}
+is_(row.get("state"), "disabled", "api_keys: referrer-blocked C disabled")
+yth.like(row.get("disabled_reason") or "", r"(?i)block|referer|referrer", "api_keys: C's reason says why (%r)" % row.get("disabled_reason"))
+
 # ---------------------------------------------------------------- the config file and the table
 # a key taken out of [upstream] keys leaves the pool; put back, it is used again
 fresh()
