@@ -94,7 +94,7 @@ is_(fake.calls(), c0, "breaker open: no upstream call at all")
 
 # ---------------------------------------------------------------- half-open: one probe, which fails
 ok(cooled_down(), "cool-down of 2 s over")
-fake.mode("error500", delay_ms=500)      # the probe stays in flight while the others arrive
+fake.mode("error500", delay_ms=1000)     # the probe stays in flight while the others arrive
 c0 = fake.calls()
 got, res = burst(8)
 diag("after the cool-down, 8 concurrent misses, upstream failing: %s" % got)
@@ -108,7 +108,7 @@ unavailable(r, "after the failed probe")
 is_(fake.calls(), c0, "after the failed probe: no upstream call")
 
 # ---------------------------------------------------------------- half-open: the probe succeeds
-fake.mode("ok", delay_ms=500)
+fake.mode("ok", delay_ms=1000)
 ok(cooled_down(), "second cool-down over")
 c0 = fake.calls()
 got, res = burst(8)

@@ -95,18 +95,29 @@ is_(sorted((s.api_key(k) or {}).get("state") for k in KEYS), ["disabled"] * 3,
     "keys removed from the config file are disabled")
 
 # ---------------------------------------------------------------- passthrough falls back to the pool
-s.reconfigure(upstream={"key_mode": "passthrough", "keys": K2})
-# K2 was disabled as invalid above: a restart does not bring it back
+# K2 (and K3) were disabled as invalid: that survives a restart, and so does
+# the disabled state of keys removed from the file -- unless the key comes back
+s.db.sql("UPDATE api_keys SET state = 'disabled', disabled_reason = 'invalid key: API_KEY_INVALID'"
+         " WHERE fingerprint = '%s'" % yth.key_fingerprint(K3) if hasattr(yth, "key_fingerprint") else
+         "UPDATE api_keys SET state = 'disabled', disabled_reason = 'invalid key: API_KEY_INVALID'"
+         " WHERE label = '%s'" % yth.key_label(K3))
+s.reconfigure(upstream={"key_mode": "passthrough", "keys": K3})
 c0 = fake.calls()
 r = miss()
-yth.check_error(r, 503, "quotaExhausted", "passthrough without key=, pool key disabled")
+yth.check_error(r, 503, "quotaExhausted", "passthrough without key=, pool key disabled as invalid")
 is_(fake.calls(), c0, "  ... nothing sent upstream")
-is_((s.api_key(K2) or {}).get("state"), "disabled", "a disabled key stays disabled across a restart")
-rc = s.ctl("keys", "enable", yth.key_label(K2))
-is_(rc.returncode, 0, "ytcachectl keys enable %s" % yth.key_label(K2))
+is_((s.api_key(K3) or {}).get("state"), "disabled", "a key disabled as invalid stays disabled across a restart")
+s.reconfigure(upstream={"key_mode": "passthrough", "keys": K2})
+is_((s.api_key(K2) or {}).get("state"), "disabled", "K2 still disabled before any request")
+r = miss()
+is_((r.status, r.xcache), (200, "MISS"), "a key put back into the file is enabled again and used")
+is_(fake.stats()["keys"][-1], K2, "  ... K2 went upstream")
+s.reconfigure(upstream={"key_mode": "passthrough", "keys": K3})
+rc = s.ctl("keys", "enable", yth.key_label(K3))
+is_(rc.returncode, 0, "ytcachectl keys enable %s" % yth.key_label(K3))
 r = miss()
 is_((r.status, r.xcache), (200, "MISS"), "passthrough without key=: served with the server key")
-is_(fake.stats()["keys"][-1], K2, "passthrough without key=: the pool's key went upstream")
+is_(fake.stats()["keys"][-1], K3, "passthrough without key=: the pool's key went upstream")
 s.reconfigure(upstream={"key_mode": "passthrough", "keys": None})
 c0 = fake.calls()
 r = miss()

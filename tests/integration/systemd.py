@@ -85,7 +85,7 @@ is_(env_of(rsvc).get("YTCACHE_CONFIG"), "/etc/ytcache/ytcache.conf",
 ok("ytcache.socket" in " ".join(values(svc, "Unit", "Requires")), "ytcache.service requires ytcache.socket")
 is_(one(sock, "Socket", "Accept"), "no", "ytcache.socket: Accept=no (one service, ytcache accepts)")
 listen = one(sock, "Socket", "ListenStream")
-ok(listen and ("fastcgi_pass unix:%s;" % listen) in
+ok(listen and ("unix:%s;" % listen) in
    ytdeploy.read_file(ytdeploy.shipped("nginx/ytcache-fastcgi.conf")).decode(),
    "ytcache.socket's ListenStream=%s is the socket nginx/ytcache-fastcgi.conf uses" % listen)
 is_(one(rsvc, "Service", "Type"), "oneshot", "ytcache-refresh.service: Type=oneshot")
