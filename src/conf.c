@@ -494,6 +494,11 @@ static int check_consistency(const struct conf *c, char *err, size_t errlen)
             snprintf(err, errlen, "reserve.%s given but no bucket.%s", c->buckets[i].name, c->buckets[i].name);
             return -1;
         }
+    for (size_t i = 0; i < c->n_buckets; i++)
+        if (c->buckets[i].reserve > c->buckets[i].limit) {
+            snprintf(err, errlen, "reserve.%s is larger than bucket.%s", c->buckets[i].name, c->buckets[i].name);
+            return -1;
+        }
     for (size_t i = 0; i < c->n_costs; i++)
         if (!find_bucket((struct conf *)c, c->costs[i].bucket)) {
             snprintf(err, errlen, "cost.%s names an unknown bucket", c->costs[i].resource);

@@ -17,7 +17,7 @@
 
 static const char *const route_names[MR__COUNT] = { "api", "compat", "health", "metrics", "websub", "other" };
 static const char *const cache_names[MC__COUNT] = { "HIT", "MISS", "STALE", "BYPASS", "NONE" };
-#define UP_CLASSES (UP_DB_ERROR + 1)
+#define UP_CLASSES (UP_NO_KEY + 1)
 static const double buckets[] = { 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 /* The reasons ytcache itself answers with; anything else counts as "other". */
@@ -26,7 +26,7 @@ static const char *const reasons[] = {
     "notFound", "methodNotAllowed", "requestTooLarge", "uriTooLong", "forbidden",
     "quotaExhausted", "budgetExhausted", "rateLimited", "apiKeyRejected", "clientQuotaExceeded",
     "upstreamUnavailable", "databaseUnavailable", "upstreamError", "upstreamUnreachable",
-    "upstreamTimeout", "internalError", "other",
+    "upstreamTimeout", "internalError", "noApiKey", "other",
 };
 #define NREASONS (sizeof reasons / sizeof reasons[0])
 

@@ -248,6 +248,7 @@ static void fetch_pooled(struct proxy *p)
     const char *region = canon_get(&r->canon, "regionCode");
     if (!region)
         region = canon_get(&r->canon, "relevanceLanguage");
+    long tried[1 + CONF_MAX_LIST];
     for (int attempt = 0; attempt < 1 + CONF_MAX_LIST; attempt++) {
         struct quota_grant g;
         enum quota_status qs = quota_reserve(p->db, c, r->canon.resource, region, r->use_reserve, &g, err, sizeof err);
@@ -261,16 +262,32 @@ static void fetch_pooled(struct proxy *p)
              * were tried for this request, their last answer tells why. */
             if (attempt > 0)
                 return;
+            if (qs == QUOTA_EXHAUSTED && quota_pool_size(p->db, err, sizeof err) == 0) {
+                log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR,
+                          "the key pool is empty: set [upstream] keys or use ytcachectl keys add");
+                decided(r, UP_NO_KEY, 300);
+                return;
+            }
             log_msg(YLOG_WARN, "no quota for %s (%s)", r->canon.resource,
                     qs == QUOTA_OVER_BUDGET ? "region budget spent" : "all keys exhausted");
             decided(r, qs == QUOTA_OVER_BUDGET ? UP_OVER_BUDGET : UP_NO_QUOTA,
                     util_secs_to_pacific_midnight(time(NULL)));
             return;
         }
+        /* each key at most once per request (a rate-limited key stays in the pool) */
+        int again = 0;
+        for (int i = 0; i < attempt; i++)
+            again |= tried[i] == g.key_id;
+        if (again) {
+            quota_settle(p->db, c, &g, UP_TRANSPORT, "not used");    /* hand the units back */
+            memset(g.secret, 0, sizeof g.secret);
+            return;
+        }
+        tried[attempt] = g.key_id;
         call_upstream(p, g.secret, g.label);
-        int again = quota_settle(p->db, c, &g, r->up.cls, r->up.reason);
+        int next = quota_settle(p->db, c, &g, r->up.cls, r->up.reason);
         memset(g.secret, 0, sizeof g.secret);
-        if (!again)
+        if (!next)
             return;
     }
 }
@@ -346,6 +363,10 @@ static void upstream_error(struct proxy *p, struct yerr *e)
     case UP_CLIENT_LIMIT:
         yerr_set(e, 429, "clientQuotaExceeded", "", "This client has used its share of the API quota; slow down.");
         e->retry_after = r->retry_after > 0 ? r->retry_after : 1;
+        break;
+    case UP_NO_KEY:
+        yerr_set(e, 503, "noApiKey", "", "No usable server API key: none is configured, or every key is disabled.");
+        e->retry_after = r->retry_after > 0 ? r->retry_after : 300;
         break;
     case UP_DB_ERROR:
         yerr_set(e, 503, "databaseUnavailable", "", "The cache database is unavailable.");
@@ -774,6 +795,7 @@ void proxy_after(struct proxy *p)
     if (r->defer_refresh) {
         /* only one process refreshes; the others keep serving the stale copy */
         if (cache_lock(p->db, r->key, 0, err, sizeof err) == 1) {
+            r->refresher = 1;   /* done for every client: nobody's limit is charged */
             if (cache_lookup(p->db, r->key, &r->entry, err, sizeof err) == 1 && !fresh_enough(r)) {
                 fetch(p, 1);
                 if (upstream_cacheable(r->up.cls))

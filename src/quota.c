@@ -36,6 +36,14 @@ static const char SQL_BUDGET_REFUND[] =
 static const char SQL_SYNC_ADD[] =
     "INSERT IGNORE INTO api_keys (label, secret, fingerprint, source, state, created_at)"
     " VALUES (?, ?, ?, 'config', 'active', UTC_TIMESTAMP())";
+/* a config key that comes back into the file is used again (an invalid one stays off) */
+static const char SQL_SYNC_BACK[] =
+    "UPDATE api_keys SET state = 'active', disabled_reason = NULL"
+    " WHERE fingerprint = ? AND source = 'config' AND state = 'disabled'"
+    " AND disabled_reason = 'removed from the configuration file'";
+static const char SQL_SYNC_BACK_USAGE[] =
+    "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = 0"
+    " WHERE k.fingerprint = ? AND k.state = 'active' AND ku.exhausted = 2";
 static const char SQL_SYNC_LIST[] =
     "SELECT id, fingerprint FROM api_keys WHERE source = 'config' AND state = 'active'";
 
@@ -75,6 +83,21 @@ static int disable_key(struct db *d, long key_id, const char *label, const char 
     return 0;
 }
 
+int quota_prime_day(struct db *d, const struct conf *c, char *err, size_t errlen)
+{
+    char day[11];
+    util_pacific_date(time(NULL), day);
+    for (size_t i = 0; i < c->n_buckets; i++) {
+        MYSQL_BIND q[2];
+        struct sbind l1, l2;
+        bind_s(&q[0], c->buckets[i].name, &l1);
+        bind_s(&q[1], day, &l2);
+        if (db_run(d, DBS_Q_NEW_DAY, SQL_NEW_DAY, q, NULL, NULL, NULL, NULL, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int quota_sync_keys(struct db *d, const struct conf *c, char *err, size_t errlen)
 {
     char fps[CONF_MAX_LIST][17];
@@ -89,6 +112,13 @@ int quota_sync_keys(struct db *d, const struct conf *c, char *err, size_t errlen
         bind_s(&p[2], fps[i], &l3);
         if (db_run(d, DBS_Q_SYNC_ADD, SQL_SYNC_ADD, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
             return -1;
+        unsigned long long back = 0;
+        if (db_run(d, DBS_Q_SYNC_BACK, SQL_SYNC_BACK, &p[2], NULL, NULL, NULL, &back, err, errlen) < 0)
+            return -1;
+        if (back && db_run(d, DBS_Q_SYNC_BACK_USAGE, SQL_SYNC_BACK_USAGE, &p[2], NULL, NULL, NULL, NULL, err, errlen) < 0)
+            return -1;
+        if (back)
+            log_msg(YLOG_INFO, "key %s is back in the configuration file: enabled", label);
     }
     /* config keys that left the file stop being used */
     if (db_connect(d, err, errlen) < 0)
@@ -127,7 +157,8 @@ int quota_sync_keys(struct db *d, const struct conf *c, char *err, size_t errlen
         if (disable_key(d, gone[i], label, "removed from the configuration file", err, errlen) < 0)
             return -1;
     }
-    return 0;
+    /* a key new to the pool gets today's rows now, so it is picked at once */
+    return quota_prime_day(d, c, err, errlen);
 }
 
 /* Charge a region budget; 1 charged, 0 over budget, -1 error. */
@@ -326,8 +357,10 @@ int quota_key_add(struct db *d, const char *label, const char *secret, char *err
     bind_s(&p[2], fp, &l3);
     if (db_run(d, DBS_K_ADD, SQL_KEY_ADD, p, NULL, NULL, NULL, NULL, err, errlen) < 0) {
         /* the server's message may quote the duplicate value: say it ourselves */
-        if (strstr(err, "Duplicate"))
+        if (strstr(err, "Duplicate")) {
             snprintf(err, errlen, "a key with that label or value already exists");
+            return 2;
+        }
         return -1;
     }
     return 0;
@@ -376,4 +409,17 @@ void quota_mask(const char *secret, char *out, size_t outlen)
 {
     size_t n = strlen(secret);
     snprintf(out, outlen, "...%s", n > 8 ? secret + n - 4 : "");
+}
+
+int quota_pool_size(struct db *d, char *err, size_t errlen)
+{
+    static const char sql[] = "SELECT COUNT(*) FROM api_keys WHERE state = 'active'";
+    MYSQL_BIND r[1];
+    long long n = 0;
+    my_bool isnull = 0;
+    int has_row = 0;
+    db_bind_out_long(&r[0], &n, &isnull);
+    if (db_run(d, DBS_Q_POOL, sql, NULL, r, NULL, &has_row, NULL, err, errlen) < 0)
+        return -1;
+    return (int)n;
 }

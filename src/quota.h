@@ -30,6 +30,10 @@ enum quota_status {
  * disable config keys that are no longer in the file. */
 int quota_sync_keys(struct db *d, const struct conf *c, char *err, size_t errlen);
 
+/* Create today's usage rows for every active key and bucket (a key added
+ * mid-day is then picked at once rather than when the others are full). */
+int quota_prime_day(struct db *d, const struct conf *c, char *err, size_t errlen);
+
 /* Reserve the cost of one call to `resource` on the key with the most room,
  * atomically across processes. `region` (may be NULL) selects a budget;
  * `refresher` may dip into the bucket's reserve. */
@@ -44,13 +48,17 @@ enum quota_status quota_reserve(struct db *d, const struct conf *c, const char *
 int quota_settle(struct db *d, const struct conf *c, struct quota_grant *g, enum up_class cls,
                  const char *reason);
 
-/* Key administration (ytcachectl keys). 0 ok, -1 error, 1 no such label. */
+/* Key administration (ytcachectl keys). 0 ok, -1 error, 1 no such label,
+ * 2 (add) the label or key is already in the pool. */
 int quota_key_add(struct db *d, const char *label, const char *secret, char *err, size_t errlen);
 int quota_key_enable(struct db *d, const char *label, char *err, size_t errlen);
 int quota_key_disable(struct db *d, const char *label, const char *reason, char *err, size_t errlen);
 int quota_key_remove(struct db *d, const char *label, char *err, size_t errlen);
 /* "AIza...wxyz" style: the last four characters only. out >= 16 bytes. */
 void quota_mask(const char *secret, char *out, size_t outlen);
+
+/* Active keys in the pool, or -1. */
+int quota_pool_size(struct db *d, char *err, size_t errlen);
 
 /* 16 hex digits identifying a key without revealing it. */
 void quota_fingerprint(const char *secret, char out[17]);

@@ -260,6 +260,6 @@ const char *upstream_class_name(enum up_class cls)
     static const char *const names[] = { "ok", "bad_request", "not_found", "forbidden", "quota",
                                          "rate_limit", "key_invalid", "key_blocked", "backend",
                                          "timeout", "transport", "bad_body", "no_quota", "over_budget",
-                                         "breaker_open", "client_limit", "db_error" };
+                                         "breaker_open", "client_limit", "db_error", "no_key" };
     return (unsigned)cls < sizeof names / sizeof names[0] ? names[cls] : "unknown";
 }

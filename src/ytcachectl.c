@@ -31,7 +31,7 @@ static void usage(FILE *fp)
             "  purge expired           delete rows past their stale_if_error window\n"
             "  purge endpoint NAME     delete every row of one resource\n"
             "  purge all               delete every row\n"
-            "  keys list               the key pool: labels, masked keys, state, today's use\n"
+            "  keys list               the key pool: labels, masked keys, state, reasons\n"
             "  keys add LABEL [KEY]    add a key (read from standard input if not given)\n"
             "  keys import FILE        add keys from lines \"LABEL KEY\" (# comments)\n"
             "  keys disable LABEL [REASON]\n"
@@ -187,6 +187,10 @@ static int stats_quota(struct db *d, const struct conf *c)
 
 static int key_result(int rc, const char *what, const char *label, const char *err)
 {
+    if (rc == 2) {
+        fprintf(stderr, "ytcachectl: keys: %s: %s\n", label, err);
+        return EXIT_USAGE;
+    }
     if (rc < 0) {
         fprintf(stderr, "ytcachectl: keys: %s: %s\n", label, err);
         return EXIT_DB;
@@ -263,7 +267,7 @@ static int read_secret_stdin(char *out, size_t outlen)
     return 0;
 }
 
-static int keys_import(struct db *d, const char *path)
+static int keys_import(struct db *d, const struct conf *c, const char *path)
 {
     FILE *fp = fopen(path, "r");
     if (!fp) {
@@ -294,19 +298,23 @@ static int keys_import(struct db *d, const char *path)
             rc = EXIT_USAGE;
             break;
         }
-        if (quota_key_add(d, s, sp, err, sizeof err) < 0) {
+        if (quota_key_add(d, s, sp, err, sizeof err) != 0) {
             fprintf(stderr, "ytcachectl: keys import: %s:%ld: %s\n", path, lineno, err);
-            rc = EXIT_DB;
+            rc = strstr(err, "already exists") ? EXIT_USAGE : EXIT_DB;
             break;
         }
         added++;
     }
     fclose(fp);
+    if (added && quota_prime_day(d, c, err, sizeof err) < 0) {
+        fprintf(stderr, "ytcachectl: keys import: %s\n", err);
+        rc = EXIT_DB;
+    }
     printf("%ld keys imported\n", added);
     return rc;
 }
 
-static int cmd_keys(struct db *d, int argc, char **argv)
+static int cmd_keys(struct db *d, const struct conf *c, int argc, char **argv)
 {
     char err[512];
     if (argc < 1) {
@@ -317,7 +325,7 @@ static int cmd_keys(struct db *d, int argc, char **argv)
     if (strcmp(sub, "list") == 0 && argc == 1)
         return keys_list(d);
     if (strcmp(sub, "import") == 0 && argc == 2)
-        return keys_import(d, argv[1]);
+        return keys_import(d, c, argv[1]);
     if (argc < 2 || !valid_label(argv[1])) {
         usage(stderr);
         return EXIT_USAGE;
@@ -335,13 +343,19 @@ static int cmd_keys(struct db *d, int argc, char **argv)
         }
         int rc = quota_key_add(d, label, secret, err, sizeof err);
         memset(secret, 0, sizeof secret);
+        if (rc == 0)
+            rc = quota_prime_day(d, c, err, sizeof err);
         return key_result(rc, "added", label, err);
     }
     if (strcmp(sub, "disable") == 0 && argc <= 3)
         return key_result(quota_key_disable(d, label, argc == 3 ? argv[2] : "disabled by ytcachectl", err, sizeof err),
                           "disabled", label, err);
-    if (strcmp(sub, "enable") == 0 && argc == 2)
-        return key_result(quota_key_enable(d, label, err, sizeof err), "enabled", label, err);
+    if (strcmp(sub, "enable") == 0 && argc == 2) {
+        int rc = quota_key_enable(d, label, err, sizeof err);
+        if (rc == 0)
+            rc = quota_prime_day(d, c, err, sizeof err);
+        return key_result(rc, "enabled", label, err);
+    }
     if (strcmp(sub, "remove") == 0 && argc == 2)
         return key_result(quota_key_remove(d, label, err, sizeof err), "removed", label, err);
     usage(stderr);
@@ -491,7 +505,7 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "purge") == 0)
         rc = cmd_purge(d, &c, argc - optind - 1, argv + optind + 1);
     else if (strcmp(cmd, "keys") == 0)
-        rc = cmd_keys(d, argc - optind - 1, argv + optind + 1);
+        rc = cmd_keys(d, &c, argc - optind - 1, argv + optind + 1);
     else if (strcmp(cmd, "websub") == 0)
         rc = cmd_websub(d, &c, argc - optind - 1, argv + optind + 1);
     else {
