@@ -145,8 +145,11 @@ for args, kw in ((("keys",), {}), (("keys", "frobnicate", "x"), {}), (("keys", "
     is_(r.returncode, 1, "ytcachectl %s: exit 1" % " ".join(args).replace(s.tmp, "TMP"))
 is_(db.count("label IN ('bad/label', 'short-key', 'empty-stdin')", "api_keys"), 0, "nothing added by the bad calls")
 r = ctl("keys", "add", "ctl-dup", N1)
-cmp_ok(r.returncode, "!=", 0, "keys add of a key already in the pool: refused (exit %d)" % r.returncode)
+is_(r.returncode, 1, "keys add of a key already in the pool: a usage error (exit 1)")
 is_(whole_secret_in(r.stdout + r.stderr), [], "  ... without quoting the key")
+r = ctl("keys", "add", "ctl-one", "AIzaSyCTL-another-key-6666")
+is_(r.returncode, 1, "keys add with a label already in use: a usage error (exit 1)")
+is_(db.value("SELECT secret FROM api_keys WHERE label = 'ctl-one'"), N1, "  ... the existing key is unchanged")
 
 # ---------------------------------------------------------------- stats, quota part
 fake.reset()
