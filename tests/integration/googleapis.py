@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""The official Node.js client, @googleapis/youtube, pointed at ytcache
+with rootUrl (and a dummy key): videos.list, search.list, channels.list
+and playlistItems.list succeed through the proxy, with the data the API
+(the fake upstream) gave; run again, every one is a HIT and the upstream
+sees no new call.  A request the proxy rejects raises the client's own
+error with the status and reason.  www/ytcache.js, loaded in Node.js as a
+CommonJS module, gets the same cache entries.
+
+The client is installed with `npm ci` from tests/node/package.json and
+package-lock.json into $YTC_BUILDDIR/tests/.node (not the source tree),
+once per lock file.  No npm, no network: the test fails."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import yth  # noqa: E402
+from yth import ok, is_, diag  # noqa: E402
+
+NODE_SRC = os.path.join(yth.SRCDIR, "tests", "node")
+NODE_DIR = os.path.join(yth.BUILDDIR, "tests", ".node")
+FILES = ("package.json", "package-lock.json", "googleapis.mjs")
+
+
+def npm_install():
+    """npm ci into NODE_DIR unless the same lock file is installed there."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not ok(node and npm, "node and npm installed (%s, %s)" % (node, npm)):
+        yth.bail("node/npm missing: install Node.js and npm")
+    os.makedirs(NODE_DIR, exist_ok=True)
+    for fn in FILES:
+        shutil.copyfile(os.path.join(NODE_SRC, fn), os.path.join(NODE_DIR, fn))
+    lock = yth.read_file(os.path.join(NODE_SRC, "package-lock.json"))
+    want = hashlib.sha256(lock).hexdigest() + "\n"
+    stamp = os.path.join(NODE_DIR, "node_modules", ".ytc-installed")
+    if yth.read_file(stamp).decode() == want and \
+            os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@googleapis", "youtube")):
+        ok(True, "@googleapis/youtube already installed from this package-lock.json")
+        return node
+    log = os.path.join(tmp, "logs", "npm.log")
+    env = dict(os.environ, npm_config_update_notifier="false", npm_config_fund="false",
+               npm_config_audit="false")
+    with open(log, "ab") as lf:
+        try:
+            rc = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=warn"],
+                                cwd=NODE_DIR, stdout=lf, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, timeout=70).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timed out after 70 s"
+    if not is_(rc, 0, "npm ci installs @googleapis/youtube into the build tree"):
+        diag(yth.read_file(log).decode("utf-8", "replace")[-3000:])
+        yth.bail("npm ci failed (no network or no registry?): see above")
+    with open(stamp, "w") as f:
+        f.write(want)
+    return node
+
+
+s = yth.Stack("spawn-fcgi", workers=2)
+tmp, fake = s.tmp, s.fake
+node = npm_install()
+installed = json.loads(yth.read_file(os.path.join(NODE_DIR, "node_modules", "@googleapis", "youtube",
+                                                  "package.json")) or b"{}")
+diag("@googleapis/youtube %s, node %s" % (installed.get("version"),
+                                          subprocess.run([node, "--version"], capture_output=True,
+                                                         text=True).stdout.strip()))
+
+ROOT = "http://127.0.0.1:%d/" % s.nginx.port
+IDS = {"videos": [yth.vid("nodeVideo01"), yth.vid("nodeVideo02")],
+       "channel": "UCnodeClientTest000000AA", "playlist": "PLnodeClientTestPlaylist00000000AA"}
+DUMMY_KEY = "AIzaDUMMY-node-client-key"
+LISTS = ["videos.list", "search.list", "channels.list", "playlistItems.list"]
+
+
+def drive(label):
+    r = subprocess.run([node, os.path.join(NODE_DIR, "googleapis.mjs"), ROOT, DUMMY_KEY,
+                        os.path.join(yth.SRCDIR, "www", "ytcache.js"), json.dumps(IDS)],
+                       cwd=NODE_DIR, capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    with open(os.path.join(tmp, "logs", "node.log"), "a") as f:
+        f.write("### %s: rc %d\n%s\n%s\n" % (label, r.returncode, r.stdout, r.stderr))
+    try:
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        out = {}
+    if not ok(r.returncode == 0 and out, "%s: the node client ran" % label):
+        diag(r.stdout[-2000:] + r.stderr[-2000:])
+    return out
+
+
+fake.reset()
+first = drive("first run")
+calls_after_first = fake.calls()
+for name in LISTS:
+    res = first.get(name) or {}
+    ok(res.get("status") == 200 and res.get("n", 0) >= 1,
+       "%s through the proxy: 200 with items (%s)" % (name, {k: res.get(k) for k in ("status", "n", "error")}))
+    is_(res.get("xcache"), "MISS", "%s: MISS the first time" % name)
+by = fake.stats()["by_resource"]
+is_({k: by.get(k) for k in ("videos", "search", "channels", "playlistItems")},
+    {"videos": 1, "search": 1, "channels": 1, "playlistItems": 1},
+    "first run: one upstream call per resource")
+is_(first.get("videos.list", {}).get("titles"), ["Video %s" % v for v in IDS["videos"]],
+    "videos.list: the API's titles (repeated part= and id= of the client merged)")
+keys = set(fake.stats()["keys"])
+is_(keys, {yth.SERVER_KEY}, "upstream saw only the server key, never the client's dummy key")
+ok(all(DUMMY_KEY not in q for q in fake.stats()["queries"]), "the dummy key went nowhere upstream")
+
+bad = first.get("videos.list (bad part)") or {}
+is_((bad.get("status"), bad.get("code")), (400, 400), "bad part: the client raises its error with status 400")
+is_(bad.get("reasons"), ["invalidParameter"], "bad part: error.errors[].reason from ytcache's Google-shaped error")
+
+js = first.get("ytcache.js request") or {}
+is_((js.get("status"), js.get("xcache"), js.get("n")), (200, "HIT", 2),
+    "ytcache.js in Node: the videos.list entry of the official client is a HIT")
+is_(js.get("etag"), first.get("videos.list", {}).get("etag"), "ytcache.js in Node: same data")
+jse = first.get("ytcache.js error") or {}
+is_((jse.get("name"), jse.get("code"), jse.get("reason")), ("YtcacheError", 400, "invalidParameter"),
+    "ytcache.js in Node: rejected with code and reason")
+is_(fake.calls(), calls_after_first, "nothing after the four lists reached the upstream")
+
+# ---------------------------------------------------------------- again: all HITs
+second = drive("second run")
+for name in LISTS:
+    a, b = first.get(name) or {}, second.get(name) or {}
+    is_((b.get("status"), b.get("xcache")), (200, "HIT"), "%s again: HIT" % name)
+    is_((b.get("etag"), b.get("titles")), (a.get("etag"), a.get("titles")), "%s again: same data" % name)
+is_(fake.calls(), calls_after_first, "second run: no upstream call at all")
+
+yth.done_testing()
