@@ -124,3 +124,15 @@ int breaker_read(struct db *d, int *state, long *failures, char *err, size_t err
     *failures = has_row ? (long)f : 0;
     return 0;
 }
+
+void breaker_release(struct db *d, const struct breaker_ticket *t)
+{
+    static const char sql[] =
+        "UPDATE breaker SET state = 1, probe_until = NULL WHERE name = 'upstream' AND state = 2";
+    char err[256];
+    if (!t->probe)
+        return;
+    /* opened_at is unchanged, so the next miss may take the probe at once */
+    if (db_run(d, DBS_BR_RELEASE, sql, NULL, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "breaker: %s", err);
+}

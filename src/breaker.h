@@ -19,6 +19,8 @@ struct breaker_ticket {
 int breaker_allow(struct db *d, const struct conf *c, struct breaker_ticket *t, long *retry_after);
 /* Record the outcome of an allowed call. */
 void breaker_record(struct db *d, const struct conf *c, const struct breaker_ticket *t, enum up_class cls);
+/* A probe ticket whose request made no call (no quota, ...) hands the probe back. */
+void breaker_release(struct db *d, const struct breaker_ticket *t);
 /* Read the shared state without changing it (for /health). 0 / -1. */
 int breaker_read(struct db *d, int *state, long *failures, char *err, size_t errlen);
 /* 1 if this outcome counts as an upstream failure for the breaker. */

@@ -101,3 +101,17 @@ int climit_take(struct db *d, const struct conf *c, const char *client, long uni
     *retry_after = wait_us <= 0 ? 1 : (long)((wait_us + 999999) / 1000000);
     return 0;
 }
+
+void climit_refund(struct db *d, const struct conf *c, const char *client, long units)
+{
+    static const char sql[] = "UPDATE client_limits SET tat_us = tat_us - ? WHERE client = ?";
+    char err[256];
+    if (c->client_units <= 0)
+        return;
+    long long inc = (long long)c->client_window * 1000000LL / c->client_units * units;
+    unsigned long clen = strlen(client);
+    MYSQL_BIND p[2];
+    db_bind_long(&p[0], &inc);
+    db_bind_str(&p[1], client, &clen);
+    db_run(d, DBS_CL_REFUND, sql, p, NULL, NULL, NULL, NULL, err, sizeof err);
+}

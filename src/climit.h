@@ -17,4 +17,7 @@ void climit_client_id(const struct conf *c, const char *remote_addr, const char 
 int climit_take(struct db *d, const struct conf *c, const char *client, long units, long *retry_after,
                 char *err, size_t errlen);
 
+/* Give back units charged for a miss that made no upstream call. */
+void climit_refund(struct db *d, const struct conf *c, const char *client, long units);
+
 #endif

@@ -305,12 +305,8 @@ static void fetch(struct proxy *p, int db_ok)
             fetch_unaccounted(p);
         return;
     }
-    struct breaker_ticket t;
+    /* the client's limit first: a refused client must not take the breaker's probe */
     long wait = 0;
-    if (!breaker_allow(p->db, c, &t, &wait)) {
-        decided(r, UP_BREAKER_OPEN, wait);
-        return;
-    }
     int allowed = r->refresher ? 1 : climit_take(p->db, c, r->client, r->cost, &wait, err, sizeof err);
     if (allowed < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "client limit unavailable: %s", err);
@@ -319,12 +315,22 @@ static void fetch(struct proxy *p, int db_ok)
         decided(r, UP_CLIENT_LIMIT, wait);
         return;
     }
-    if (r->upstream_key)
-        call_upstream(p, r->upstream_key, "client");
-    else
-        fetch_pooled(p);
-    if (r->up.status || breaker_is_failure(r->up.cls))
-        breaker_record(p->db, c, &t, r->up.cls);
+    struct breaker_ticket t;
+    if (!breaker_allow(p->db, c, &t, &wait)) {
+        decided(r, UP_BREAKER_OPEN, wait);
+    } else {
+        if (r->upstream_key)
+            call_upstream(p, r->upstream_key, "client");
+        else
+            fetch_pooled(p);
+        if (r->up.status || breaker_is_failure(r->up.cls))
+            breaker_record(p->db, c, &t, r->up.cls);
+        else
+            breaker_release(p->db, &t);
+    }
+    /* a miss that cost no quota costs the client nothing */
+    if (r->calls == 0 && !r->refresher)
+        climit_refund(p->db, c, r->client, r->cost);
 }
 
 static long store_ttl(const struct proxy *p)

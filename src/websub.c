@@ -361,22 +361,24 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
                             char *err, size_t errlen)
 {
     /* Past stale_while_revalidate, so the next request fetches at once;
-     * the old copy still serves if the fetch fails (stale_if_error). */
+     * the old copy still serves if the fetch fails (stale_if_error). Rows
+     * already that far gone are left alone, so the counts are real changes. */
     static const char sql_channel[] =
         "UPDATE cache SET expires_at = LEAST(expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND)"
-        " WHERE endpoint IN ('search', 'activities') AND channel_id = ?";
+        " WHERE endpoint IN ('search', 'activities') AND channel_id = ? AND expires_at > UTC_TIMESTAMP() - INTERVAL ? SECOND";
     static const char sql_uploads[] =
         "UPDATE cache SET expires_at = LEAST(expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND)"
-        " WHERE endpoint = 'playlistItems' AND playlist_id = ?";
+        " WHERE endpoint = 'playlistItems' AND playlist_id = ? AND expires_at > UTC_TIMESTAMP() - INTERVAL ? SECOND";
     static const char sql_id[] =
         "UPDATE cache SET expires_at = LEAST(expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND)"
-        " WHERE endpoint = ? AND id = ?";
+        " WHERE endpoint = ? AND id = ? AND expires_at > UTC_TIMESTAMP() - INTERVAL ? SECOND";
     static const char sql_ids[] =
         "UPDATE cache c JOIN cache_ids i ON i.cache_key = c.cache_key"
-        " SET c.expires_at = LEAST(c.expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND) WHERE i.id = ?";
+        " SET c.expires_at = LEAST(c.expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND)"
+        " WHERE i.id = ? AND c.expires_at > UTC_TIMESTAMP() - INTERVAL ? SECOND";
     long long past = c->swr + 1, total = 0;
     unsigned long long n = 0;
-    MYSQL_BIND p[3];
+    MYSQL_BIND p[4];
     unsigned long l1, l2;
     if (channel_id && valid_chars(channel_id, 24, 24)) {
         char uploads[32];
@@ -384,11 +386,13 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
         l1 = strlen(channel_id);
         db_bind_long(&p[0], &past);
         db_bind_str(&p[1], channel_id, &l1);
+        db_bind_long(&p[2], &past);
         if (db_run(d, DBS_WS_INV_CHANNEL, sql_channel, p, NULL, NULL, NULL, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;
         l1 = strlen(uploads);
         db_bind_str(&p[1], uploads, &l1);
+        db_bind_long(&p[2], &past);
         if (db_run(d, DBS_WS_INV_UPLOADS, sql_uploads, p, NULL, NULL, NULL, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;
@@ -397,10 +401,12 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
         l2 = strlen(channel_id);
         db_bind_str(&p[1], channels, &l1);
         db_bind_str(&p[2], channel_id, &l2);
+        db_bind_long(&p[3], &past);
         if (db_run(d, DBS_WS_INV_ID, sql_id, p, NULL, NULL, NULL, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;
         db_bind_str(&p[1], channel_id, &l2);
+        db_bind_long(&p[2], &past);
         if (db_run(d, DBS_WS_INV_IDS, sql_ids, p, NULL, NULL, NULL, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;
@@ -412,10 +418,12 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
         db_bind_long(&p[0], &past);
         db_bind_str(&p[1], videos, &l1);
         db_bind_str(&p[2], video_id, &l2);
+        db_bind_long(&p[3], &past);
         if (db_run(d, DBS_WS_INV_ID, sql_id, p, NULL, NULL, NULL, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;
         db_bind_str(&p[1], video_id, &l2);
+        db_bind_long(&p[2], &past);
         if (db_run(d, DBS_WS_INV_IDS, sql_ids, p, NULL, NULL, NULL, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DB = 2 };
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DB = 2, EXIT_HUB = 3 };
 
 static void usage(FILE *fp)
 {
@@ -40,7 +40,7 @@ static void usage(FILE *fp)
             "  websub subscribe CHANNEL_ID...    ask YouTube's hub to push uploads of these channels\n"
             "  websub unsubscribe CHANNEL_ID...\n"
             "  websub list             subscriptions, their state and lease\n"
-            "exit status: 0 ok, 1 usage or configuration error, 2 database error\n");
+            "exit status: 0 ok, 1 usage or configuration error, 2 database error, 3 WebSub hub error\n");
 }
 
 static int cmd_migrate(struct db *d, const struct conf *c)
@@ -418,7 +418,8 @@ static int cmd_websub(struct db *d, const struct conf *c, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (websub_request(d, c, argv[i], subscribe, err, sizeof err) < 0) {
             fprintf(stderr, "ytcachectl: websub %s %s: %s\n", argv[0], argv[i], err);
-            rc = strstr(err, "not a channel id") || strstr(err, "callback") ? EXIT_USAGE : EXIT_DB;
+            rc = strstr(err, "not a channel id") || strstr(err, "callback") ? EXIT_USAGE
+               : strncmp(err, "hub", 3) == 0 ? EXIT_HUB : EXIT_DB;
         } else {
             printf("%s: %s requested; the hub will verify it\n", argv[i], argv[0]);
         }

@@ -430,13 +430,13 @@ is_(s.fake.calls(), n0, "untouched rows cost no upstream call")
 
 # ================================================================ 5. a deleted video (posted directly, signed)
 before = snapshot()
+m_before = metrics()["rows"]
 body = deleted_feed(V4, A)
 r = post(A, body, sign(SECRET_A, body.encode()))
 ok(200 <= r.status < 300, "deleted-entry notification: 2xx (%s)" % r.status)
 after = snapshot()
 fresh_a = [lbl for lbl in expect1 if lbl.startswith(("search A", "activities A", "uploads of A", "channels A"))
            and before[KEY[lbl]][2]]
-m_before = metrics()["rows"]
 n_moved = check_exact("deleted V4", before, after, ["videos V4", "videos V5,V4,V3"] + fresh_a)
 expected_rows += n_moved
 expected["verified"] += 1
@@ -552,11 +552,11 @@ def explain(sql):
 
 
 plans = [
-    ("channel lists", bind(stmts.get("sql_channel", ""), SWR + 1, A), {"cache": "idx_channel_id"}),
-    ("uploads playlist", bind(stmts.get("sql_uploads", ""), SWR + 1, uploads(A)), {"cache": "idx_playlist_id"}),
-    ("channels by id", bind(stmts.get("sql_id", ""), SWR + 1, "channels", A), {"cache": "idx_id"}),
-    ("videos by id", bind(stmts.get("sql_id", ""), SWR + 1, "videos", V1), {"cache": "idx_id"}),
-    ("multi-id rows", bind(stmts.get("sql_ids", ""), SWR + 1, V1), {"i": "PRIMARY", "c": "PRIMARY"}),
+    ("channel lists", bind(stmts.get("sql_channel", ""), SWR + 1, A, SWR + 1), {"cache": "idx_channel_id"}),
+    ("uploads playlist", bind(stmts.get("sql_uploads", ""), SWR + 1, uploads(A), SWR + 1), {"cache": "idx_playlist_id"}),
+    ("channels by id", bind(stmts.get("sql_id", ""), SWR + 1, "channels", A, SWR + 1), {"cache": "idx_id"}),
+    ("videos by id", bind(stmts.get("sql_id", ""), SWR + 1, "videos", V1, SWR + 1), {"cache": "idx_id"}),
+    ("multi-id rows", bind(stmts.get("sql_ids", ""), SWR + 1, V1, SWR + 1), {"i": "PRIMARY", "c": "PRIMARY"}),
 ]
 for label, sql, want in plans:
     try:
