@@ -5,7 +5,8 @@
     FcgidInitialEnv YTCACHE_CONFIG, Alias to ytcache.fcgi); Apache starts
     the ytcache processes itself.
   * mod_proxy_fcgi: apache/ytcache-proxy-fcgi.conf (ProxyPass fcgi://) to
-    `ytcache --listen 127.0.0.1:PORT --workers 4`.
+    `ytcache --listen 127.0.0.1:PORT --workers 4`, and with the
+    "unix:SOCKET|fcgi://" ProxyPass that contrib/ytcache.socket suggests.
   * plain CGI, shared hosting: the binary as ytcache.cgi in the web
     directory with apache/htaccess-cgi.example as its .htaccess (Options
     +ExecCGI, AddHandler cgi-script, SetEnv YTCACHE_CONFIG to a file
@@ -18,6 +19,7 @@ module directory; started as root, its children run as www-data) and does
 MISS then HIT through the real server."""
 
 import os
+import re
 import shutil
 import sys
 
@@ -129,6 +131,26 @@ r = ap.get("/youtube/v3/videos?id=%s&part=snippet" % yth.vid("apacheProxy"))
 is_((r.status, r.xcache), (200, "HIT"), "mod_proxy_fcgi: parameters in another order hit the same entry")
 ap.stop()
 lis.stop()
+
+# ---------------------------------------------------------------- mod_proxy_fcgi to a unix socket
+# the ProxyPass form contrib/ytcache.socket suggests for Apache, on a socket
+# with that unit's SocketGroup=/SocketMode= (www-data, 0660)
+m = re.search(r'^#\s*(ProxyPass\s+"/youtube/v3/"\s+"unix:(\S+?)\|fcgi://[^"]+".*)$',
+              ytdeploy.read_file(ytdeploy.shipped("contrib/ytcache.socket")).decode(), re.M)
+if ok(m, "contrib/ytcache.socket names a ProxyPass line for its unix socket"):
+    sock = os.path.join(ytdeploy.mkdir(os.path.join(tmp, "run-ytcache")), "ytcache.sock")
+    lis = yth.Listen(tmp, conf, workers=2, addr=sock, name="ytcache-listen-unix")
+    os.chmod(sock, 0o660)
+    if user:
+        os.chown(sock, 0, user[2])
+    body = ytdeploy.render("apache/ytcache-proxy-fcgi.conf",
+                           [('ProxyPass "/youtube/v3/" "fcgi://127.0.0.1:9000/youtube/v3/" timeout=30',
+                             m.group(1).replace(m.group(2), sock))])
+    ap = ytdeploy.Apache(tmp, "apache-proxy-fcgi-unix", body, modules=["proxy", "proxy_fcgi"])
+    fresh()
+    miss_then_hit(ap, "mod_proxy_fcgi, unix socket", yth.vid("apacheUnix1"))
+    ap.stop()
+    lis.stop()
 
 # ---------------------------------------------------------------- plain CGI + .htaccess
 home = ytdeploy.mkdir(os.path.join(tmp, "home"))
