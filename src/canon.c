@@ -653,17 +653,17 @@ const char *canon_get(const struct canon *c, const char *name)
     return NULL;
 }
 
-void canon_cache_key(const struct canon *c, const char *keyid, unsigned char out[32])
+void canon_cache_key(struct canon *c, const char *keyid, unsigned char out[32])
 {
-    buf_t b = { 0 };
-    if (buf_appendf(&b, "%s\n%s\n", c->resource, keyid) < 0 ||
-        buf_append(&b, c->query.data ? c->query.data : "", c->query.len) < 0) {
+    /* the buffer lives with the struct: no allocation per request */
+    buf_t *b = &c->keybuf;
+    buf_reset(b);
+    if (buf_appends(b, c->resource) < 0 || buf_append(b, "\n", 1) < 0 || buf_appends(b, keyid) < 0 ||
+        buf_append(b, "\n", 1) < 0 || buf_append(b, c->query.data ? c->query.data : "", c->query.len) < 0) {
         memset(out, 0, 32);
-        buf_free(&b);
         return;
     }
-    util_sha256(b.data, b.len, out);
-    buf_free(&b);
+    util_sha256(b->data, b->len, out);
 }
 
 int canon_request_json(const struct canon *c, const char *keyid, buf_t *out)
@@ -700,4 +700,5 @@ void canon_free(struct canon *c)
 {
     buf_free(&c->scratch);
     buf_free(&c->query);
+    buf_free(&c->keybuf);
 }

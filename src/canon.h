@@ -20,6 +20,7 @@ struct canon {
     long client_ttl;          /* ttl= / age= in seconds, -1 if absent */
     buf_t scratch;            /* decoded strings live here */
     buf_t query;              /* canonical query: what goes upstream and into the key */
+    buf_t keybuf;             /* scratch for the cache key's input */
 };
 
 /* 1 if `name` is a resource ytcache serves. */
@@ -33,7 +34,7 @@ int canon_parse(struct canon *c, const char *resource, const char *qs, struct ye
 const char *canon_get(const struct canon *c, const char *name);
 
 /* SHA-256 of resource, key identity and canonical query. */
-void canon_cache_key(const struct canon *c, const char *keyid, unsigned char out[32]);
+void canon_cache_key(struct canon *c, const char *keyid, unsigned char out[32]);
 
 /* {"endpoint":..,"key":..,"params":{..}} for the cache row. 0 / -1. */
 int canon_request_json(const struct canon *c, const char *keyid, buf_t *out);
