@@ -26,7 +26,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
 import ytdeploy  # noqa: E402
-from yth import ok, is_, like, diag  # noqa: E402
+from yth import ok, is_, diag  # noqa: E402
 
 s = yth.Stack(launcher=None)          # MariaDB + fake upstream + config + migrate
 tmp, conf, db, fake = s.tmp, s.conf, s.db, s.fake

@@ -16,7 +16,6 @@ import html
 import html.parser
 import json
 import os
-import re
 import shutil
 import sys
 

@@ -27,7 +27,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
 import ytdeploy  # noqa: E402
-from yth import ok, is_, like, diag, skip  # noqa: E402
+from yth import ok, is_, diag, skip  # noqa: E402
 
 UNITS = ["ytcache.socket", "ytcache.service", "ytcache-refresh.service", "ytcache-refresh.timer"]
 REFRESH = os.path.join(yth.BUILDDIR, "src", "ytcache-refresh")
