@@ -14,6 +14,8 @@ WORKERS = 4
 s = yth.Stack(launcher="spawn-fcgi", workers=WORKERS, mounts=("/", "/ytcache/"))
 
 # ---- /health
+SCHEMA = int(s.db.value("SELECT MAX(version) FROM schema_version"))
+yth.cmp_ok(SCHEMA, ">=", 4, "schema migrated to version 4 or later")
 for path in ("/health", "/ytcache/health"):
     r = s.get(path)
     yth.is_(r.status, 200, "%s: 200" % path)
@@ -21,7 +23,8 @@ for path in ("/health", "/ytcache/health"):
     h = r.json() or {}
     yth.is_(h.get("status"), "ok", "%s: status ok" % path)
     yth.is_((h.get("database") or {}).get("ok"), True, "%s: database ok" % path)
-    yth.is_((h.get("database") or {}).get("schema"), 3, "%s: schema version 3" % path)
+    yth.is_((h.get("database") or {}).get("schema"), SCHEMA, "%s: schema version as in schema_version" % path)
+    yth.is_((h.get("database") or {}).get("schema_current"), True, "%s: schema is current" % path)
     yth.is_((h.get("breaker") or {}).get("state"), "closed", "%s: breaker closed" % path)
 yth.is_(s.fake.calls(), 0, "health costs no upstream call")
 
