@@ -3,8 +3,9 @@
 (with www/ytcache.js) from nginx running the shipped
 nginx/ytcache-fastcgi.conf, which serves www/ and the proxy on one origin.
 The rendered DOM must hold the fake upstream's titles, fetched through
-ytcache (MISS, then HIT on reload, one upstream call); thumbnails not on
-i.ytimg.com become placeholders.
+ytcache (MISS, then HIT on reload, one upstream call); thumbnails on
+i.ytimg.com become <img> elements, any other host a placeholder (Chromium
+here resolves no host but 127.0.0.1, so nothing is fetched from outside).
 
 Other origins (plain nginx servers on other ports) serve a copy of the
 page whose <meta name="ytcache-base"> points at the proxy: an origin listed
@@ -113,11 +114,19 @@ SEARCH = yth.q([("part", "snippet"), ("channelId", CHANNEL), ("order", "date"), 
 
 
 def expected_titles():
-    """The titles the proxy serves for the page's search (a HIT by now)."""
+    """The (id, title) pairs the proxy serves for the page's search (a HIT
+    by now), and the thumbnail the page should show for each: the medium
+    (else high, else default) URL when it is on i.ytimg.com, else None
+    (a placeholder)."""
     r = ng.get("/youtube/v3/search?" + SEARCH)
     is_((r.status, r.xcache), (200, "HIT"), "the page's search is cached now (HIT)")
     items = (r.json() or {}).get("items") or []
-    return [(i["id"]["videoId"], html.unescape(i["snippet"]["title"])) for i in items]
+    thumbs = []
+    for i in items:
+        t = i["snippet"].get("thumbnails") or {}
+        u = (t.get("medium") or t.get("high") or t.get("default") or {}).get("url") or ""
+        thumbs.append(u if u.startswith("https://i.ytimg.com/") else None)
+    return [(i["id"]["videoId"], html.unescape(i["snippet"]["title"])) for i in items], thumbs
 
 
 def rendered(dom):
@@ -134,15 +143,17 @@ dom = load(ng.origin() + "/?channel=" + CHANNEL, "same origin")
 is_(state(dom), "ready", "same origin: body[data-state=ready]")
 is_(fake.calls(), 1, "same origin: the page's request reached the upstream once")
 is_(fake.stats()["by_resource"], {"search": 1}, "same origin: it was a search.list")
-want = expected_titles()
+want, thumbs = expected_titles()
 is_(len(want), 6, "same origin: 6 results upstream")
 is_(rendered(dom), want, "same origin: the fake upstream's ids and titles rendered (.video, .video-title)")
 like((dom.first(id="cache-status") or {}).get("text"), r"^ytcache: MISS", "same origin: #cache-status MISS")
-is_(len(dom.find(tag="span", cls="placeholder")), len(want),
-    "same origin: thumbnails off i.ytimg.com shown as placeholders")
-imgs = [el["attrs"].get("src") for el in dom.find(tag="img")]
-ok(all((u or "").startswith("https://i.ytimg.com/") for u in imgs),
-   "same origin: no image from any other host (%s)" % imgs)
+imgs = [el["attrs"].get("src") for el in dom.find(tag="img", cls="thumb")]
+is_(imgs, [u for u in thumbs if u], "same origin: <img> thumbnails are the API's i.ytimg.com URLs")
+is_(len(dom.find(tag="span", cls="placeholder")), thumbs.count(None),
+    "same origin: thumbnails on other hosts shown as placeholders (%d of %d)" % (thumbs.count(None), len(thumbs)))
+others = [el["attrs"].get("src") for el in dom.find(tag="img")
+          if not (el["attrs"].get("src") or "").startswith("https://i.ytimg.com/")]
+is_(others, [], "same origin: no image from any other host")
 ok((dom.first(id="error") or {"attrs": {}})["attrs"].get("hidden") is not None,
    "same origin: #error hidden")
 
