@@ -37,7 +37,7 @@ static void usage(FILE *fp)
             "A caching proxy for the YouTube Data API v3, run as CGI or FastCGI.\n"
             "  --config FILE      configuration (default $YTCACHE_CONFIG, then %s)\n"
             "  --listen ADDR      open a FastCGI socket: HOST:PORT, :PORT or a unix socket path\n"
-            "  --workers N        with --listen, serve from N processes (default 1)\n"
+            "  --workers N        serve from N processes sharing the socket (default 1)\n"
             "Without --listen, a FastCGI socket on fd 0 is used if there is one (spawn-fcgi,\n"
             "mod_fcgid, systemd), else one CGI request is served.\n",
             conf_default_path());
@@ -244,7 +244,8 @@ int main(int argc, char **argv)
             rc = workers > 1 ? supervise(&c, sock, workers) : serve_fcgi(&c, sock);
         }
     } else {
-        rc = serve_fcgi(&c, 0);
+        /* an inherited socket (spawn-fcgi, systemd, mod_fcgid): fd 0 */
+        rc = workers > 1 ? supervise(&c, 0, workers) : serve_fcgi(&c, 0);
     }
     mysql_library_end();
     curl_global_cleanup();
