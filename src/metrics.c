@@ -26,7 +26,7 @@ static const char *const reasons[] = {
     "notFound", "methodNotAllowed", "requestTooLarge", "uriTooLong", "forbidden",
     "quotaExhausted", "budgetExhausted", "rateLimited", "apiKeyRejected", "clientQuotaExceeded",
     "upstreamUnavailable", "databaseUnavailable", "upstreamError", "upstreamUnreachable",
-    "upstreamTimeout", "internalError", "noApiKey", "other",
+    "upstreamTimeout", "internalError", "noApiKey", "invalidRequest", "other",
 };
 #define NREASONS (sizeof reasons / sizeof reasons[0])
 

@@ -114,7 +114,7 @@ static void send_error(struct proxy *p, const struct yerr *e)
     if (e->retry_after > 0)
         n += snprintf(extra + n, sizeof extra - (size_t)n, "Retry-After: %ld\r\n", e->retry_after);
     if (e->status == 405)
-        snprintf(extra + n, sizeof extra - (size_t)n, "Allow: GET, HEAD, OPTIONS\r\n");
+        snprintf(extra + n, sizeof extra - (size_t)n, "Allow: %s\r\n", p->req.allow ? p->req.allow : "GET, HEAD, OPTIONS");
     if (http_error_json(&r->scratch, e) < 0) {
         static const char fallback[] = "{\"error\":{\"code\":500,\"message\":\"Out of memory.\"}}";
         send_response(p, 500, extra, fallback, sizeof fallback - 1);
@@ -475,22 +475,22 @@ static int route(struct proxy *p, char *resource, size_t rlen, int *compat, stru
     for (const char *s = path; (s = memmem(s, plen - (size_t)(s - path), marker, sizeof marker - 1)); s++)
         m = s;
     *compat = 0;
+    /* the service's own routes, wherever they are mounted (also under
+     * /youtube/v3/, which the shipped web server configs pass on) */
+    size_t n = plen;
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    static const struct { const char *suffix; int route; } own[] = {
+        { "/health", MR_HEALTH }, { "/metrics", MR_METRICS }, { "/websub", MR_WEBSUB },
+    };
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        size_t sl = strlen(own[i].suffix);
+        if (n >= sl && memcmp(path + n - sl, own[i].suffix, sl) == 0) {
+            r->route = own[i].route;
+            return 0;
+        }
+    }
     if (!m) {
-        size_t n = plen;
-        while (n > 1 && path[n - 1] == '/')
-            n--;
-        if (n >= 7 && memcmp(path + n - 7, "/health", 7) == 0) {
-            r->route = MR_HEALTH;
-            return 0;
-        }
-        if (n >= 8 && memcmp(path + n - 8, "/metrics", 8) == 0) {
-            r->route = MR_METRICS;
-            return 0;
-        }
-        if (n >= 7 && memcmp(path + n - 7, "/websub", 7) == 0) {
-            r->route = MR_WEBSUB;
-            return 0;
-        }
         r->route = MR_COMPAT;
         *compat = 1;
         resource[0] = '\0';
@@ -541,7 +541,7 @@ static void serve_health(struct proxy *p)
     int current = schema >= migrate_latest();
     buf_appendf(b, "{\"status\":\"%s\",\"version\":\"%s\",\"database\":{\"ok\":true,\"schema\":%d,"
                    "\"schema_current\":%s},\"breaker\":{\"state\":\"%s\",\"failures\":%ld}}",
-                current && state == 0 ? "ok" : "degraded", PACKAGE_VERSION, schema, current ? "true" : "false",
+                current && breaker_ok && state == 0 ? "ok" : "degraded", PACKAGE_VERSION, schema, current ? "true" : "false",
                 breaker_ok && state >= 0 && state <= 2 ? states[state] : "unknown", failures);
     send_response(p, 200, "Cache-Control: no-store\r\n", b->data, b->len);
 }
@@ -570,7 +570,7 @@ static void serve_websub(struct proxy *p, const char *method, const char *qs)
     struct req *r = &p->req;
     const struct conf *c = p->conf;
     struct websub_answer a = { 0, NULL, { 0 } };
-    if (strcmp(method, "GET") == 0 || r->is_head) {
+    if (strcmp(method, "GET") == 0) {
         websub_verify_intent(p->db, c, qs, &a);
     } else if (strcmp(method, "POST") == 0) {
         const char *cl = http_env(r->io, "CONTENT_LENGTH");
@@ -590,7 +590,9 @@ static void serve_websub(struct proxy *p, const char *method, const char *qs)
         websub_notify(p->db, c, qs, r->scratch.data ? r->scratch.data : "", r->scratch.len,
                       http_env(r->io, "HTTP_X_HUB_SIGNATURE"), &a);
     } else {
+        /* HEAD too: verifying intent changes the subscription */
         yerr_set(&r->err, 405, "methodNotAllowed", "", "WebSub uses GET and POST.");
+        r->allow = "GET, POST";
         send_error(p, &r->err);
         return;
     }
@@ -628,6 +630,7 @@ static void reset_req(struct req *r, struct http_io *io)
     r->cost = 0;
     r->calls = 0;
     r->xcache = NULL;
+    r->allow = NULL;
     r->route = MR_OTHER;
     r->refresher = 0;
     r->use_reserve = 0;

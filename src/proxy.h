@@ -36,6 +36,7 @@ struct req {
     int use_reserve;             /* may spend the bucket's reserve */
     long retry_after;            /* for outcomes decided without a call */
     const char *xcache;          /* cache result sent, for metrics; NULL if none */
+    const char *allow;           /* Allow header of a 405, NULL = GET, HEAD, OPTIONS */
     int route;                   /* enum metrics_route */
 };
 

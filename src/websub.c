@@ -231,7 +231,9 @@ static int query_param(const char *qs, const char *name, char *out, size_t outle
         size_t len = amp ? (size_t)(amp - p) : strlen(p);
         if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
             size_t w = 0;
-            for (size_t i = nl + 1; i < len && w + 1 < outlen; i++) {
+            for (size_t i = nl + 1; i < len; i++) {
+                if (w + 1 >= outlen)
+                    return -1;      /* too long: never answer with a cut value */
                 char ch = p[i];
                 if (ch == '+')
                     ch = ' ';
@@ -298,7 +300,7 @@ static int load_sub(struct db *d, const char *channel, struct sub *s, char *err,
 
 void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, struct websub_answer *a)
 {
-    char mode[16], topic[300], challenge[256], lease[16], channel[32], err[256];
+    char mode[16], topic[300], challenge[1024], lease[16], channel[32], err[256];
     (void)c;
     if (query_param(qs, "hub.mode", mode, sizeof mode) < 0 || query_param(qs, "hub.topic", topic, sizeof topic) < 0 ||
         query_param(qs, "hub.challenge", challenge, sizeof challenge) < 0 ||

@@ -16,7 +16,7 @@ s = yth.Stack(launcher="spawn-fcgi", workers=WORKERS, mounts=("/", "/ytcache/"))
 # ---- /health
 SCHEMA = int(s.db.value("SELECT MAX(version) FROM schema_version"))
 yth.cmp_ok(SCHEMA, ">=", 4, "schema migrated to version 4 or later")
-for path in ("/health", "/ytcache/health"):
+for path in ("/health", "/ytcache/health", "/youtube/v3/health"):
     r = s.get(path)
     yth.is_(r.status, 200, "%s: 200" % path)
     yth.like(r.header("content-type", ""), r"^application/json", "%s: JSON" % path)
@@ -58,7 +58,7 @@ def sample(name, **labels):
 yth.is_(sample("ytcache_requests_total", route="api", cache="MISS"), float(N_MISS), "MISS counted across workers")
 yth.is_(sample("ytcache_requests_total", route="api", cache="HIT"), float(N_HIT), "HIT counted across workers")
 yth.is_(sample("ytcache_requests_total", route="api", cache="NONE"), float(N_BAD), "errors counted")
-yth.is_(sample("ytcache_requests_total", route="health", cache="NONE"), 2.0, "health requests counted")
+yth.is_(sample("ytcache_requests_total", route="health", cache="NONE"), 3.0, "health requests counted")
 yth.is_(sample("ytcache_errors_total", reason="unknownParameter"), float(N_BAD), "errors by reason")
 yth.is_(sample("ytcache_upstream_calls_total", **{"class": "ok"}), float(N_MISS), "upstream calls by class")
 yth.is_(sample("ytcache_upstream_duration_seconds_count"), float(N_MISS), "latency histogram count")
@@ -92,6 +92,13 @@ for line in text.splitlines():
         bad.append("untyped sample: " + line)
 yth.is_(bad, [], "every line of /metrics is well-formed and typed")
 yth.ok(text.endswith("\n"), "exposition ends with a newline")
+
+# ---- the shipped web server configs pass only /youtube/v3/ on: the own routes work there too
+r = s.get("/youtube/v3/metrics")
+yth.is_(r.status, 200, "/youtube/v3/metrics reaches the metrics")
+r = s.head("/youtube/v3/websub?channel=UC_x5XG1OV2P6uZZ5FSM9Ttw&hub.mode=subscribe&hub.challenge=x")
+yth.is_(r.status, 405, "HEAD on /websub: 405 (verifying intent changes state)")
+yth.is_(r.header("allow"), "GET, POST", "405 on /websub names GET, POST")
 
 # ---- access restriction
 s.reconfigure(server={"metrics_allow": "10.0.0.0/8"})
