@@ -295,3 +295,28 @@ unsigned long long db_last_insert_id(struct db *d, enum db_stmt_id id)
 {
     return d->stmt[id] ? mysql_stmt_insert_id(d->stmt[id]) : 0;
 }
+
+MYSQL_STMT *db_select(struct db *d, const char *sql, MYSQL_BIND *params, MYSQL_BIND *results,
+                      char *err, size_t errlen)
+{
+    if (db_connect(d, err, errlen) < 0)
+        return NULL;
+    MYSQL_STMT *st = mysql_stmt_init(d->my);
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0 || (params && mysql_stmt_bind_param(st, params) != 0) ||
+        mysql_stmt_execute(st) != 0 || mysql_stmt_store_result(st) != 0 ||
+        (results && mysql_stmt_bind_result(st, results) != 0)) {
+        snprintf(err, errlen, "%s", mysql_stmt_error(st));
+        if (is_conn_error(mysql_stmt_errno(st))) {
+            mysql_stmt_close(st);
+            db_disconnect(d);
+            return NULL;
+        }
+        mysql_stmt_close(st);
+        return NULL;
+    }
+    return st;
+}

@@ -55,6 +55,11 @@ int db_run(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIND *params
 /* LAST_INSERT_ID of the last run of a statement (also LAST_INSERT_ID(expr) in an UPDATE). */
 unsigned long long db_last_insert_id(struct db *d, enum db_stmt_id id);
 
+/* A one-off query with many rows (administration, reports): prepared,
+ * executed and buffered; the caller fetches and closes it. NULL on error. */
+MYSQL_STMT *db_select(struct db *d, const char *sql, MYSQL_BIND *params, MYSQL_BIND *results,
+                      char *err, size_t errlen);
+
 /* Plain statement without parameters (static DDL for migrations only). */
 int db_exec_static(struct db *d, const char *sql, char *err, size_t errlen);
 

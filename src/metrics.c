@@ -174,7 +174,6 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
     buf_appendf(b, "ytcache_database_up %d\n", up);
     if (!up)
         return;
-    MYSQL *my = db_handle(d);
     char day[11];
     util_pacific_date(time(NULL), day);
     unsigned long dlen = strlen(day);
@@ -183,21 +182,19 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
     static const char q_units[] =
         "SELECT k.label, ku.bucket, ku.used, ku.exhausted FROM api_keys k"
         " JOIN key_usage ku ON ku.key_id = k.id AND ku.day = ? ORDER BY k.label, ku.bucket";
-    MYSQL_STMT *st = mysql_stmt_init(my);
     MYSQL_BIND p[1];
     db_bind_str(&p[0], day, &dlen);
-    if (st && mysql_stmt_prepare(st, q_units, sizeof q_units - 1) == 0 && mysql_stmt_bind_param(st, p) == 0 &&
-        mysql_stmt_execute(st) == 0) {
-        char label[65], bucket[33];
-        unsigned long l1 = 0, l2 = 0;
-        long long used = 0, exhausted = 0;
-        my_bool n[4] = { 0 };
-        MYSQL_BIND r[4];
-        db_bind_out_str(&r[0], label, sizeof label - 1, &l1, &n[0]);
-        db_bind_out_str(&r[1], bucket, sizeof bucket - 1, &l2, &n[1]);
-        db_bind_out_long(&r[2], &used, &n[2]);
-        db_bind_out_long(&r[3], &exhausted, &n[3]);
-        mysql_stmt_bind_result(st, r);
+    char label[65], bucket[33];
+    unsigned long l1 = 0, l2 = 0;
+    long long used = 0, exhausted = 0;
+    my_bool nu[4] = { 0 };
+    MYSQL_BIND ru[4];
+    db_bind_out_str(&ru[0], label, sizeof label - 1, &l1, &nu[0]);
+    db_bind_out_str(&ru[1], bucket, sizeof bucket - 1, &l2, &nu[1]);
+    db_bind_out_long(&ru[2], &used, &nu[2]);
+    db_bind_out_long(&ru[3], &exhausted, &nu[3]);
+    MYSQL_STMT *st = db_select(d, q_units, p, ru, err, sizeof err);
+    if (st) {
         buf_t used_lines = { 0 }, left_lines = { 0 };
         while (mysql_stmt_fetch(st) == 0) {
             label[l1 < sizeof label ? l1 : sizeof label - 1] = '\0';
@@ -225,15 +222,13 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
             buf_append(b, left_lines.data, left_lines.len);
         buf_free(&used_lines);
         buf_free(&left_lines);
-    }
-    if (st)
         mysql_stmt_close(st);
+    }
 
     static const char q_misc[] =
         "SELECT (SELECT COUNT(*) FROM cache), (SELECT COALESCE(SUM(LENGTH(response)), 0) FROM cache),"
         " COALESCE((SELECT state FROM breaker WHERE name = 'upstream'), 0),"
         " COALESCE((SELECT failures FROM breaker WHERE name = 'upstream'), 0)";
-    st = mysql_stmt_init(my);
     long long rows = 0, bytes = 0, state = 0, failures = 0;
     my_bool n[4] = { 0 };
     MYSQL_BIND r[4];
@@ -241,8 +236,8 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
     db_bind_out_long(&r[1], &bytes, &n[1]);
     db_bind_out_long(&r[2], &state, &n[2]);
     db_bind_out_long(&r[3], &failures, &n[3]);
-    if (st && mysql_stmt_prepare(st, q_misc, sizeof q_misc - 1) == 0 && mysql_stmt_execute(st) == 0 &&
-        mysql_stmt_bind_result(st, r) == 0 && mysql_stmt_fetch(st) == 0) {
+    st = db_select(d, q_misc, NULL, r, err, sizeof err);
+    if (st && mysql_stmt_fetch(st) == 0) {
         buf_appendf(b, "# HELP ytcache_cache_rows Rows in the cache table.\n# TYPE ytcache_cache_rows gauge\n"
                        "ytcache_cache_rows %lld\n", rows);
         buf_appendf(b, "# HELP ytcache_cache_bytes Bytes of stored responses.\n# TYPE ytcache_cache_bytes gauge\n"

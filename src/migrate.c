@@ -36,20 +36,14 @@ int migrate_version(struct db *d, char *err, size_t errlen)
         return -1;
     if (!has_row || v == 0)
         return 0;
-    /* not a cached slot: the statement text differs, so run it unprepared-cached */
-    MYSQL *my = db_handle(d);
-    MYSQL_STMT *st = mysql_stmt_init(my);
-    if (!st) {
-        snprintf(err, errlen, "mysql_stmt_init failed");
-        return -1;
-    }
-    int rc = -1;
+    /* not a cached statement: it cannot be prepared before the table exists */
     v = 0;
-    if (mysql_stmt_prepare(st, max_version, sizeof max_version - 1) == 0 && mysql_stmt_execute(st) == 0 &&
-        mysql_stmt_bind_result(st, r) == 0 && mysql_stmt_fetch(st) == 0)
-        rc = (int)v;
-    else
-        snprintf(err, errlen, "reading schema_version: %s", mysql_stmt_error(st));
+    MYSQL_STMT *st = db_select(d, max_version, NULL, r, err, errlen);
+    if (!st)
+        return -1;
+    int rc = mysql_stmt_fetch(st) == 0 ? (int)v : -1;
+    if (rc < 0)
+        snprintf(err, errlen, "reading schema_version: no row");
     mysql_stmt_close(st);
     return rc;
 }

@@ -121,16 +121,6 @@ int quota_sync_keys(struct db *d, const struct conf *c, char *err, size_t errlen
             log_msg(YLOG_INFO, "key %s is back in the configuration file: enabled", label);
     }
     /* config keys that left the file stop being used */
-    if (db_connect(d, err, errlen) < 0)
-        return -1;
-    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
-    if (!st || mysql_stmt_prepare(st, SQL_SYNC_LIST, sizeof SQL_SYNC_LIST - 1) != 0 || mysql_stmt_execute(st) != 0 ||
-        mysql_stmt_store_result(st) != 0) {
-        snprintf(err, errlen, "listing keys: %s", st ? mysql_stmt_error(st) : "out of memory");
-        if (st)
-            mysql_stmt_close(st);
-        return -1;
-    }
     long long id = 0;
     char fp[17];
     unsigned long fplen = 0;
@@ -138,9 +128,11 @@ int quota_sync_keys(struct db *d, const struct conf *c, char *err, size_t errlen
     MYSQL_BIND r[2];
     db_bind_out_long(&r[0], &id, &n1);
     db_bind_out_str(&r[1], fp, sizeof fp - 1, &fplen, &n2);
+    MYSQL_STMT *st = db_select(d, SQL_SYNC_LIST, NULL, r, err, errlen);
+    if (!st)
+        return -1;
     long gone[64];
     size_t ngone = 0;
-    mysql_stmt_bind_result(st, r);
     while (mysql_stmt_fetch(st) == 0) {
         fp[fplen < 16 ? fplen : 16] = '\0';
         int present = 0;

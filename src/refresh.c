@@ -157,22 +157,10 @@ static int load_hot(struct run *r, struct hot *hot, size_t *n)
     char err[256];
     *n = 0;
     struct db *d = r->p->db;
-    if (db_connect(d, err, sizeof err) < 0) {
-        fprintf(stderr, "ytcache-refresh: %s\n", err);
-        return -1;
-    }
-    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
     long long threshold = r->c->refresh_hot_hits, within = r->c->refresh_interval;
     MYSQL_BIND p[2];
     db_bind_long(&p[0], &threshold);
     db_bind_long(&p[1], &within);
-    if (!st || mysql_stmt_prepare(st, sql, sizeof sql - 1) != 0 || mysql_stmt_bind_param(st, p) != 0 ||
-        mysql_stmt_execute(st) != 0 || mysql_stmt_store_result(st) != 0) {
-        fprintf(stderr, "ytcache-refresh: hot entries: %s\n", st ? mysql_stmt_error(st) : "out of memory");
-        if (st)
-            mysql_stmt_close(st);
-        return -1;
-    }
     char req[8192];
     unsigned long rlen = 0;
     long long ttl = 0, hits = 0;
@@ -181,7 +169,11 @@ static int load_hot(struct run *r, struct hot *hot, size_t *n)
     db_bind_out_str(&res[0], req, sizeof req - 1, &rlen, &nl[0]);
     db_bind_out_long(&res[1], &ttl, &nl[1]);
     db_bind_out_long(&res[2], &hits, &nl[2]);
-    mysql_stmt_bind_result(st, res);
+    MYSQL_STMT *st = db_select(d, sql, p, res, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "ytcache-refresh: hot entries: %s\n", err);
+        return -1;
+    }
     int f;
     while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
         if (f == MYSQL_DATA_TRUNCATED || *n >= HOT_MAX)

@@ -621,26 +621,18 @@ int websub_renew(struct db *d, const struct conf *c, long within, char *err, siz
     static const char sql[] =
         "SELECT channel_id FROM websub_subs WHERE state = 'active'"
         " AND lease_expires_at < UTC_TIMESTAMP() + INTERVAL ? SECOND ORDER BY lease_expires_at LIMIT 100";
-    if (db_connect(d, err, errlen) < 0)
-        return -1;
-    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
     long long w = within;
     MYSQL_BIND p[1], r[1];
-    db_bind_long(&p[0], &w);
-    if (!st || mysql_stmt_prepare(st, sql, sizeof sql - 1) != 0 || mysql_stmt_bind_param(st, p) != 0 ||
-        mysql_stmt_execute(st) != 0 || mysql_stmt_store_result(st) != 0) {
-        snprintf(err, errlen, "websub renewals: %s", st ? mysql_stmt_error(st) : "out of memory");
-        if (st)
-            mysql_stmt_close(st);
-        return -1;
-    }
     char ids[100][32];
     size_t n = 0;
     char id[32];
     unsigned long len = 0;
     my_bool isnull = 0;
+    db_bind_long(&p[0], &w);
     db_bind_out_str(&r[0], id, sizeof id - 1, &len, &isnull);
-    mysql_stmt_bind_result(st, r);
+    MYSQL_STMT *st = db_select(d, sql, p, r, err, errlen);
+    if (!st)
+        return -1;
     while (n < 100 && mysql_stmt_fetch(st) == 0) {
         id[len < sizeof id ? len : sizeof id - 1] = '\0';
         util_copy(ids[n++], sizeof ids[0], id);

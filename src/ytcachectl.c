@@ -64,6 +64,12 @@ static int cmd_migrate(struct db *d, const struct conf *c)
 
 static int stats_quota(struct db *d, const struct conf *c);
 
+static int db_failed(const char *what, const char *err)
+{
+    fprintf(stderr, "ytcachectl: %s: %s\n", what, err);
+    return EXIT_DB;
+}
+
 static int cmd_stats(struct db *d, const struct conf *c)
 {
     static const char sql[] =
@@ -71,17 +77,6 @@ static int cmd_stats(struct db *d, const struct conf *c)
         " COALESCE(SUM(expires_at > UTC_TIMESTAMP()), 0)"
         " FROM cache GROUP BY endpoint ORDER BY endpoint";
     char err[512];
-    if (db_connect(d, err, sizeof err) < 0) {
-        fprintf(stderr, "ytcachectl: %s\n", err);
-        return EXIT_DB;
-    }
-    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
-    if (!st || mysql_stmt_prepare(st, sql, sizeof sql - 1) != 0 || mysql_stmt_execute(st) != 0) {
-        fprintf(stderr, "ytcachectl: stats: %s\n", st ? mysql_stmt_error(st) : "out of memory");
-        if (st)
-            mysql_stmt_close(st);
-        return EXIT_DB;
-    }
     char endpoint[64];
     unsigned long elen = 0;
     long long rows = 0, bytes = 0, hits = 0, fresh = 0;
@@ -92,7 +87,9 @@ static int cmd_stats(struct db *d, const struct conf *c)
     db_bind_out_long(&r[2], &bytes, &n[2]);
     db_bind_out_long(&r[3], &hits, &n[3]);
     db_bind_out_long(&r[4], &fresh, &n[4]);
-    mysql_stmt_bind_result(st, r);
+    MYSQL_STMT *st = db_select(d, sql, NULL, r, err, sizeof err);
+    if (!st)
+        return db_failed("stats", err);
     printf("%-18s %10s %10s %14s %12s\n", "endpoint", "rows", "fresh", "bytes", "hits");
     long long trows = 0, tbytes = 0, thits = 0, tfresh = 0;
     while (mysql_stmt_fetch(st) == 0) {
@@ -128,18 +125,11 @@ static int stats_quota(struct db *d, const struct conf *c)
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &rt);
     printf("\nquota for Pacific day %s (resets %s, in %ldh%02ldm)\n", day, when, left_s / 3600, left_s % 3600 / 60);
-    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
+    char err[512];
     unsigned long dlen = strlen(day);
     MYSQL_BIND p[2];
     db_bind_str(&p[0], day, &dlen);
     db_bind_str(&p[1], day, &dlen);
-    if (!st || mysql_stmt_prepare(st, sql, sizeof sql - 1) != 0 || mysql_stmt_bind_param(st, p) != 0 ||
-        mysql_stmt_execute(st) != 0) {
-        fprintf(stderr, "ytcachectl: stats: %s\n", st ? mysql_stmt_error(st) : "out of memory");
-        if (st)
-            mysql_stmt_close(st);
-        return EXIT_DB;
-    }
     char label[65], state[9], bucket[33];
     unsigned long l1 = 0, l2 = 0, l3 = 0;
     long long used = 0, calls = 0, exhausted = 0;
@@ -151,7 +141,9 @@ static int stats_quota(struct db *d, const struct conf *c)
     db_bind_out_long(&r[3], &used, &n[3]);
     db_bind_out_long(&r[4], &calls, &n[4]);
     db_bind_out_long(&r[5], &exhausted, &n[5]);
-    mysql_stmt_bind_result(st, r);
+    MYSQL_STMT *st = db_select(d, sql, p, r, err, sizeof err);
+    if (!st)
+        return db_failed("stats", err);
     printf("%-24s %-9s %-10s %10s %10s %10s  %s\n", "key", "state", "bucket", "used", "left", "calls", "note");
     while (mysql_stmt_fetch(st) == 0) {
         label[l1 < sizeof label ? l1 : sizeof label - 1] = '\0';
@@ -164,19 +156,17 @@ static int stats_quota(struct db *d, const struct conf *c)
                exhausted == 1 ? "exhausted (Google said so)" : exhausted == 2 ? "disabled" : "");
     }
     mysql_stmt_close(st);
-    st = mysql_stmt_init(db_handle(d));
     long long hits = 0, upstream = 0;
     MYSQL_BIND r2[2];
     db_bind_out_long(&r2[0], &hits, &n[0]);
     db_bind_out_long(&r2[1], &upstream, &n[1]);
-    if (!st || mysql_stmt_prepare(st, sql_hits, sizeof sql_hits - 1) != 0 || mysql_stmt_bind_param(st, p) != 0 ||
-        mysql_stmt_execute(st) != 0 || mysql_stmt_bind_result(st, r2) != 0 || mysql_stmt_fetch(st) != 0) {
-        fprintf(stderr, "ytcachectl: stats: %s\n", st ? mysql_stmt_error(st) : "out of memory");
-        if (st)
-            mysql_stmt_close(st);
-        return EXIT_DB;
-    }
+    st = db_select(d, sql_hits, p, r2, err, sizeof err);
+    if (!st)
+        return db_failed("stats", err);
+    int got = mysql_stmt_fetch(st);
     mysql_stmt_close(st);
+    if (got != 0)
+        return db_failed("stats", "no counters row");
     long long total = hits + upstream;
     printf("today: %lld answers from cache, %lld upstream calls", hits, upstream);
     if (total)
@@ -221,17 +211,6 @@ static int keys_list(struct db *d)
         "SELECT label, secret, fingerprint, source, state, COALESCE(disabled_reason, ''), COALESCE(last_error, '')"
         " FROM api_keys ORDER BY label";
     char err[512];
-    if (db_connect(d, err, sizeof err) < 0) {
-        fprintf(stderr, "ytcachectl: %s\n", err);
-        return EXIT_DB;
-    }
-    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
-    if (!st || mysql_stmt_prepare(st, sql, sizeof sql - 1) != 0 || mysql_stmt_execute(st) != 0) {
-        fprintf(stderr, "ytcachectl: keys list: %s\n", st ? mysql_stmt_error(st) : "out of memory");
-        if (st)
-            mysql_stmt_close(st);
-        return EXIT_DB;
-    }
     char label[65], secret[129], fp[17], source[9], state[9], reason[256], last[256];
     unsigned long len[7] = { 0 };
     my_bool n[7] = { 0 };
@@ -243,7 +222,9 @@ static int keys_list(struct db *d)
     db_bind_out_str(&r[4], state, sizeof state - 1, &len[4], &n[4]);
     db_bind_out_str(&r[5], reason, sizeof reason - 1, &len[5], &n[5]);
     db_bind_out_str(&r[6], last, sizeof last - 1, &len[6], &n[6]);
-    mysql_stmt_bind_result(st, r);
+    MYSQL_STMT *st = db_select(d, sql, NULL, r, err, sizeof err);
+    if (!st)
+        return db_failed("keys list", err);
     char *bufs[7] = { label, secret, fp, source, state, reason, last };
     size_t caps[7] = { sizeof label, sizeof secret, sizeof fp, sizeof source, sizeof state, sizeof reason, sizeof last };
     printf("%-24s %-10s %-16s %-7s %-9s %s\n", "label", "key", "fingerprint", "source", "state", "reason");
@@ -369,17 +350,6 @@ static int websub_list(struct db *d)
         " COALESCE(DATE_FORMAT(last_notified_at, '%Y-%m-%d %H:%i'), '-'), notifications, COALESCE(last_error, '')"
         " FROM websub_subs ORDER BY channel_id";
     char err[512];
-    if (db_connect(d, err, sizeof err) < 0) {
-        fprintf(stderr, "ytcachectl: %s\n", err);
-        return EXIT_DB;
-    }
-    MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
-    if (!st || mysql_stmt_prepare(st, sql, sizeof sql - 1) != 0 || mysql_stmt_execute(st) != 0) {
-        fprintf(stderr, "ytcachectl: websub list: %s\n", st ? mysql_stmt_error(st) : "out of memory");
-        if (st)
-            mysql_stmt_close(st);
-        return EXIT_DB;
-    }
     char ch[33], state[17], lease[24], seen[24], last[256];
     long long count = 0;
     unsigned long len[6] = { 0 };
@@ -391,7 +361,9 @@ static int websub_list(struct db *d)
     db_bind_out_str(&r[3], seen, sizeof seen - 1, &len[3], &n[3]);
     db_bind_out_long(&r[4], &count, &n[4]);
     db_bind_out_str(&r[5], last, sizeof last - 1, &len[5], &n[5]);
-    mysql_stmt_bind_result(st, r);
+    MYSQL_STMT *st = db_select(d, sql, NULL, r, err, sizeof err);
+    if (!st)
+        return db_failed("websub list", err);
     char *bufs[6] = { ch, state, lease, seen, NULL, last };
     size_t caps[6] = { sizeof ch, sizeof state, sizeof lease, sizeof seen, 0, sizeof last };
     printf("%-26s %-14s %-17s %-17s %8s  %s\n", "channel", "state", "lease ends (UTC)", "last push (UTC)", "pushes", "error");
