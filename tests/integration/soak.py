@@ -384,7 +384,7 @@ def run_load(port, count, target, deadline, tag, with_wrk, on_count=None, client
 
 
 # ---------------------------------------------------------------- the soak
-reserve = 20.0 + (30.0 if VALGRIND else 0.0)
+reserve = 20.0 + (22.0 if VALGRIND else 0.0)
 deadline = T0 + LIMIT - reserve
 count = AccessCount(ACCESS_LOG)
 rss = {}
