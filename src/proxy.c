@@ -644,8 +644,15 @@ static void miss(struct proxy *p)
     const struct conf *c = p->conf;
     char err[256];
     int locked = cache_lock(p->db, r->key, c->lock_wait_ms, err, sizeof err);
-    if (locked < 0)
+    if (locked < 0) {
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "fetch lock unavailable: %s", err);
+        if (c->db_outage == CONF_DB_OUTAGE_ERROR) {
+            /* the database went away after the lookup: same answer as before it */
+            yerr_set(&r->err, 503, "databaseUnavailable", "", "The cache database is unavailable.");
+            r->err.retry_after = c->db_retry_ms / 1000 + 1;
+            return;
+        }
+    }
     if (locked >= 0) {
         /* someone else may have fetched it while we waited */
         int found = cache_lookup(p->db, r->key, &r->entry, err, sizeof err);
