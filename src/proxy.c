@@ -348,58 +348,48 @@ static void store(struct proxy *p)
         log_burst(LOG_SLOT_STORE, 10, YLOG_ERROR, "cannot store %s: %s", r->canon.resource, err);
 }
 
+#define UNTIL_MIDNIGHT (-1L)    /* Retry-After: seconds to the Pacific quota reset */
+
+/* What the client is told for each unusable outcome: status, reason,
+ * message, and the Retry-After to use when the outcome brought none. */
+static const struct {
+    enum up_class cls;
+    int status;
+    const char *reason;
+    const char *message;
+    long retry_after;
+} upstream_errors[] = {
+    { UP_QUOTA, 503, "quotaExhausted", "The YouTube API quota is exhausted; try again after it resets.", UNTIL_MIDNIGHT },
+    { UP_NO_QUOTA, 503, "quotaExhausted", "The YouTube API quota is exhausted; try again after it resets.", UNTIL_MIDNIGHT },
+    { UP_OVER_BUDGET, 503, "budgetExhausted", "Today's quota budget for this region is spent.", UNTIL_MIDNIGHT },
+    { UP_BREAKER_OPEN, 503, "upstreamUnavailable", "YouTube is failing; not calling it for a while.", 1 },
+    { UP_CLIENT_LIMIT, 429, "clientQuotaExceeded", "This client has used its share of the API quota; slow down.", 1 },
+    { UP_NO_KEY, 503, "noApiKey", "No usable server API key: none is configured, or every key is disabled.", 300 },
+    { UP_DB_ERROR, 503, "databaseUnavailable", "The cache database is unavailable.", 1 },
+    { UP_RATE_LIMIT, 503, "rateLimited", "YouTube is rate limiting requests; try again shortly.", 60 },
+    { UP_KEY_INVALID, 503, "apiKeyRejected", "YouTube rejected the proxy's API key.", 300 },
+    { UP_KEY_BLOCKED, 503, "apiKeyRejected", "YouTube rejected the proxy's API key.", 300 },
+    { UP_TIMEOUT, 504, "upstreamTimeout", "YouTube did not answer in time.", 0 },
+    { UP_TRANSPORT, 502, "upstreamUnreachable", "YouTube could not be reached.", 0 },
+    { UP_BAD_BODY, 502, "upstreamError", "YouTube sent an answer that could not be used.", 0 },
+};
+
 /* Map an unusable upstream outcome to our own error. */
 static void upstream_error(struct proxy *p, struct yerr *e)
 {
     struct req *r = &p->req;
-    switch (r->up.cls) {
-    case UP_QUOTA:
-    case UP_NO_QUOTA:
-        yerr_set(e, 503, "quotaExhausted", "", "The YouTube API quota is exhausted; try again after it resets.");
-        e->retry_after = util_secs_to_pacific_midnight(time(NULL));
-        break;
-    case UP_OVER_BUDGET:
-        yerr_set(e, 503, "budgetExhausted", "", "Today's quota budget for this region is spent.");
-        e->retry_after = util_secs_to_pacific_midnight(time(NULL));
-        break;
-    case UP_BREAKER_OPEN:
-        yerr_set(e, 503, "upstreamUnavailable", "", "YouTube is failing; not calling it for a while.");
-        e->retry_after = r->retry_after > 0 ? r->retry_after : 1;
-        break;
-    case UP_CLIENT_LIMIT:
-        yerr_set(e, 429, "clientQuotaExceeded", "", "This client has used its share of the API quota; slow down.");
-        e->retry_after = r->retry_after > 0 ? r->retry_after : 1;
-        break;
-    case UP_NO_KEY:
-        yerr_set(e, 503, "noApiKey", "", "No usable server API key: none is configured, or every key is disabled.");
-        e->retry_after = r->retry_after > 0 ? r->retry_after : 300;
-        break;
-    case UP_DB_ERROR:
-        yerr_set(e, 503, "databaseUnavailable", "", "The cache database is unavailable.");
-        e->retry_after = r->retry_after > 0 ? r->retry_after : 1;
-        break;
-    case UP_RATE_LIMIT:
-        yerr_set(e, 503, "rateLimited", "", "YouTube is rate limiting requests; try again shortly.");
-        e->retry_after = 60;
-        break;
-    case UP_KEY_INVALID:
-    case UP_KEY_BLOCKED:
-        yerr_set(e, 503, "apiKeyRejected", "", "YouTube rejected the proxy's API key.");
-        e->retry_after = 300;
-        break;
-    case UP_TIMEOUT:
-        yerr_set(e, 504, "upstreamTimeout", "", "YouTube did not answer in time.");
-        break;
-    case UP_TRANSPORT:
-        yerr_set(e, 502, "upstreamUnreachable", "", "YouTube could not be reached.");
-        break;
-    case UP_BAD_BODY:
-        yerr_set(e, 502, "upstreamError", "", "YouTube sent an answer that could not be used.");
-        break;
-    default:
-        yerr_set(e, 502, "upstreamError", "", "YouTube answered with HTTP %ld.", r->up.status);
-        break;
+    for (size_t i = 0; i < sizeof upstream_errors / sizeof upstream_errors[0]; i++) {
+        if (upstream_errors[i].cls != r->up.cls)
+            continue;
+        yerr_set(e, upstream_errors[i].status, upstream_errors[i].reason, "", "%s", upstream_errors[i].message);
+        long ra = upstream_errors[i].retry_after;
+        if (ra == UNTIL_MIDNIGHT)
+            e->retry_after = util_secs_to_pacific_midnight(time(NULL));
+        else if (ra > 0)
+            e->retry_after = r->retry_after > 0 ? r->retry_after : ra;
+        return;
     }
+    yerr_set(e, 502, "upstreamError", "", "YouTube answered with HTTP %ld.", r->up.status);
 }
 
 /* After a fetch: store what may be stored, answer the client. */
