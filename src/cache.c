@@ -166,7 +166,18 @@ int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errle
         h->used = 0;
         return -1;
     }
-    for (size_t i = 0; i < h->used && rc == 0; i++) {
+    /* every worker updates rows in key order, so concurrent flushes cannot deadlock */
+    size_t order[CACHE_HIT_SLOTS];
+    for (size_t i = 0; i < h->used; i++) {
+        size_t j = i;
+        while (j > 0 && memcmp(h->key[order[j - 1]], h->key[i], 32) > 0) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    for (size_t k = 0; k < h->used && rc == 0; k++) {
+        size_t i = order[k];
         MYSQL_BIND p[3];
         unsigned long klen = 32;
         long long n = (long long)h->count[i];
