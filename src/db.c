@@ -320,3 +320,17 @@ MYSQL_STMT *db_select(struct db *d, const char *sql, MYSQL_BIND *params, MYSQL_B
     }
     return st;
 }
+
+int db_value(struct db *d, enum db_stmt_id id, const char *sql, long long *v, char *err, size_t errlen)
+{
+    MYSQL_BIND r[1];
+    my_bool isnull = 0;
+    int has_row = 0;
+    *v = 0;
+    db_bind_out_long(&r[0], v, &isnull);
+    if (db_run(d, id, sql, NULL, r, NULL, &has_row, NULL, err, errlen) < 0)
+        return -1;
+    if (!has_row || isnull)
+        *v = 0;
+    return 0;
+}

@@ -55,6 +55,9 @@ int db_run(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIND *params
 /* LAST_INSERT_ID of the last run of a statement (also LAST_INSERT_ID(expr) in an UPDATE). */
 unsigned long long db_last_insert_id(struct db *d, enum db_stmt_id id);
 
+/* A parameterless query with one integer result (0 when it has no row). 0 / -1. */
+int db_value(struct db *d, enum db_stmt_id id, const char *sql, long long *v, char *err, size_t errlen);
+
 /* A one-off query with many rows (administration, reports): prepared,
  * executed and buffered; the caller fetches and closes it. NULL on error. */
 MYSQL_STMT *db_select(struct db *d, const char *sql, MYSQL_BIND *params, MYSQL_BIND *results,

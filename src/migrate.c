@@ -27,15 +27,14 @@ int migrate_version(struct db *d, char *err, size_t errlen)
         "SELECT COUNT(*) FROM information_schema.tables"
         " WHERE table_schema = DATABASE() AND table_name = 'schema_version'";
     static const char max_version[] = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
-    MYSQL_BIND r[1];
-    long long v = 0;
-    my_bool isnull = 0;
-    int has_row = 0;
-    db_bind_out_long(&r[0], &v, &isnull);
-    if (db_run(d, DBS_VERSION, has_table, NULL, r, NULL, &has_row, NULL, err, errlen) < 0)
+    long long v;
+    if (db_value(d, DBS_VERSION, has_table, &v, err, errlen) < 0)
         return -1;
-    if (!has_row || v == 0)
+    if (v == 0)
         return 0;
+    MYSQL_BIND r[1];
+    my_bool isnull = 0;
+    db_bind_out_long(&r[0], &v, &isnull);
     /* not a cached statement: it cannot be prepared before the table exists */
     v = 0;
     MYSQL_STMT *st = db_select(d, max_version, NULL, r, err, errlen);

@@ -406,12 +406,6 @@ void quota_mask(const char *secret, char *out, size_t outlen)
 int quota_pool_size(struct db *d, char *err, size_t errlen)
 {
     static const char sql[] = "SELECT COUNT(*) FROM api_keys WHERE state = 'active'";
-    MYSQL_BIND r[1];
-    long long n = 0;
-    my_bool isnull = 0;
-    int has_row = 0;
-    db_bind_out_long(&r[0], &n, &isnull);
-    if (db_run(d, DBS_Q_POOL, sql, NULL, r, NULL, &has_row, NULL, err, errlen) < 0)
-        return -1;
-    return (int)n;
+    long long n;
+    return db_value(d, DBS_Q_POOL, sql, &n, err, errlen) < 0 ? -1 : (int)n;
 }
