@@ -2,6 +2,7 @@
 #include "cache.h"
 #include "db.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,16 +12,23 @@
 static const char SQL_LOOKUP[] =
     "SELECT response, status, etag, ttl,"
     " TIMESTAMPDIFF(SECOND, fetched_at, UTC_TIMESTAMP()),"
+    " TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at), rev"
+    " FROM cache WHERE cache_key = ?";
+
+/* The same row without its body: is a copy held in memory still current? */
+static const char SQL_CHECK[] =
+    "SELECT rev, TIMESTAMPDIFF(SECOND, fetched_at, UTC_TIMESTAMP()),"
     " TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at)"
     " FROM cache WHERE cache_key = ?";
 
 /* No VALUES() in the upsert: it is deprecated in MySQL 8 and absent from
  * its alias syntax's MariaDB counterpart, so the values are bound twice. */
 static const char SQL_STORE[] =
-    "INSERT INTO cache (cache_key, request, response, status, etag, ttl, fetched_at, expires_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP() + INTERVAL ? SECOND)"
+    "INSERT INTO cache (cache_key, request, response, status, etag, ttl, fetched_at, expires_at, rev)"
+    " VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP() + INTERVAL ? SECOND, ?)"
     " ON DUPLICATE KEY UPDATE request = ?, response = ?, status = ?, etag = ?, ttl = ?,"
-    " fetched_at = UTC_TIMESTAMP(), expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, recent_hits = 0";
+    " fetched_at = UTC_TIMESTAMP(), expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, recent_hits = 0,"
+    " rev = ?";
 
 static const char SQL_HIT[] =
     "UPDATE cache SET hits = hits + ?, recent_hits = recent_hits + ?, last_hit_at = UTC_TIMESTAMP()"
@@ -34,10 +42,10 @@ static const char SQL_PURGE_ALL[] = "DELETE FROM cache";
 
 int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *e, char *err, size_t errlen)
 {
-    MYSQL_BIND p[1], r[6];
+    MYSQL_BIND p[1], r[7];
     unsigned long klen = 32, blen = 0, elen = 0;
-    long long status = 0, ttl = 0, age = 0, left = 0;
-    my_bool n_body = 0, n_status = 0, n_etag = 0, n_ttl = 0, n_age = 0, n_left = 0;
+    long long status = 0, ttl = 0, age = 0, left = 0, rev = 0;
+    my_bool n_body = 0, n_status = 0, n_etag = 0, n_ttl = 0, n_age = 0, n_left = 0, n_rev = 0;
     db_bind_blob(&p[0], key, &klen);
     db_bind_out_grow(&r[0], &blen, &n_body);
     db_bind_out_long(&r[1], &status, &n_status);
@@ -45,7 +53,8 @@ int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *
     db_bind_out_long(&r[3], &ttl, &n_ttl);
     db_bind_out_long(&r[4], &age, &n_age);
     db_bind_out_long(&r[5], &left, &n_left);
-    buf_t *grow[6] = { &e->body, NULL, NULL, NULL, NULL, NULL };
+    db_bind_out_long(&r[6], &rev, &n_rev);
+    buf_t *grow[7] = { &e->body, NULL, NULL, NULL, NULL, NULL, NULL };
     int has_row = 0;
     if (db_run(d, DBS_LOOKUP, SQL_LOOKUP, p, r, grow, &has_row, NULL, err, errlen) < 0)
         return -1;
@@ -58,7 +67,41 @@ int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *
     e->ttl = (long)ttl;
     e->age = age < 0 ? 0 : (long)age;
     e->left = (long)left;
+    e->rev = n_rev ? 0 : (uint64_t)rev;
     return 1;
+}
+
+int cache_check(struct db *d, const unsigned char key[32], uint64_t *rev, long *age, long *left,
+                char *err, size_t errlen)
+{
+    MYSQL_BIND p[1], r[3];
+    unsigned long klen = 32;
+    long long v = 0, a = 0, l = 0;
+    my_bool n_v = 0, n_a = 0, n_l = 0;
+    db_bind_blob(&p[0], key, &klen);
+    db_bind_out_long(&r[0], &v, &n_v);
+    db_bind_out_long(&r[1], &a, &n_a);
+    db_bind_out_long(&r[2], &l, &n_l);
+    int has_row = 0;
+    if (db_run(d, DBS_CHECK, SQL_CHECK, p, r, NULL, &has_row, NULL, err, errlen) < 0)
+        return -1;
+    if (!has_row)
+        return 0;
+    *rev = n_v ? 0 : (uint64_t)v;
+    *age = a < 0 ? 0 : (long)a;
+    *left = (long)l;
+    return 1;
+}
+
+/* A fresh revision for a stored row: random, so that a row deleted and
+ * stored again never repeats one; 63 bits to fit a signed binding; never 0. */
+static long long new_rev(void)
+{
+    unsigned long long v = 0;
+    if (RAND_bytes((unsigned char *)&v, sizeof v) != 1)
+        v = (unsigned long long)util_now_ms() * 0x9E3779B97F4A7C15ULL ^ (unsigned long long)clock();
+    v &= 0x7fffffffffffffffULL;
+    return v ? (long long)v : 1;
 }
 
 static int cache_store_row(struct db *d, const unsigned char key[32], const char *request_json,
@@ -119,9 +162,9 @@ static int cache_store_row(struct db *d, const unsigned char key[32], const char
                            const char *body, size_t len, long status, const char *etag, long ttl,
                            char *err, size_t errlen)
 {
-    MYSQL_BIND p[13];
+    MYSQL_BIND p[15];
     unsigned long klen = 32, rlen = strlen(request_json), blen = len, elen = strlen(etag);
-    long long st = status, t = ttl;
+    long long st = status, t = ttl, rev = new_rev();
     db_bind_blob(&p[0], key, &klen);
     db_bind_str(&p[1], request_json, &rlen);
     db_bind_blob(&p[2], body, &blen);
@@ -129,12 +172,14 @@ static int cache_store_row(struct db *d, const unsigned char key[32], const char
     db_bind_str(&p[4], etag, &elen);
     db_bind_long(&p[5], &t);
     db_bind_long(&p[6], &t);
-    db_bind_str(&p[7], request_json, &rlen);
-    db_bind_blob(&p[8], body, &blen);
-    db_bind_long(&p[9], &st);
-    db_bind_str(&p[10], etag, &elen);
-    db_bind_long(&p[11], &t);
+    db_bind_long(&p[7], &rev);
+    db_bind_str(&p[8], request_json, &rlen);
+    db_bind_blob(&p[9], body, &blen);
+    db_bind_long(&p[10], &st);
+    db_bind_str(&p[11], etag, &elen);
     db_bind_long(&p[12], &t);
+    db_bind_long(&p[13], &t);
+    db_bind_long(&p[14], &rev);
     return db_run(d, DBS_STORE, SQL_STORE, p, NULL, NULL, NULL, NULL, err, errlen);
 }
 

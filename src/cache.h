@@ -4,6 +4,8 @@
 
 #include "util.h"
 
+#include <stdint.h>
+
 struct db;
 
 struct cache_entry {
@@ -13,11 +15,15 @@ struct cache_entry {
     long ttl;
     long age;      /* seconds since fetched */
     long left;     /* seconds until expiry; <= 0 means expired */
+    uint64_t rev;  /* changes with every store; 0 for rows stored before revisions */
 };
 
 /* 1 found, 0 not found, -1 database error. Reuses e->body's memory. */
 int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *e, char *err, size_t errlen);
-/* Upsert a row; `ids` (the id param, may be NULL) with several ids also
+/* The row's revision, age and time left, without its body: 1, 0 (no row), -1. */
+int cache_check(struct db *d, const unsigned char key[32], uint64_t *rev, long *age, long *left,
+                char *err, size_t errlen);
+/* Upsert a row (with a new revision); `ids` (the id param, may be NULL) with several ids also
  * fills cache_ids, in the same transaction. */
 int cache_store(struct db *d, const unsigned char key[32], const char *request_json,
                 const char *body, size_t len, long status, const char *etag, long ttl,

@@ -78,6 +78,8 @@ static const struct opt opts[] = {
     { "cache", "stale_if_error", O_SECS, OFF(sie), 0, "86400", 0, YEAR, NULL },
     { "cache", "negative_ttl", O_SECS, OFF(negative_ttl), 0, "300", 0, YEAR, NULL },
     { "cache", "lock_wait_ms", O_LONG, OFF(lock_wait_ms), 0, "10000", 0, 600000, NULL },
+    { "cache", "hot_bytes", O_LONG, OFF(hot_bytes), 0, "8388608", 0, 1073741824L, NULL },
+    { "cache", "hot_trust_ms", O_LONG, OFF(hot_trust_ms), 0, "1000", 0, 60000, NULL },
 
     { "quota", "client_units", O_LONG, OFF(client_units), 0, "0", 0, 100000000L, NULL },
     { "quota", "client_window", O_SECS, OFF(client_window), 0, "1h", 1, YEAR, NULL },

@@ -76,6 +76,8 @@ struct conf {
     long sie;                        /* stale_if_error, seconds */
     long negative_ttl;
     long lock_wait_ms;
+    long hot_bytes;                  /* per FastCGI process; 0 = no hot-entry memory */
+    long hot_trust_ms;               /* how long a memory copy is served unchecked */
 
     /* [quota] */
     struct quota_bucket buckets[8];

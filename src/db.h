@@ -16,7 +16,7 @@ struct db;
 
 /* Statement slots; each is prepared on first use and again after a reconnect. */
 enum db_stmt_id {
-    DBS_LOOKUP, DBS_STORE, DBS_HIT, DBS_LOCK, DBS_UNLOCK,
+    DBS_LOOKUP, DBS_CHECK, DBS_STORE, DBS_HIT, DBS_LOCK, DBS_UNLOCK,
     DBS_PURGE_EXPIRED, DBS_PURGE_ENDPOINT, DBS_PURGE_ALL,
     DBS_VERSION, DBS_SET_VERSION,
     DBS_Q_RESERVE, DBS_Q_NEW_DAY, DBS_Q_SECRET, DBS_Q_REFUND, DBS_Q_EXHAUST, DBS_Q_DISABLE,

@@ -14,6 +14,7 @@ static const struct {
     { 2, migrate_002_sql },
     { 3, migrate_003_sql },
     { 4, migrate_004_sql },
+    { 5, migrate_005_sql },
 };
 
 int migrate_latest(void)

@@ -10,6 +10,7 @@
 #include "breaker.h"
 #include "climit.h"
 #include "quota.h"
+#include "hot.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +46,18 @@ void proxy_free(struct proxy *p)
     buf_free(&r->up.body);
     buf_free(&r->out);
     buf_free(&r->scratch);
+    hot_free(&p->hot);
     upstream_close(&p->up);
     db_close(&p->db);
+}
+
+int proxy_keep_hot(struct proxy *p)
+{
+    const struct conf *c = p->conf;
+    if (c->hot_bytes <= 0 || p->hot)
+        return 0;
+    p->hot = hot_new((size_t)c->hot_bytes, c->hot_trust_ms);
+    return p->hot ? 0 : -1;
 }
 
 /* ---- response writing ---------------------------------------------------- */
@@ -346,6 +357,7 @@ static void store(struct proxy *p)
         cache_store(p->db, r->key, r->scratch.data, r->up.body.data, r->up.body.len, r->up.status,
                     r->up.etag, store_ttl(p), canon_get(&r->canon, "id"), err, sizeof err) < 0)
         log_burst(LOG_SLOT_STORE, 10, YLOG_ERROR, "cannot store %s: %s", r->canon.resource, err);
+    hot_drop(p->hot, r->key);    /* the next hit reads the new row and its revision */
 }
 
 #define UNTIL_MIDNIGHT (-1L)    /* Retry-After: seconds to the Pacific quota reset */
@@ -423,6 +435,51 @@ static void answer_fetched(struct proxy *p, int db_ok)
 }
 
 /* ---- request handling ---------------------------------------------------- */
+
+/* The row for r->key into r->entry, like cache_lookup: from this process's
+ * hot memory while the database confirmed it less than hot_trust_ms ago and
+ * it has not expired, else after asking the database (only for the
+ * revision when memory holds a copy: no body crosses the socket). */
+static int lookup(struct proxy *p, char *err, size_t errlen)
+{
+    struct req *r = &p->req;
+    struct cache_entry *e = &r->entry;
+    struct hot_view v;
+    long long now = util_now_ms();
+    if (hot_get(p->hot, r->key, now, &v)) {
+        if (!v.trusted || v.left <= 0) {
+            uint64_t rev = 0;
+            long age = 0, left = 0;
+            int rc = cache_check(p->db, r->key, &rev, &age, &left, err, errlen);
+            if (rc < 0)
+                return -1;
+            if (rc == 0 || rev != v.rev) {
+                hot_drop(p->hot, r->key);
+                if (rc == 0)
+                    return 0;
+                goto full;
+            }
+            hot_confirm(p->hot, r->key, age, left, now);
+            hot_get(p->hot, r->key, now, &v);
+        }
+        buf_reset(&e->body);
+        if (buf_append(&e->body, v.body, v.len) < 0)
+            goto full;
+        e->status = v.status;
+        util_copy(e->etag, sizeof e->etag, v.etag);
+        e->ttl = v.ttl;
+        e->age = v.age;
+        e->left = v.left;
+        e->rev = v.rev;
+        return 1;
+    }
+full:;
+    int found = cache_lookup(p->db, r->key, e, err, errlen);
+    if (found == 1)
+        hot_put(p->hot, r->key, e->rev, e->status, e->etag, e->ttl, e->age, e->left,
+                e->body.data, e->body.len, now);
+    return found;
+}
 
 static int fresh_enough(const struct req *r)
 {
@@ -738,7 +795,7 @@ void proxy_handle(struct proxy *p, struct http_io *io)
         conf_cost_for(c, r->canon.resource, &bucket, &r->cost);
     }
 
-    int found = cache_lookup(p->db, r->key, &r->entry, err, sizeof err);
+    int found = lookup(p, err, sizeof err);
     if (found < 0) {
         log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "database: %s", err);
         if (c->db_outage == CONF_DB_OUTAGE_ERROR) {

@@ -9,6 +9,7 @@
 
 struct conf;
 struct db;
+struct hot;
 
 /* Per-request state: everything one request needs, reset at its start. */
 struct req {
@@ -47,11 +48,15 @@ struct proxy {
     struct upstream *up;
     size_t key_next;             /* round-robin position in the key pool */
     struct cache_hits hits;      /* hit counts not yet written */
+    struct hot *hot;             /* hot rows in memory; NULL = none (CGI, tools) */
     int keys_synced;             /* config keys copied into api_keys */
     struct req req;
 };
 
 int proxy_init(struct proxy *p, const struct conf *c, char *err, size_t errlen);
+/* A process that serves many requests (FastCGI) keeps hot rows in memory
+ * ([cache] hot_bytes, hot_trust_ms). 0, or -1 if out of memory. */
+int proxy_keep_hot(struct proxy *p);
 /* Serve one request; always answers (a JSON error if nothing else). */
 void proxy_handle(struct proxy *p, struct http_io *io);
 /* Work that must not delay the client (hit counting, stale refresh): call

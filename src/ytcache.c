@@ -108,6 +108,8 @@ static int serve_fcgi(const struct conf *c, int sock)
         log_msg(YLOG_ERROR, "%s", err);
         return 1;
     }
+    if (proxy_keep_hot(&p) < 0)
+        log_msg(YLOG_WARN, "out of memory for hot rows; every hit reads the database");
     FCGX_Request req;
     if (FCGX_InitRequest(&req, sock, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
         log_msg(YLOG_ERROR, "FCGX_InitRequest failed");

@@ -973,6 +973,11 @@ def config_text(db_server=None, fake=None, **sections):
         conf["upstream"].update({"base_url": fake.base_url, "keys": SERVER_KEY,
                                  "connect_timeout_ms": 2000, "timeout_ms": 8000})
     conf["cache"]["lock_wait_ms"] = 10000
+    # Many tests edit cache rows by hand in SQL (backdate, expire, corrupt)
+    # and expect the next request to see it.  A worker trusts its hot-row
+    # memory for hot_trust_ms (default 1000) before asking the database, so
+    # the tests ask it every time; tests/integration/hot.py sets the window.
+    conf["cache"]["hot_trust_ms"] = 0
     # The shared circuit breaker (default: 5 consecutive upstream failures
     # within 60 s open it for 30 s) would turn the many deliberate upstream
     # failures of the older tests into 503 upstreamUnavailable without any

@@ -1,0 +1,244 @@
+/* hot: a small per-process memory of recently served cache rows, revalidated against the database. */
+#include "hot.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct hot_entry {
+    struct hot_entry *chain;         /* same bucket */
+    struct hot_entry *prev, *next;   /* LRU list, most recent first */
+    unsigned char key[32];
+    uint64_t rev;
+    long status;
+    long ttl;
+    long age0, left0;                /* as the database said at base_ms */
+    long long base_ms;
+    long long checked_ms;            /* last confirmation by the database */
+    char etag[130];
+    size_t len;
+    char body[];                     /* NUL-terminated, like a buf_t */
+};
+
+struct hot {
+    struct hot_entry **bucket;
+    size_t nbucket;                  /* a power of two */
+    struct hot_entry *head, *tail;
+    size_t count;
+    size_t bytes;                    /* bodies plus entry overhead */
+    size_t max_bytes;
+    long trust_ms;
+};
+
+#define HOT_MIN_BUCKETS 64
+
+struct hot *hot_new(size_t max_bytes, long trust_ms)
+{
+    struct hot *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->bucket = calloc(HOT_MIN_BUCKETS, sizeof *h->bucket);
+    if (!h->bucket) {
+        free(h);
+        return NULL;
+    }
+    h->nbucket = HOT_MIN_BUCKETS;
+    h->max_bytes = max_bytes;
+    h->trust_ms = trust_ms < 0 ? 0 : trust_ms;
+    return h;
+}
+
+void hot_free(struct hot **hp)
+{
+    struct hot *h = *hp;
+    if (!h)
+        return;
+    struct hot_entry *e = h->head;
+    while (e) {
+        struct hot_entry *n = e->next;
+        free(e);
+        e = n;
+    }
+    free(h->bucket);
+    free(h);
+    *hp = NULL;
+}
+
+/* Cache keys are SHA-256 digests: any 8 of their bytes are a good hash. */
+static size_t slot(const struct hot *h, const unsigned char key[32])
+{
+    uint64_t x;
+    memcpy(&x, key, sizeof x);
+    return (size_t)(x & (h->nbucket - 1));
+}
+
+static struct hot_entry **find(struct hot *h, const unsigned char key[32])
+{
+    struct hot_entry **pp = &h->bucket[slot(h, key)];
+    while (*pp && memcmp((*pp)->key, key, 32) != 0)
+        pp = &(*pp)->chain;
+    return pp;
+}
+
+static void lru_unlink(struct hot *h, struct hot_entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        h->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        h->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_front(struct hot *h, struct hot_entry *e)
+{
+    e->prev = NULL;
+    e->next = h->head;
+    if (h->head)
+        h->head->prev = e;
+    h->head = e;
+    if (!h->tail)
+        h->tail = e;
+}
+
+static size_t cost(const struct hot_entry *e)
+{
+    return sizeof *e + e->len + 1;
+}
+
+static void remove_entry(struct hot *h, struct hot_entry **pp)
+{
+    struct hot_entry *e = *pp;
+    *pp = e->chain;
+    lru_unlink(h, e);
+    h->count--;
+    h->bytes -= cost(e);
+    free(e);
+}
+
+/* Double the buckets when chains get long; failure only costs speed. */
+static void grow(struct hot *h)
+{
+    size_t n = h->nbucket * 2;
+    struct hot_entry **b = calloc(n, sizeof *b);
+    if (!b)
+        return;
+    for (size_t i = 0; i < h->nbucket; i++) {
+        struct hot_entry *e = h->bucket[i];
+        while (e) {
+            struct hot_entry *next = e->chain;
+            uint64_t x;
+            memcpy(&x, e->key, sizeof x);
+            size_t s = (size_t)(x & (n - 1));
+            e->chain = b[s];
+            b[s] = e;
+            e = next;
+        }
+    }
+    free(h->bucket);
+    h->bucket = b;
+    h->nbucket = n;
+}
+
+int hot_get(struct hot *h, const unsigned char key[32], long long now_ms, struct hot_view *v)
+{
+    if (!h)
+        return 0;
+    struct hot_entry *e = *find(h, key);
+    if (!e)
+        return 0;
+    if (h->head != e) {
+        lru_unlink(h, e);
+        lru_front(h, e);
+    }
+    long long el = now_ms - e->base_ms;
+    long secs = el > 0 ? (long)(el / 1000) : 0;
+    v->body = e->body;
+    v->len = e->len;
+    v->status = e->status;
+    v->etag = e->etag;
+    v->ttl = e->ttl;
+    v->age = e->age0 + secs;
+    v->left = e->left0 - secs;
+    v->rev = e->rev;
+    v->trusted = now_ms - e->checked_ms < h->trust_ms && now_ms >= e->checked_ms;
+    return 1;
+}
+
+int hot_put(struct hot *h, const unsigned char key[32], uint64_t rev, long status, const char *etag,
+            long ttl, long age, long left, const char *body, size_t len, long long now_ms)
+{
+    if (!h)
+        return -1;
+    struct hot_entry **pp = find(h, key);
+    if (*pp)
+        remove_entry(h, pp);
+    /* one row may use at most a quarter of the table, so a few large rows
+     * cannot flush out every small one */
+    if (rev == 0 || sizeof(struct hot_entry) + len + 1 > h->max_bytes / 4)
+        return -1;
+    struct hot_entry *e = malloc(sizeof *e + len + 1);
+    if (!e)
+        return -1;
+    memset(e, 0, sizeof *e);
+    memcpy(e->key, key, 32);
+    e->rev = rev;
+    e->status = status;
+    e->ttl = ttl;
+    e->age0 = age;
+    e->left0 = left;
+    e->base_ms = e->checked_ms = now_ms;
+    size_t el = etag ? strlen(etag) : 0;
+    if (el >= sizeof e->etag)
+        el = sizeof e->etag - 1;
+    memcpy(e->etag, etag ? etag : "", el);
+    e->etag[el] = '\0';
+    e->len = len;
+    if (len)
+        memcpy(e->body, body, len);
+    e->body[len] = '\0';
+    while (h->tail && h->bytes + cost(e) > h->max_bytes)
+        remove_entry(h, find(h, h->tail->key));
+    if (h->count >= h->nbucket)
+        grow(h);
+    pp = &h->bucket[slot(h, key)];
+    e->chain = *pp;
+    *pp = e;
+    lru_front(h, e);
+    h->count++;
+    h->bytes += cost(e);
+    return 0;
+}
+
+void hot_confirm(struct hot *h, const unsigned char key[32], long age, long left, long long now_ms)
+{
+    if (!h)
+        return;
+    struct hot_entry *e = *find(h, key);
+    if (!e)
+        return;
+    e->age0 = age;
+    e->left0 = left;
+    e->base_ms = e->checked_ms = now_ms;
+}
+
+void hot_drop(struct hot *h, const unsigned char key[32])
+{
+    if (!h)
+        return;
+    struct hot_entry **pp = find(h, key);
+    if (*pp)
+        remove_entry(h, pp);
+}
+
+size_t hot_count(const struct hot *h)
+{
+    return h ? h->count : 0;
+}
+
+size_t hot_bytes(const struct hot *h)
+{
+    return h ? h->bytes : 0;
+}

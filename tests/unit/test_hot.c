@@ -1,0 +1,157 @@
+/* Unit tests: the per-process hot-row memory (lookup, trust window, ageing, LRU by bytes). */
+#include <string.h>
+#include "hot.h"
+#include "tap.h"
+
+static void key(unsigned char k[32], int n)
+{
+    /* like a digest: the first bytes differ, which is what the table hashes */
+    memset(k, 0, 32);
+    for (int i = 0; i < 32; i++)
+        k[i] = (unsigned char)(n * 131 + i * 7);
+}
+
+START_TEST(get_put_confirm)
+{
+    struct hot *h = hot_new(1 << 20, 1000);
+    struct hot_view v;
+    unsigned char k[32];
+    key(k, 1);
+    ck_assert_int_eq(hot_get(h, k, 0, &v), 0);
+    ck_assert_int_eq(hot_put(h, k, 42, 200, "tag", 3600, 5, 100, "{\"a\":1}", 7, 10000), 0);
+    ck_assert_int_eq(hot_get(h, k, 10000, &v), 1);
+    ck_assert_int_eq(v.len, 7);
+    ck_assert_mem_eq(v.body, "{\"a\":1}", 8);  /* NUL-terminated */
+    ck_assert_str_eq(v.etag, "tag");
+    ck_assert_int_eq(v.status, 200);
+    ck_assert_int_eq(v.ttl, 3600);
+    ck_assert(v.rev == 42);
+    ck_assert_int_eq(v.trusted, 1);
+    ck_assert_int_eq(v.age, 5);
+    ck_assert_int_eq(v.left, 100);
+    /* ageing by the local clock; trust runs out after 1000 ms */
+    ck_assert_int_eq(hot_get(h, k, 12500, &v), 1);
+    ck_assert_int_eq(v.age, 7);
+    ck_assert_int_eq(v.left, 98);
+    ck_assert_int_eq(v.trusted, 0);
+    hot_confirm(h, k, 8, 90, 12500);
+    ck_assert_int_eq(hot_get(h, k, 12600, &v), 1);
+    ck_assert_int_eq(v.trusted, 1);
+    ck_assert_int_eq(v.age, 8);
+    ck_assert_int_eq(v.left, 90);
+    /* a clock that went backwards is not trusted */
+    ck_assert_int_eq(hot_get(h, k, 100, &v), 1);
+    ck_assert_int_eq(v.trusted, 0);
+    hot_drop(h, k);
+    ck_assert_int_eq(hot_get(h, k, 12600, &v), 0);
+    ck_assert_int_eq(hot_count(h), 0);
+    ck_assert_int_eq(hot_bytes(h), 0);
+    hot_free(&h);
+    ck_assert_ptr_null(h);
+    hot_free(&h);   /* twice is harmless */
+}
+END_TEST
+
+START_TEST(trust_zero_and_null)
+{
+    struct hot *h = hot_new(1 << 20, 0);
+    struct hot_view v;
+    unsigned char k[32];
+    key(k, 2);
+    ck_assert_int_eq(hot_put(h, k, 1, 200, "", 60, 0, 60, "{}", 2, 5), 0);
+    ck_assert_int_eq(hot_get(h, k, 5, &v), 1);
+    ck_assert_int_eq(v.trusted, 0);    /* 0 = always ask the database */
+    hot_free(&h);
+    /* no table: every call is a harmless no-op */
+    ck_assert_int_eq(hot_get(NULL, k, 0, &v), 0);
+    ck_assert_int_eq(hot_put(NULL, k, 1, 200, "", 60, 0, 60, "{}", 2, 5), -1);
+    hot_confirm(NULL, k, 0, 0, 0);
+    hot_drop(NULL, k);
+    ck_assert_int_eq(hot_count(NULL), 0);
+}
+END_TEST
+
+START_TEST(refuses_rev0_and_big)
+{
+    struct hot *h = hot_new(4096, 1000);
+    unsigned char k[32];
+    static char big[2048];
+    memset(big, 'x', sizeof big);
+    key(k, 3);
+    ck_assert_int_eq(hot_put(h, k, 0, 200, "", 60, 0, 60, "{}", 2, 0), -1);
+    ck_assert_int_eq(hot_put(h, k, 7, 200, "", 60, 0, 60, big, sizeof big, 0), -1);  /* > max/4 */
+    ck_assert_int_eq(hot_count(h), 0);
+    /* replacing an entry with one that is refused leaves nothing stale behind */
+    ck_assert_int_eq(hot_put(h, k, 7, 200, "", 60, 0, 60, "{}", 2, 0), 0);
+    ck_assert_int_eq(hot_put(h, k, 8, 200, "", 60, 0, 60, big, sizeof big, 0), -1);
+    struct hot_view v;
+    ck_assert_int_eq(hot_get(h, k, 0, &v), 0);
+    hot_free(&h);
+}
+END_TEST
+
+START_TEST(lru_order)
+{
+    struct hot *h = hot_new(16 * 1024, 1000);
+    static char b[1000];
+    memset(b, 'y', sizeof b);
+    unsigned char k[32];
+    struct hot_view v;
+    size_t fit = 0;
+    for (int n = 0; n < 100; n++) {
+        key(k, n);
+        ck_assert_int_eq(hot_put(h, k, (uint64_t)n + 1, 200, "", 60, 0, 60, b, sizeof b, 0), 0);
+        ck_assert(hot_bytes(h) <= 16 * 1024);
+        if (hot_count(h) < (size_t)n + 1) {
+            fit = (size_t)n;
+            break;
+        }
+        key(k, 0);
+        ck_assert_int_eq(hot_get(h, k, 0, &v), 1);   /* keep row 0 the most recent */
+    }
+    ck_assert_uint_gt(fit, 4);
+    key(k, 0);
+    ck_assert_int_eq(hot_get(h, k, 0, &v), 1);       /* touched: survived */
+    key(k, 1);
+    ck_assert_int_eq(hot_get(h, k, 0, &v), 0);       /* least recent: evicted */
+    key(k, 2);
+    ck_assert_int_eq(hot_get(h, k, 0, &v), 1);
+    hot_free(&h);
+}
+END_TEST
+
+START_TEST(many_keys_grow)
+{
+    /* enough rows to grow the bucket array several times; all stay findable */
+    struct hot *h = hot_new(64u << 20, 1000);
+    unsigned char k[32];
+    struct hot_view v;
+    for (int n = 0; n < 5000; n++) {
+        key(k, n);
+        k[8] = (unsigned char)(n >> 8);   /* distinct keys even where n*131 wraps */
+        k[9] = (unsigned char)n;
+        ck_assert_int_eq(hot_put(h, k, 1, 200, "", 60, 0, 60, "{}", 2, 0), 0);
+    }
+    ck_assert_int_eq(hot_count(h), 5000);
+    for (int n = 0; n < 5000; n++) {
+        key(k, n);
+        k[8] = (unsigned char)(n >> 8);
+        k[9] = (unsigned char)n;
+        ck_assert_int_eq(hot_get(h, k, 0, &v), 1);
+    }
+    hot_free(&h);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("hot");
+    TCase *t = tcase_create("hot");
+    tcase_add_test(t, get_put_confirm);
+    tcase_add_test(t, trust_zero_and_null);
+    tcase_add_test(t, refuses_rev0_and_big);
+    tcase_add_test(t, lru_order);
+    tcase_add_test(t, many_keys_grow);
+    suite_add_tcase(s, t);
+    return tap_run(s);
+}
