@@ -12,13 +12,17 @@
 static const char SQL_LOOKUP[] =
     "SELECT response, status, etag, ttl,"
     " TIMESTAMPDIFF(SECOND, fetched_at, UTC_TIMESTAMP()),"
-    " TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at), rev"
+    " TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at), rev,"
+    " MICROSECOND(UTC_TIMESTAMP(6)) DIV 1000"
     " FROM cache WHERE cache_key = ?";
 
-/* The same row without its body: is a copy held in memory still current? */
+/* The same row without its body: is a copy held in memory still current?
+ * Both queries also say how far into its current second the server's clock
+ * is (one statement sees one instant), so that a copy kept in memory ages
+ * when the server's seconds tick, not up to a second later. */
 static const char SQL_CHECK[] =
     "SELECT rev, TIMESTAMPDIFF(SECOND, fetched_at, UTC_TIMESTAMP()),"
-    " TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at)"
+    " TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at), MICROSECOND(UTC_TIMESTAMP(6)) DIV 1000"
     " FROM cache WHERE cache_key = ?";
 
 /* No VALUES() in the upsert: it is deprecated in MySQL 8 and absent from
@@ -42,10 +46,10 @@ static const char SQL_PURGE_ALL[] = "DELETE FROM cache";
 
 int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *e, char *err, size_t errlen)
 {
-    MYSQL_BIND p[1], r[7];
+    MYSQL_BIND p[1], r[8];
     unsigned long klen = 32, blen = 0, elen = 0;
-    long long status = 0, ttl = 0, age = 0, left = 0, rev = 0;
-    my_bool n_body = 0, n_status = 0, n_etag = 0, n_ttl = 0, n_age = 0, n_left = 0, n_rev = 0;
+    long long status = 0, ttl = 0, age = 0, left = 0, rev = 0, phase = 0;
+    my_bool n_body = 0, n_status = 0, n_etag = 0, n_ttl = 0, n_age = 0, n_left = 0, n_rev = 0, n_phase = 0;
     db_bind_blob(&p[0], key, &klen);
     db_bind_out_grow(&r[0], &blen, &n_body);
     db_bind_out_long(&r[1], &status, &n_status);
@@ -54,7 +58,8 @@ int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *
     db_bind_out_long(&r[4], &age, &n_age);
     db_bind_out_long(&r[5], &left, &n_left);
     db_bind_out_long(&r[6], &rev, &n_rev);
-    buf_t *grow[7] = { &e->body, NULL, NULL, NULL, NULL, NULL, NULL };
+    db_bind_out_long(&r[7], &phase, &n_phase);
+    buf_t *grow[8] = { &e->body, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
     int has_row = 0;
     if (db_run(d, DBS_LOOKUP, SQL_LOOKUP, p, r, grow, &has_row, NULL, err, errlen) < 0)
         return -1;
@@ -68,20 +73,22 @@ int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *
     e->age = age < 0 ? 0 : (long)age;
     e->left = (long)left;
     e->rev = n_rev ? 0 : (uint64_t)rev;
+    e->phase_ms = phase >= 0 && phase < 1000 ? (int)phase : 0;
     return 1;
 }
 
 int cache_check(struct db *d, const unsigned char key[32], uint64_t *rev, long *age, long *left,
-                char *err, size_t errlen)
+                int *phase_ms, char *err, size_t errlen)
 {
-    MYSQL_BIND p[1], r[3];
+    MYSQL_BIND p[1], r[4];
     unsigned long klen = 32;
-    long long v = 0, a = 0, l = 0;
-    my_bool n_v = 0, n_a = 0, n_l = 0;
+    long long v = 0, a = 0, l = 0, ph = 0;
+    my_bool n_v = 0, n_a = 0, n_l = 0, n_ph = 0;
     db_bind_blob(&p[0], key, &klen);
     db_bind_out_long(&r[0], &v, &n_v);
     db_bind_out_long(&r[1], &a, &n_a);
     db_bind_out_long(&r[2], &l, &n_l);
+    db_bind_out_long(&r[3], &ph, &n_ph);
     int has_row = 0;
     if (db_run(d, DBS_CHECK, SQL_CHECK, p, r, NULL, &has_row, NULL, err, errlen) < 0)
         return -1;
@@ -90,6 +97,7 @@ int cache_check(struct db *d, const unsigned char key[32], uint64_t *rev, long *
     *rev = n_v ? 0 : (uint64_t)v;
     *age = a < 0 ? 0 : (long)a;
     *left = (long)l;
+    *phase_ms = ph >= 0 && ph < 1000 ? (int)ph : 0;
     return 1;
 }
 

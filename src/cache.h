@@ -16,13 +16,14 @@ struct cache_entry {
     long age;      /* seconds since fetched */
     long left;     /* seconds until expiry; <= 0 means expired */
     uint64_t rev;  /* changes with every store; 0 for rows stored before revisions */
+    int phase_ms;  /* how far into its current second the server's clock was */
 };
 
 /* 1 found, 0 not found, -1 database error. Reuses e->body's memory. */
 int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *e, char *err, size_t errlen);
 /* The row's revision, age and time left, without its body: 1, 0 (no row), -1. */
 int cache_check(struct db *d, const unsigned char key[32], uint64_t *rev, long *age, long *left,
-                char *err, size_t errlen);
+                int *phase_ms, char *err, size_t errlen);
 /* Upsert a row (with a new revision); `ids` (the id param, may be NULL) with several ids also
  * fills cache_ids, in the same transaction. */
 int cache_store(struct db *d, const unsigned char key[32], const char *request_json,

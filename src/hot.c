@@ -11,8 +11,9 @@ struct hot_entry {
     uint64_t rev;
     long status;
     long ttl;
-    long age0, left0;                /* as the database said at base_ms */
+    long age0, left0;                /* as the database said at base_ms... */
     long long base_ms;
+    int phase_ms;                    /* ...when its clock was this far into a second */
     long long checked_ms;            /* last confirmation by the database */
     char etag[130];
     size_t len;
@@ -153,8 +154,10 @@ int hot_get(struct hot *h, const unsigned char key[32], long long now_ms, struct
         lru_unlink(h, e);
         lru_front(h, e);
     }
+    /* the server's whole seconds since the read: they tick when its clock
+     * does, which was phase_ms into a second at base_ms */
     long long el = now_ms - e->base_ms;
-    long secs = el > 0 ? (long)(el / 1000) : 0;
+    long secs = el > 0 ? (long)((el + e->phase_ms) / 1000) : 0;
     v->body = e->body;
     v->len = e->len;
     v->status = e->status;
@@ -168,7 +171,7 @@ int hot_get(struct hot *h, const unsigned char key[32], long long now_ms, struct
 }
 
 int hot_put(struct hot *h, const unsigned char key[32], uint64_t rev, long status, const char *etag,
-            long ttl, long age, long left, const char *body, size_t len, long long now_ms)
+            long ttl, long age, long left, int phase_ms, const char *body, size_t len, long long now_ms)
 {
     if (!h)
         return -1;
@@ -189,6 +192,7 @@ int hot_put(struct hot *h, const unsigned char key[32], uint64_t rev, long statu
     e->ttl = ttl;
     e->age0 = age;
     e->left0 = left;
+    e->phase_ms = phase_ms;
     e->base_ms = e->checked_ms = now_ms;
     size_t el = etag ? strlen(etag) : 0;
     if (el >= sizeof e->etag)
@@ -212,7 +216,8 @@ int hot_put(struct hot *h, const unsigned char key[32], uint64_t rev, long statu
     return 0;
 }
 
-void hot_confirm(struct hot *h, const unsigned char key[32], long age, long left, long long now_ms)
+void hot_confirm(struct hot *h, const unsigned char key[32], long age, long left, int phase_ms,
+                 long long now_ms)
 {
     if (!h)
         return;
@@ -221,6 +226,7 @@ void hot_confirm(struct hot *h, const unsigned char key[32], long age, long left
         return;
     e->age0 = age;
     e->left0 = left;
+    e->phase_ms = phase_ms;
     e->base_ms = e->checked_ms = now_ms;
 }
 

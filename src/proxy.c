@@ -450,7 +450,8 @@ static int lookup(struct proxy *p, char *err, size_t errlen)
         if (!v.trusted || v.left <= 0) {
             uint64_t rev = 0;
             long age = 0, left = 0;
-            int rc = cache_check(p->db, r->key, &rev, &age, &left, err, errlen);
+            int phase = 0;
+            int rc = cache_check(p->db, r->key, &rev, &age, &left, &phase, err, errlen);
             if (rc < 0)
                 return -1;
             if (rc == 0 || rev != v.rev) {
@@ -459,7 +460,8 @@ static int lookup(struct proxy *p, char *err, size_t errlen)
                     return 0;
                 goto full;
             }
-            hot_confirm(p->hot, r->key, age, left, now);
+            now = util_now_ms();
+            hot_confirm(p->hot, r->key, age, left, phase, now);
             hot_get(p->hot, r->key, now, &v);
         }
         buf_reset(&e->body);
@@ -476,8 +478,8 @@ static int lookup(struct proxy *p, char *err, size_t errlen)
 full:;
     int found = cache_lookup(p->db, r->key, e, err, errlen);
     if (found == 1)
-        hot_put(p->hot, r->key, e->rev, e->status, e->etag, e->ttl, e->age, e->left,
-                e->body.data, e->body.len, now);
+        hot_put(p->hot, r->key, e->rev, e->status, e->etag, e->ttl, e->age, e->left, e->phase_ms,
+                e->body.data, e->body.len, util_now_ms());
     return found;
 }
 

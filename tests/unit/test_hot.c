@@ -18,7 +18,7 @@ START_TEST(get_put_confirm)
     unsigned char k[32];
     key(k, 1);
     ck_assert_int_eq(hot_get(h, k, 0, &v), 0);
-    ck_assert_int_eq(hot_put(h, k, 42, 200, "tag", 3600, 5, 100, "{\"a\":1}", 7, 10000), 0);
+    ck_assert_int_eq(hot_put(h, k, 42, 200, "tag", 3600, 5, 100, 0, "{\"a\":1}", 7, 10000), 0);
     ck_assert_int_eq(hot_get(h, k, 10000, &v), 1);
     ck_assert_int_eq(v.len, 7);
     ck_assert_mem_eq(v.body, "{\"a\":1}", 8);  /* NUL-terminated */
@@ -34,7 +34,7 @@ START_TEST(get_put_confirm)
     ck_assert_int_eq(v.age, 7);
     ck_assert_int_eq(v.left, 98);
     ck_assert_int_eq(v.trusted, 0);
-    hot_confirm(h, k, 8, 90, 12500);
+    hot_confirm(h, k, 8, 90, 0, 12500);
     ck_assert_int_eq(hot_get(h, k, 12600, &v), 1);
     ck_assert_int_eq(v.trusted, 1);
     ck_assert_int_eq(v.age, 8);
@@ -52,20 +52,48 @@ START_TEST(get_put_confirm)
 }
 END_TEST
 
+/* Regression (tests/integration/hot.py): a copy read 700 ms into the
+ * server's second must age 300 ms later, as the server's TIMESTAMPDIFF does,
+ * not a whole second later. */
+START_TEST(ages_with_server_seconds)
+{
+    struct hot *h = hot_new(1 << 20, 60000);
+    struct hot_view v;
+    unsigned char k[32];
+    key(k, 4);
+    ck_assert_int_eq(hot_put(h, k, 9, 200, "", 2, 0, 2, 700, "{}", 2, 1000), 0);
+    ck_assert_int_eq(hot_get(h, k, 1299, &v), 1);
+    ck_assert_int_eq(v.age, 0);
+    ck_assert_int_eq(v.left, 2);
+    ck_assert_int_eq(hot_get(h, k, 1300, &v), 1);
+    ck_assert_int_eq(v.age, 1);
+    ck_assert_int_eq(v.left, 1);
+    ck_assert_int_eq(hot_get(h, k, 2300, &v), 1);
+    ck_assert_int_eq(v.left, 0);      /* expired exactly when the server says so */
+    hot_confirm(h, k, 5, -3, 100, 5000);
+    ck_assert_int_eq(hot_get(h, k, 5899, &v), 1);
+    ck_assert_int_eq(v.age, 5);
+    ck_assert_int_eq(hot_get(h, k, 5900, &v), 1);
+    ck_assert_int_eq(v.age, 6);
+    ck_assert_int_eq(v.left, -4);
+    hot_free(&h);
+}
+END_TEST
+
 START_TEST(trust_zero_and_null)
 {
     struct hot *h = hot_new(1 << 20, 0);
     struct hot_view v;
     unsigned char k[32];
     key(k, 2);
-    ck_assert_int_eq(hot_put(h, k, 1, 200, "", 60, 0, 60, "{}", 2, 5), 0);
+    ck_assert_int_eq(hot_put(h, k, 1, 200, "", 60, 0, 60, 0, "{}", 2, 5), 0);
     ck_assert_int_eq(hot_get(h, k, 5, &v), 1);
     ck_assert_int_eq(v.trusted, 0);    /* 0 = always ask the database */
     hot_free(&h);
     /* no table: every call is a harmless no-op */
     ck_assert_int_eq(hot_get(NULL, k, 0, &v), 0);
-    ck_assert_int_eq(hot_put(NULL, k, 1, 200, "", 60, 0, 60, "{}", 2, 5), -1);
-    hot_confirm(NULL, k, 0, 0, 0);
+    ck_assert_int_eq(hot_put(NULL, k, 1, 200, "", 60, 0, 60, 0, "{}", 2, 5), -1);
+    hot_confirm(NULL, k, 0, 0, 0, 0);
     hot_drop(NULL, k);
     ck_assert_int_eq(hot_count(NULL), 0);
 }
@@ -78,12 +106,12 @@ START_TEST(refuses_rev0_and_big)
     static char big[2048];
     memset(big, 'x', sizeof big);
     key(k, 3);
-    ck_assert_int_eq(hot_put(h, k, 0, 200, "", 60, 0, 60, "{}", 2, 0), -1);
-    ck_assert_int_eq(hot_put(h, k, 7, 200, "", 60, 0, 60, big, sizeof big, 0), -1);  /* > max/4 */
+    ck_assert_int_eq(hot_put(h, k, 0, 200, "", 60, 0, 60, 0, "{}", 2, 0), -1);
+    ck_assert_int_eq(hot_put(h, k, 7, 200, "", 60, 0, 60, 0, big, sizeof big, 0), -1);  /* > max/4 */
     ck_assert_int_eq(hot_count(h), 0);
     /* replacing an entry with one that is refused leaves nothing stale behind */
-    ck_assert_int_eq(hot_put(h, k, 7, 200, "", 60, 0, 60, "{}", 2, 0), 0);
-    ck_assert_int_eq(hot_put(h, k, 8, 200, "", 60, 0, 60, big, sizeof big, 0), -1);
+    ck_assert_int_eq(hot_put(h, k, 7, 200, "", 60, 0, 60, 0, "{}", 2, 0), 0);
+    ck_assert_int_eq(hot_put(h, k, 8, 200, "", 60, 0, 60, 0, big, sizeof big, 0), -1);
     struct hot_view v;
     ck_assert_int_eq(hot_get(h, k, 0, &v), 0);
     hot_free(&h);
@@ -100,7 +128,7 @@ START_TEST(lru_order)
     size_t fit = 0;
     for (int n = 0; n < 100; n++) {
         key(k, n);
-        ck_assert_int_eq(hot_put(h, k, (uint64_t)n + 1, 200, "", 60, 0, 60, b, sizeof b, 0), 0);
+        ck_assert_int_eq(hot_put(h, k, (uint64_t)n + 1, 200, "", 60, 0, 60, 0, b, sizeof b, 0), 0);
         ck_assert(hot_bytes(h) <= 16 * 1024);
         if (hot_count(h) < (size_t)n + 1) {
             fit = (size_t)n;
@@ -130,7 +158,7 @@ START_TEST(many_keys_grow)
         key(k, n);
         k[8] = (unsigned char)(n >> 8);   /* distinct keys even where n*131 wraps */
         k[9] = (unsigned char)n;
-        ck_assert_int_eq(hot_put(h, k, 1, 200, "", 60, 0, 60, "{}", 2, 0), 0);
+        ck_assert_int_eq(hot_put(h, k, 1, 200, "", 60, 0, 60, 0, "{}", 2, 0), 0);
     }
     ck_assert_int_eq(hot_count(h), 5000);
     for (int n = 0; n < 5000; n++) {
@@ -148,6 +176,7 @@ int main(void)
     Suite *s = suite_create("hot");
     TCase *t = tcase_create("hot");
     tcase_add_test(t, get_put_confirm);
+    tcase_add_test(t, ages_with_server_seconds);
     tcase_add_test(t, trust_zero_and_null);
     tcase_add_test(t, refuses_rev0_and_big);
     tcase_add_test(t, lru_order);
