@@ -3,8 +3,8 @@
 #include "conf.h"
 #include "log.h"
 #include "config.h"
+#include "ycurl.h"
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,33 +36,48 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 int upstream_open(struct upstream **out, const struct conf *c, char *err, size_t errlen)
 {
     struct upstream *u = calloc(1, sizeof *u);
-    if (!u || !(u->curl = curl_easy_init())) {
-        free(u);
-        snprintf(err, errlen, "cannot initialise libcurl");
+    if (!u) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     u->conf = c;
-    CURL *h = u->curl;
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");          /* every encoding libcurl has */
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, u);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "ytcache/" PACKAGE_VERSION);
-    u->headers = curl_slist_append(NULL, "Accept: application/json");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->headers);
-    if (c->referer && *c->referer)
-        curl_easy_setopt(h, CURLOPT_REFERER, c->referer);
     *out = u;
+    return 0;
+}
+
+/* The libcurl handle, made when the first request is about to go out:
+ * most processes (CGI hits) never need one. */
+static int handle(struct upstream *u, char *err, size_t errlen)
+{
+    if (u->curl)
+        return 0;
+    if (ycurl_load(err, errlen) < 0)
+        return -1;
+    if (!(u->curl = ycurl.easy_init())) {
+        snprintf(err, errlen, "cannot initialise libcurl");
+        return -1;
+    }
+    const struct conf *c = u->conf;
+    CURL *h = u->curl;
+    ycurl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    ycurl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    ycurl.easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    ycurl.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");          /* every encoding libcurl has */
+    ycurl.easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    ycurl.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    ycurl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    ycurl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    ycurl.easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    ycurl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    ycurl.easy_setopt(h, CURLOPT_WRITEDATA, u);
+    ycurl.easy_setopt(h, CURLOPT_USERAGENT, "ytcache/" PACKAGE_VERSION);
+    u->headers = ycurl.slist_append(NULL, "Accept: application/json");
+    ycurl.easy_setopt(h, CURLOPT_HTTPHEADER, u->headers);
+    if (c->referer && *c->referer)
+        ycurl.easy_setopt(h, CURLOPT_REFERER, c->referer);
     return 0;
 }
 
@@ -71,8 +86,10 @@ void upstream_close(struct upstream **pu)
     struct upstream *u = *pu;
     if (!u)
         return;
-    curl_easy_cleanup(u->curl);
-    curl_slist_free_all(u->headers);
+    if (u->curl)
+        ycurl.easy_cleanup(u->curl);
+    if (u->headers)
+        ycurl.slist_free_all(u->headers);
     buf_free(&u->url);
     free(u);
     *pu = NULL;
@@ -105,6 +122,10 @@ void upstream_fetch(struct upstream *u, const char *resource, const char *query,
     r->etag[0] = '\0';
     r->seconds = 0;
     buf_reset(&r->body);
+    if (handle(u, r->reason, sizeof r->reason) < 0) {
+        log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR, "%s", r->reason);
+        return;
+    }
     u->cur = r;
     u->too_big = 0;
     buf_reset(&u->url);
@@ -119,13 +140,13 @@ void upstream_fetch(struct upstream *u, const char *resource, const char *query,
         util_copy(r->reason, sizeof r->reason, "out of memory");
         return;
     }
-    curl_easy_setopt(u->curl, CURLOPT_URL, u->url.data);
-    CURLcode cc = curl_easy_perform(u->curl);
+    ycurl.easy_setopt(u->curl, CURLOPT_URL, u->url.data);
+    CURLcode cc = ycurl.easy_perform(u->curl);
     /* the URL holds the key: wipe it now that curl is done with it */
     memset(u->url.data, 0, u->url.len);
     buf_reset(&u->url);
     double secs = 0;
-    curl_easy_getinfo(u->curl, CURLINFO_TOTAL_TIME, &secs);
+    ycurl.easy_getinfo(u->curl, CURLINFO_TOTAL_TIME, &secs);
     r->seconds = secs;
     u->cur = NULL;
     if (cc != CURLE_OK) {
@@ -139,14 +160,14 @@ void upstream_fetch(struct upstream *u, const char *resource, const char *query,
                    cc == CURLE_RECV_ERROR) {
             /* connected, but the answer broke off: a bad answer, not an unreachable host */
             r->cls = UP_BAD_BODY;
-            util_copy(r->reason, sizeof r->reason, curl_easy_strerror(cc));
+            util_copy(r->reason, sizeof r->reason, ycurl.easy_strerror(cc));
         } else {
             r->cls = UP_TRANSPORT;
-            util_copy(r->reason, sizeof r->reason, curl_easy_strerror(cc));
+            util_copy(r->reason, sizeof r->reason, ycurl.easy_strerror(cc));
         }
         return;
     }
-    curl_easy_getinfo(u->curl, CURLINFO_RESPONSE_CODE, &r->status);
+    ycurl.easy_getinfo(u->curl, CURLINFO_RESPONSE_CODE, &r->status);
     r->cls = upstream_classify(r->status, r->body.data ? r->body.data : "", r->body.len,
                                r->reason, sizeof r->reason, r->etag, sizeof r->etag);
 }

@@ -5,8 +5,8 @@
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
+#include "ycurl.h"
 
-#include <curl/curl.h>
 #include <expat.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
@@ -515,36 +515,38 @@ static size_t discard(char *p, size_t size, size_t nmemb, void *ud)
 static int hub_post(const struct conf *c, const char *mode, const char *topic, const char *callback,
                     const char *secret, char *err, size_t errlen)
 {
-    CURL *h = curl_easy_init();
+    if (ycurl_load(err, errlen) < 0)
+        return -1;
+    CURL *h = ycurl.easy_init();
     if (!h) {
         snprintf(err, errlen, "cannot initialise libcurl");
         return -1;
     }
     buf_t form = { 0 };
-    char *e_topic = curl_easy_escape(h, topic, 0), *e_cb = curl_easy_escape(h, callback, 0),
-         *e_secret = curl_easy_escape(h, secret, 0);
+    char *e_topic = ycurl.easy_escape(h, topic, 0), *e_cb = ycurl.easy_escape(h, callback, 0),
+         *e_secret = ycurl.easy_escape(h, secret, 0);
     buf_appendf(&form, "hub.mode=%s&hub.topic=%s&hub.callback=%s&hub.verify=async&hub.lease_seconds=%ld",
                 mode, e_topic ? e_topic : "", e_cb ? e_cb : "", c->websub_lease);
     if (strcmp(mode, "subscribe") == 0)
         buf_appendf(&form, "&hub.secret=%s", e_secret ? e_secret : "");
-    curl_free(e_topic);
-    curl_free(e_cb);
-    curl_free(e_secret);
-    curl_easy_setopt(h, CURLOPT_URL, c->websub_hub);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, form.data);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "ytcache/" PACKAGE_VERSION);
-    CURLcode cc = curl_easy_perform(h);
+    ycurl.free(e_topic);
+    ycurl.free(e_cb);
+    ycurl.free(e_secret);
+    ycurl.easy_setopt(h, CURLOPT_URL, c->websub_hub);
+    ycurl.easy_setopt(h, CURLOPT_POSTFIELDS, form.data);
+    ycurl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    ycurl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    ycurl.easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    ycurl.easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    ycurl.easy_setopt(h, CURLOPT_USERAGENT, "ytcache/" PACKAGE_VERSION);
+    CURLcode cc = ycurl.easy_perform(h);
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
+    ycurl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    ycurl.easy_cleanup(h);
     memset(form.data, 0, form.len);     /* it held the secret */
     buf_free(&form);
     if (cc != CURLE_OK) {
-        snprintf(err, errlen, "hub: %s", curl_easy_strerror(cc));
+        snprintf(err, errlen, "hub: %s", ycurl.easy_strerror(cc));
         return -1;
     }
     if (status < 200 || status >= 300) {

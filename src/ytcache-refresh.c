@@ -5,8 +5,8 @@
 #include "proxy.h"
 #include "refresh.h"
 #include "util.h"
+#include "ycurl.h"
 
-#include <curl/curl.h>
 #include <getopt.h>
 #include <mysql.h>
 #include <stdio.h>
@@ -60,8 +60,8 @@ int main(int argc, char **argv)
     }
     /* cron mails whatever is printed: only warnings and errors by default */
     log_set_level(o.verbose ? (int)c.log_level : YLOG_WARN);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || mysql_library_init(0, NULL, NULL) != 0) {
-        fprintf(stderr, "ytcache-refresh: cannot initialise libcurl or the MySQL client library\n");
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        fprintf(stderr, "ytcache-refresh: cannot initialise the MySQL client library\n");
         conf_free(&c);
         return REFRESH_EXIT_CONFIG;
     }
@@ -75,7 +75,7 @@ int main(int argc, char **argv)
         proxy_free(&p);
     }
     mysql_library_end();
-    curl_global_cleanup();
+    ycurl_unload();
     conf_free(&c);
     return rc;
 }

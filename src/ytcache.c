@@ -3,8 +3,8 @@
 #include "conf.h"
 #include "log.h"
 #include "proxy.h"
+#include "ycurl.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fcgiapp.h>
@@ -236,8 +236,9 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level((int)c.log_level);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || mysql_library_init(0, NULL, NULL) != 0) {
-        log_msg(YLOG_ERROR, "cannot initialise libcurl or the MySQL client library");
+    /* libcurl is loaded when the first upstream request is made (ycurl.h) */
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        log_msg(YLOG_ERROR, "cannot initialise the MySQL client library");
         if (cgi)
             cgi_fatal();
         conf_free(&c);
@@ -268,7 +269,7 @@ int main(int argc, char **argv)
         rc = workers > 1 ? supervise(&c, 0, workers) : serve_fcgi(&c, 0);
     }
     mysql_library_end();
-    curl_global_cleanup();
+    ycurl_unload();
     conf_free(&c);
     return rc;
 }

@@ -9,10 +9,10 @@
 #include "quota.h"
 #include "websub.h"
 #include "util.h"
+#include "ycurl.h"
 
 #include <time.h>
 
-#include <curl/curl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -466,7 +466,7 @@ int main(int argc, char **argv)
     }
     struct db *d = NULL;
     int rc;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || mysql_library_init(0, NULL, NULL) != 0 || db_open(&d, &c) < 0) {
+    if (mysql_library_init(0, NULL, NULL) != 0 || db_open(&d, &c) < 0) {
         fprintf(stderr, "ytcachectl: cannot initialise the MySQL client library\n");
         conf_free(&c);
         return EXIT_DB;
@@ -487,7 +487,7 @@ int main(int argc, char **argv)
     }
     db_close(&d);
     mysql_library_end();
-    curl_global_cleanup();
+    ycurl_unload();
     conf_free(&c);
     return rc;
 }
