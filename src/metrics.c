@@ -30,6 +30,8 @@ static const char *const reasons[] = {
 };
 #define NREASONS (sizeof reasons / sizeof reasons[0])
 
+static const char *const hot_names[MH__COUNT] = { "memory", "checked", "reread" };
+
 static const char *const websub_kinds[] = { "verified", "bad_signature", "unknown_topic", "malformed",
                                              "oversize", "intent_verified", "intent_refused", "invalidated_rows" };
 #define NWEBSUB (sizeof websub_kinds / sizeof websub_kinds[0])
@@ -47,6 +49,7 @@ struct shm {
     uint64_t stale;
     uint64_t errors[NREASONS];
     uint64_t websub[NWEBSUB];
+    uint64_t hot[MH__COUNT];
 };
 
 static struct shm local;          /* used when the shared file cannot be had */
@@ -129,6 +132,12 @@ void metrics_upstream(enum up_class cls, double seconds)
             add(&m->latency_bucket[i], 1);
     add(&m->latency_count, 1);
     add(&m->latency_sum_us, (uint64_t)(seconds * 1e6));
+}
+
+void metrics_hot(enum metrics_hot kind)
+{
+    if ((unsigned)kind < MH__COUNT)
+        add(&m->hot[kind], 1);
 }
 
 void metrics_stale(void)
@@ -277,6 +286,12 @@ int metrics_render(struct db *d, const struct conf *c, buf_t *b)
     buf_appendf(b, "# HELP ytcache_stale_served_total Expired copies served (stale-while-revalidate, "
                    "stale-if-error).\n# TYPE ytcache_stale_served_total counter\nytcache_stale_served_total %llu\n",
                 (unsigned long long)get(&m->stale));
+    buf_appends(b, "# HELP ytcache_hot_lookups_total Cache lookups that found a copy in a worker's memory: served "
+                   "without the database (memory), after the database confirmed its revision (checked), or "
+                   "read again because the row had changed or gone (reread).\n"
+                   "# TYPE ytcache_hot_lookups_total counter\n");
+    for (size_t i = 0; i < MH__COUNT; i++)
+        buf_appendf(b, "ytcache_hot_lookups_total{result=\"%s\"} %llu\n", hot_names[i], (unsigned long long)get(&m->hot[i]));
     buf_appends(b, "# HELP ytcache_errors_total Error answers made by ytcache, by reason.\n"
                    "# TYPE ytcache_errors_total counter\n");
     for (size_t i = 0; i < NREASONS; i++)

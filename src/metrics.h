@@ -20,6 +20,9 @@ void metrics_close(void);
 void metrics_request(enum metrics_route route, enum metrics_cache cache);
 void metrics_upstream(enum up_class cls, double seconds);
 void metrics_stale(void);
+/* A lookup that found a hot row in memory (hot.h). */
+enum metrics_hot { MH_MEMORY, MH_CHECKED, MH_REREAD, MH__COUNT };
+void metrics_hot(enum metrics_hot kind);
 void metrics_error(const char *reason);
 /* WebSub outcomes: verified, bad_signature, unknown_topic, malformed, oversize,
  * intent_verified, intent_refused; invalidated_rows counts rows. */

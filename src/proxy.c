@@ -455,6 +455,7 @@ static int lookup(struct proxy *p, char *err, size_t errlen)
             if (rc < 0)
                 return -1;
             if (rc == 0 || rev != v.rev) {
+                metrics_hot(MH_REREAD);
                 hot_drop(p->hot, r->key);
                 if (rc == 0)
                     return 0;
@@ -463,6 +464,9 @@ static int lookup(struct proxy *p, char *err, size_t errlen)
             now = util_now_ms();
             hot_confirm(p->hot, r->key, age, left, phase, now);
             hot_get(p->hot, r->key, now, &v);
+            metrics_hot(MH_CHECKED);
+        } else {
+            metrics_hot(MH_MEMORY);
         }
         buf_reset(&e->body);
         if (buf_append(&e->body, v.body, v.len) < 0)

@@ -103,6 +103,17 @@ def headers_except(r, skip=("date", "age", "cache-control")):
     return [(k.lower(), v) for k, v in r.header_list if k.lower() not in skip]
 
 
+def hot_metrics(mount):
+    """ytcache_hot_lookups_total of a mount's process, by result."""
+    r = get(mount, "/youtube/v3/metrics")
+    out = {}
+    for line in r.body.decode("utf-8", "replace").splitlines():
+        m = re.match(r'^ytcache_hot_lookups_total\{result="(\w+)"\} (\d+)$', line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
 def max_age(r):
     m = re.match(r"^public, max-age=(\d+)$", r.header("cache-control") or "")
     return int(m.group(1)) if m else None
@@ -131,6 +142,7 @@ is_(db.count(where(A)), 0, "memory: and the row was not stored again")
 # statements executed for 50 hits within the trust window
 B = yth.vid("hotStmtBBBB")
 b1, b2 = warm("t60", V + B, "statements")
+hm0 = hot_metrics("t60")
 n0, t0 = status_var("Com_stmt_execute"), time.monotonic()
 res = [get("t60", V + B) for _ in range(50)]
 elapsed = time.monotonic() - t0
@@ -142,6 +154,11 @@ ok(all(x.body == b2.body for x in res), "statements: 50 HITs, the same bytes")
 bound = min(25, 3 * (int(elapsed) + 2))
 cmp_ok(n1 - n0, "<=", bound, "statements: 50 hits from memory executed %d statements in %.1f s (<= %d)"
        % (n1 - n0, elapsed, bound))
+hm1 = hot_metrics("t60")
+is_(hm1.get("memory", 0) - hm0.get("memory", -999), 50,
+    "metrics: ytcache_hot_lookups_total{result=\"memory\"} rose by the 50 hits")
+is_((hm1.get("checked"), hm1.get("reread")), (hm0.get("checked"), hm0.get("reread")),
+    "metrics: and nothing was checked or read again")
 revB = db.value("SELECT rev FROM cache WHERE " + where(B))
 isnt(revB, revA, "two stores, two revisions")
 # hits served from memory are still counted
@@ -303,9 +320,17 @@ for mount, want in (("listen", "HIT"), ("cgi", "MISS")):
 # ---------------------------------------------------------------- 2. validation (hot_trust_ms = 0)
 D = yth.vid("hotValidDel")
 warm("t0", V + D, "validation")
+hm0 = hot_metrics("t0")
+r = get("t0", V + D)
+hm1 = hot_metrics("t0")
+is_((hm1.get("checked", 0) - hm0.get("checked", -999), hm1.get("memory"), hm1.get("reread")),
+    (1, hm0.get("memory"), hm0.get("reread")),
+    "metrics, hot_trust_ms 0: a hit is counted as checked (revision read), not as memory")
 delete(D)
 c0 = fake.calls()
 r = get("t0", V + D)
+hm2 = hot_metrics("t0")
+is_(hm2.get("reread", 0) - hm1.get("reread", -999), 1, "metrics: a deleted row is counted as reread")
 is_((r.status, r.xcache), (200, "MISS"), "hot_trust_ms 0: row deleted -> MISS")
 is_(fake.calls() - c0, 1, "hot_trust_ms 0: row deleted -> one upstream call")
 
