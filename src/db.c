@@ -63,6 +63,16 @@ static const char *nz(const char *s)
     return s && *s ? s : NULL;
 }
 
+/* Remember when a connect attempt gave up: the next attempt waits for
+ * retry_interval_ms after that. Taken when it gave up, not when it began:
+ * against a hung server each attempt takes connect_timeout, and every
+ * statement of a request would otherwise wait that long again. */
+static void mark_failed(struct db *d)
+{
+    long long t = util_now_ms();
+    d->failed_at_ms = t ? t : 1;
+}
+
 int db_connect(struct db *d, char *err, size_t errlen)
 {
     if (d->my)
@@ -95,13 +105,13 @@ int db_connect(struct db *d, char *err, size_t errlen)
                             CLIENT_FOUND_ROWS)) {
         snprintf(err, errlen, "cannot connect to the database: %s", mysql_error(my));
         mysql_close(my);
-        d->failed_at_ms = now ? now : 1;
+        mark_failed(d);
         return -1;
     }
     if (mysql_query(my, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'") != 0) {
         snprintf(err, errlen, "cannot set sql_mode: %s", mysql_error(my));
         mysql_close(my);
-        d->failed_at_ms = now ? now : 1;
+        mark_failed(d);
         return -1;
     }
     d->my = my;

@@ -452,6 +452,14 @@ static int lookup(struct proxy *p, char *err, size_t errlen)
             long age = 0, left = 0;
             int phase = 0;
             int rc = cache_check(p->db, r->key, &rev, &age, &left, &phase, err, errlen);
+            if (rc < 0 && v.left > 0 && !(r->canon.client_ttl >= 0 && v.age >= r->ttl)) {
+                /* The database is unreachable: a copy that has not expired
+                 * is a better answer than an error or a call to Google
+                 * (db_outage = bypass would make one per request). */
+                log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "database: %s; serving hot rows from memory", err);
+                metrics_hot(MH_MEMORY);
+                goto serve;
+            }
             if (rc < 0)
                 return -1;
             if (rc == 0 || rev != v.rev) {
@@ -468,6 +476,7 @@ static int lookup(struct proxy *p, char *err, size_t errlen)
         } else {
             metrics_hot(MH_MEMORY);
         }
+serve:
         buf_reset(&e->body);
         if (buf_append(&e->body, v.body, v.len) < 0)
             goto full;

@@ -440,4 +440,23 @@ is_(cp.returncode, 0, "ytcachectl purge all exits 0")
 r = get("t0", V + PA)
 is_((r.status, r.xcache), (200, "MISS"), "hot_trust_ms 0: after ytcachectl purge all -> MISS")
 
+# ---------------------------------------------------------------- 9. the database gone (last: it stops MariaDB)
+# A copy in memory that has not expired is served when the revision cannot
+# be read; without one, db_outage = bypass fetches from upstream as before.
+DA, DB_ = yth.vid("hotDbGoneAA"), yth.vid("hotDbGoneBB")
+da1, da2 = warm("t0", V + DA, "database gone")
+warm("off", V + DB_, "database gone, hot_bytes 0")
+m0 = hot_metrics("t0")
+db.kill()
+ok(yth.wait_for(lambda: not db.alive(), 10, what="MariaDB gone"), "database gone: MariaDB killed")
+c0 = fake.calls()
+r = get("t0", V + DA)
+is_((r.status, r.xcache), (200, "HIT"), "database gone: a copy in memory is served (hot_trust_ms 0)")
+ok(r.body == da2.body, "database gone: the copy's bytes")
+is_(fake.calls() - c0, 0, "database gone: no upstream call for it")
+c0 = fake.calls()
+r = get("off", V + DB_)
+is_((r.status, r.xcache), (200, "BYPASS"), "database gone, hot_bytes 0: db_outage = bypass fetches it")
+is_(fake.calls() - c0, 1, "database gone, hot_bytes 0: one upstream call")
+
 yth.done_testing()
