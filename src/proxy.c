@@ -45,6 +45,7 @@ void proxy_free(struct proxy *p)
     cache_entry_free(&r->entry);
     buf_free(&r->up.body);
     buf_free(&r->out);
+    buf_free(&r->extra);
     buf_free(&r->scratch);
     hot_free(&p->hot);
     upstream_close(&p->up);
@@ -94,11 +95,18 @@ static void send_typed(struct proxy *p, int status, const char *ctype, const cha
     struct req *r = &p->req;
     buf_t *h = &r->out;
     buf_reset(h);
-    buf_appendf(h, "Status: %d %s\r\n", status, http_reason(status));
+    /* appends, not printf: this is on every hit */
+    buf_appends(h, "Status: ");
+    buf_append_num(h, status);
+    buf_appends(h, " ");
+    buf_appends(h, http_reason(status));
     if (status != 304 && status != 204) {
-        buf_appendf(h, "Content-Type: %s\r\n", ctype);
-        buf_appendf(h, "Content-Length: %zu\r\n", len);
+        buf_appends(h, "\r\nContent-Type: ");
+        buf_appends(h, ctype);
+        buf_appends(h, "\r\nContent-Length: ");
+        buf_append_num(h, (long long)len);
     }
+    buf_appends(h, "\r\n");
     if (extra_headers)
         buf_appends(h, extra_headers);
     add_cors(p, h);
@@ -139,31 +147,35 @@ static void send_body(struct proxy *p, int status, const char *xcache, long age,
                       const char *etag, const char *body, size_t len)
 {
     struct req *r = &p->req;
-    char extra[512];
-    size_t n = 0;
-    int w;
+    buf_t *x = &r->extra;
     if (max_age < 0)
         max_age = 0;
     r->xcache = xcache;
     if (strcmp(xcache, "STALE") == 0)
         metrics_stale();
-    w = snprintf(extra, sizeof extra, "X-Cache: %s\r\nAge: %ld\r\n", xcache, age < 0 ? 0 : age);
-    n += (size_t)w;
-    if (strcmp(xcache, "BYPASS") == 0)
-        w = snprintf(extra + n, sizeof extra - n, "Cache-Control: no-cache\r\n");
-    else
-        w = snprintf(extra + n, sizeof extra - n, "Cache-Control: public, max-age=%ld\r\n", max_age);
-    n += (size_t)w;
-    if (strcmp(xcache, "STALE") == 0) {
-        w = snprintf(extra + n, sizeof extra - n, "Warning: 110 - \"Response is Stale\"\r\n");
-        n += (size_t)w;
+    buf_reset(x);
+    /* room for every header below, so that no append can fail half way */
+    int room = buf_reserve(x, 192 + (etag ? strlen(etag) : 0)) == 0;
+    buf_appends(x, "X-Cache: ");
+    buf_appends(x, xcache);
+    buf_appends(x, "\r\nAge: ");
+    buf_append_num(x, age < 0 ? 0 : age);
+    if (strcmp(xcache, "BYPASS") == 0) {
+        buf_appends(x, "\r\nCache-Control: no-cache\r\n");
+    } else {
+        buf_appends(x, "\r\nCache-Control: public, max-age=");
+        buf_append_num(x, max_age);
+        buf_appends(x, "\r\n");
     }
+    if (strcmp(xcache, "STALE") == 0)
+        buf_appends(x, "Warning: 110 - \"Response is Stale\"\r\n");
     if (etag && *etag) {
-        w = snprintf(extra + n, sizeof extra - n, "ETag: \"%s\"\r\n", etag);
-        n += (size_t)w;
+        buf_appends(x, "ETag: \"");
+        buf_appends(x, etag);
+        buf_appends(x, "\"\r\n");
     }
-    if (n >= sizeof extra)
-        extra[sizeof extra - 1] = '\0';
+    /* out of memory: send no extra headers rather than half of them */
+    const char *extra = room ? x->data : "";
     const char *inm = http_env(r->io, "HTTP_IF_NONE_MATCH");
     if (status == 200 && etag && *etag && http_etag_match(inm, etag)) {
         send_response(p, 304, extra, NULL, 0);

@@ -26,6 +26,7 @@ struct req {
     struct cache_entry entry;
     struct up_result up;
     buf_t out;                   /* response head */
+    buf_t extra;                 /* extra headers of a cached or fetched answer */
     buf_t scratch;               /* error bodies, request JSON */
     struct yerr err;
     int defer_hit;               /* count a hit after the response is out */

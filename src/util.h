@@ -16,6 +16,8 @@ int buf_reserve(buf_t *b, size_t extra);
 int buf_append(buf_t *b, const void *p, size_t n);
 int buf_appends(buf_t *b, const char *s);
 int buf_appendf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Decimal, without printf (response headers on the hit path). */
+int buf_append_num(buf_t *b, long long v);
 void buf_reset(buf_t *b);
 void buf_free(buf_t *b);
 

@@ -1,4 +1,5 @@
 /* Unit tests: number parsing, UTF-8, Pacific midnight, ETag matching, error bodies. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include "http.h"
@@ -17,6 +18,42 @@ START_TEST(numbers)
     ck_assert_int_eq(util_parse_ll("0x10", 0, 100, &v), -1);
     ck_assert_int_eq(util_parse_ll("101", 0, 100, &v), -1);
     ck_assert_int_eq(util_parse_ll("99999999999999999999", 0, 100, &v), -1);
+}
+END_TEST
+
+START_TEST(buffers)
+{
+    buf_t b = { 0 };
+    char want[600];
+    /* buf_appendf: formats once into free space, twice when it must grow */
+    ck_assert_int_eq(buf_appendf(&b, "%s-%d", "a", 1), 0);
+    ck_assert_str_eq(b.data, "a-1");
+    memset(want, 'x', 299);
+    want[299] = '\0';
+    ck_assert_int_eq(buf_appendf(&b, "%s", want), 0);    /* crosses the first 256 bytes */
+    ck_assert_uint_eq(b.len, 302);
+    ck_assert_int_eq(strncmp(b.data + 3, want, 299), 0);
+    ck_assert_int_eq(b.data[b.len], '\0');
+    size_t room = b.cap - b.len - 1;                      /* fill it exactly */
+    memset(want, 'y', room);
+    want[room] = '\0';
+    ck_assert_int_eq(buf_appendf(&b, "%s", want), 0);
+    ck_assert_uint_eq(b.len, b.cap - 1);
+    ck_assert_int_eq(buf_appendf(&b, "%c", 'z'), 0);     /* no room at all */
+    ck_assert_int_eq(b.data[b.len - 1], 'z');
+    ck_assert_int_eq(b.data[b.len], '\0');
+    buf_reset(&b);
+    /* buf_append_num */
+    static const struct { long long v; const char *s; } nums[] = {
+        { 0, "0" }, { 7, "7" }, { -7, "-7" }, { 1218, "1218" }, { 100000, "100000" },
+        { LLONG_MAX, "9223372036854775807" }, { LLONG_MIN, "-9223372036854775808" },
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        buf_reset(&b);
+        ck_assert_int_eq(buf_append_num(&b, nums[i].v), 0);
+        ck_assert_str_eq(b.data, nums[i].s);
+    }
+    buf_free(&b);
 }
 END_TEST
 
@@ -98,6 +135,7 @@ int main(void)
     Suite *s = suite_create("util");
     TCase *t = tcase_create("util");
     tcase_add_test(t, numbers);
+    tcase_add_test(t, buffers);
     tcase_add_test(t, utf8);
     tcase_add_loop_test(t, pacific_midnight, 0, sizeof pacific / sizeof pacific[0]);
     tcase_add_loop_test(t, pacific_date, 0, sizeof pdays / sizeof pdays[0]);
