@@ -74,6 +74,8 @@ int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *
     e->left = (long)left;
     e->rev = n_rev ? 0 : (uint64_t)rev;
     e->phase_ms = phase >= 0 && phase < 1000 ? (int)phase : 0;
+    e->data = e->body.data ? e->body.data : "";
+    e->len = e->body.len;
     return 1;
 }
 

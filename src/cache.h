@@ -9,7 +9,9 @@
 struct db;
 
 struct cache_entry {
-    buf_t body;
+    buf_t body;    /* storage for a row read from the database */
+    const char *data;  /* the answer's bytes: body's, or a hot row's in memory (hot.h) */
+    size_t len;
     long status;
     char etag[130];
     long ttl;
@@ -19,7 +21,8 @@ struct cache_entry {
     int phase_ms;  /* how far into its current second the server's clock was */
 };
 
-/* 1 found, 0 not found, -1 database error. Reuses e->body's memory. */
+/* 1 found, 0 not found, -1 database error. Reuses e->body's memory; e->data
+ * points at it. */
 int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *e, char *err, size_t errlen);
 /* The row's revision, age and time left, without its body: 1, 0 (no row), -1. */
 int cache_check(struct db *d, const unsigned char key[32], uint64_t *rev, long *age, long *left,

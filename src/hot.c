@@ -1,5 +1,7 @@
 /* hot: a small per-process memory of recently served cache rows, revalidated against the database. */
 #include "hot.h"
+#include "cache.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,7 @@ struct hot_entry {
     long long base_ms;
     int phase_ms;                    /* ...when its clock was this far into a second */
     long long checked_ms;            /* last confirmation by the database */
-    char etag[130];
+    char etag[sizeof ((struct cache_entry *)0)->etag];
     size_t len;
     char body[];                     /* NUL-terminated, like a buf_t */
 };
@@ -64,17 +66,18 @@ void hot_free(struct hot **hp)
     *hp = NULL;
 }
 
-/* Cache keys are SHA-256 digests: any 8 of their bytes are a good hash. */
-static size_t slot(const struct hot *h, const unsigned char key[32])
+/* Cache keys are SHA-256 digests: any 8 of their bytes are a good hash.
+ * nbucket is a power of two. */
+static size_t slot(const unsigned char key[32], size_t nbucket)
 {
     uint64_t x;
     memcpy(&x, key, sizeof x);
-    return (size_t)(x & (h->nbucket - 1));
+    return (size_t)(x & (nbucket - 1));
 }
 
 static struct hot_entry **find(struct hot *h, const unsigned char key[32])
 {
-    struct hot_entry **pp = &h->bucket[slot(h, key)];
+    struct hot_entry **pp = &h->bucket[slot(key, h->nbucket)];
     while (*pp && memcmp((*pp)->key, key, 32) != 0)
         pp = &(*pp)->chain;
     return pp;
@@ -130,9 +133,7 @@ static void grow(struct hot *h)
         struct hot_entry *e = h->bucket[i];
         while (e) {
             struct hot_entry *next = e->chain;
-            uint64_t x;
-            memcpy(&x, e->key, sizeof x);
-            size_t s = (size_t)(x & (n - 1));
+            size_t s = slot(e->key, n);
             e->chain = b[s];
             b[s] = e;
             e = next;
@@ -143,35 +144,35 @@ static void grow(struct hot *h)
     h->nbucket = n;
 }
 
-int hot_get(struct hot *h, const unsigned char key[32], long long now_ms, struct hot_view *v)
+int hot_get(struct hot *h, const unsigned char key[32], long long now_ms, struct cache_entry *e, int *trusted)
 {
     if (!h)
         return 0;
-    struct hot_entry *e = *find(h, key);
-    if (!e)
+    struct hot_entry *he = *find(h, key);
+    if (!he)
         return 0;
-    if (h->head != e) {
-        lru_unlink(h, e);
-        lru_front(h, e);
+    if (h->head != he) {
+        lru_unlink(h, he);
+        lru_front(h, he);
     }
     /* the server's whole seconds since the read: they tick when its clock
      * does, which was phase_ms into a second at base_ms */
-    long long el = now_ms - e->base_ms;
-    long secs = el > 0 ? (long)((el + e->phase_ms) / 1000) : 0;
-    v->body = e->body;
-    v->len = e->len;
-    v->status = e->status;
-    v->etag = e->etag;
-    v->ttl = e->ttl;
-    v->age = e->age0 + secs;
-    v->left = e->left0 - secs;
-    v->rev = e->rev;
-    v->trusted = now_ms - e->checked_ms < h->trust_ms && now_ms >= e->checked_ms;
+    long long el = now_ms > he->base_ms ? now_ms - he->base_ms : 0;
+    long secs = (long)((el + he->phase_ms) / 1000);
+    e->data = he->body;
+    e->len = he->len;
+    e->status = he->status;
+    memcpy(e->etag, he->etag, sizeof e->etag);
+    e->ttl = he->ttl;
+    e->age = he->age0 + secs;
+    e->left = he->left0 - secs;
+    e->rev = he->rev;
+    e->phase_ms = (int)((el + he->phase_ms) % 1000);
+    *trusted = now_ms - he->checked_ms < h->trust_ms && now_ms >= he->checked_ms;
     return 1;
 }
 
-int hot_put(struct hot *h, const unsigned char key[32], uint64_t rev, long status, const char *etag,
-            long ttl, long age, long left, int phase_ms, const char *body, size_t len, long long now_ms)
+int hot_put(struct hot *h, const unsigned char key[32], const struct cache_entry *row, long long now_ms)
 {
     if (!h)
         return -1;
@@ -180,34 +181,31 @@ int hot_put(struct hot *h, const unsigned char key[32], uint64_t rev, long statu
         remove_entry(h, pp);
     /* one row may use at most a quarter of the table, so a few large rows
      * cannot flush out every small one */
-    if (rev == 0 || sizeof(struct hot_entry) + len + 1 > h->max_bytes / 4)
+    size_t len = row->len;
+    if (row->rev == 0 || sizeof(struct hot_entry) + len + 1 > h->max_bytes / 4)
         return -1;
     struct hot_entry *e = malloc(sizeof *e + len + 1);
     if (!e)
         return -1;
     memset(e, 0, sizeof *e);
     memcpy(e->key, key, 32);
-    e->rev = rev;
-    e->status = status;
-    e->ttl = ttl;
-    e->age0 = age;
-    e->left0 = left;
-    e->phase_ms = phase_ms;
+    e->rev = row->rev;
+    e->status = row->status;
+    e->ttl = row->ttl;
+    e->age0 = row->age;
+    e->left0 = row->left;
+    e->phase_ms = row->phase_ms;
     e->base_ms = e->checked_ms = now_ms;
-    size_t el = etag ? strlen(etag) : 0;
-    if (el >= sizeof e->etag)
-        el = sizeof e->etag - 1;
-    memcpy(e->etag, etag ? etag : "", el);
-    e->etag[el] = '\0';
+    util_copy(e->etag, sizeof e->etag, row->etag);
     e->len = len;
     if (len)
-        memcpy(e->body, body, len);
+        memcpy(e->body, row->data, len);
     e->body[len] = '\0';
     while (h->tail && h->bytes + cost(e) > h->max_bytes)
         remove_entry(h, find(h, h->tail->key));
     if (h->count >= h->nbucket)
         grow(h);
-    pp = &h->bucket[slot(h, key)];
+    pp = &h->bucket[slot(key, h->nbucket)];
     e->chain = *pp;
     *pp = e;
     lru_front(h, e);

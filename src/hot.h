@@ -13,36 +13,27 @@
  * trust_ms. Bounded by bytes; least recently used rows go first. */
 
 struct hot;
-
-struct hot_view {
-    const char *body;
-    size_t len;
-    long status;
-    const char *etag;
-    long ttl;
-    long age;            /* seconds since fetched, as of now */
-    long left;           /* seconds until expiry, as of now */
-    uint64_t rev;
-    int trusted;         /* 1 if confirmed by the database less than trust_ms ago */
-};
+struct cache_entry;
 
 /* NULL (no memory) or a table holding at most max_bytes of bodies. */
 struct hot *hot_new(size_t max_bytes, long trust_ms);
 void hot_free(struct hot **h);
-/* 1 and a view (valid until the next hot_* call) if the key is held, else 0. */
-int hot_get(struct hot *h, const unsigned char key[32], long long now_ms, struct hot_view *v);
-/* Remember a row just read from the database: age/left as the server said
- * phase_ms into its current second, taken to be now_ms (read the clock after
- * the query: a copy then expires a little early rather than late). A
- * row too large for the table, or with rev 0 (written before revisions
- * existed), is not kept. 0, or -1 if nothing was kept. */
-int hot_put(struct hot *h, const unsigned char key[32], uint64_t rev, long status, const char *etag,
-            long ttl, long age, long left, int phase_ms, const char *body, size_t len, long long now_ms);
+/* 1 if the key is held: the row into *e, with e->data pointing into the
+ * table (valid until the next hot_* call; e->body is left alone) and age
+ * and time left as of now_ms; *trusted is 1 if the database confirmed it
+ * less than trust_ms ago. 0 if not held. */
+int hot_get(struct hot *h, const unsigned char key[32], long long now_ms, struct cache_entry *e, int *trusted);
+/* Remember a row just read from the database (e->data, age/left as the
+ * server said e->phase_ms into its current second), taken to be now_ms
+ * (read the clock after the query: a copy then expires a little early
+ * rather than late). A row too large for the table, or with rev 0 (written
+ * before revisions existed), is not kept. 0, or -1 if nothing was kept. */
+int hot_put(struct hot *h, const unsigned char key[32], const struct cache_entry *e, long long now_ms);
 /* The database confirmed the held row (same rev) with these age/left. */
 void hot_confirm(struct hot *h, const unsigned char key[32], long age, long left, int phase_ms,
                  long long now_ms);
 void hot_drop(struct hot *h, const unsigned char key[32]);
-/* For tests and metrics. */
+/* For tests. */
 size_t hot_count(const struct hot *h);
 size_t hot_bytes(const struct hot *h);
 

@@ -369,7 +369,9 @@ static void store(struct proxy *p)
         cache_store(p->db, r->key, r->scratch.data, r->up.body.data, r->up.body.len, r->up.status,
                     r->up.etag, store_ttl(p), canon_get(&r->canon, "id"), err, sizeof err) < 0)
         log_burst(LOG_SLOT_STORE, 10, YLOG_ERROR, "cannot store %s: %s", r->canon.resource, err);
-    hot_drop(p->hot, r->key);    /* the next hit reads the new row and its revision */
+    /* the next hit reads the new row and its revision; the old copy is gone */
+    hot_drop(p->hot, r->key);
+    r->have_entry = 0;
 }
 
 #define UNTIL_MIDNIGHT (-1L)    /* Retry-After: seconds to the Pacific quota reset */
@@ -432,7 +434,7 @@ static void answer_fetched(struct proxy *p, int db_ok)
     if (r->have_entry && -r->entry.left <= c->sie) {
         log_msg(YLOG_INFO, "serving stale %s: upstream %s", r->canon.resource, upstream_class_name(r->up.cls));
         send_body(p, (int)r->entry.status, "STALE", r->entry.age, 0, r->entry.etag,
-                  r->entry.body.data, r->entry.body.len);
+                  r->entry.data, r->entry.len);
         return;
     }
     /* a caller's own key problem in passthrough mode is theirs to see */
@@ -448,66 +450,6 @@ static void answer_fetched(struct proxy *p, int db_ok)
 
 /* ---- request handling ---------------------------------------------------- */
 
-/* The row for r->key into r->entry, like cache_lookup: from this process's
- * hot memory while the database confirmed it less than hot_trust_ms ago and
- * it has not expired, else after asking the database (only for the
- * revision when memory holds a copy: no body crosses the socket). */
-static int lookup(struct proxy *p, char *err, size_t errlen)
-{
-    struct req *r = &p->req;
-    struct cache_entry *e = &r->entry;
-    struct hot_view v;
-    long long now = util_now_ms();
-    if (hot_get(p->hot, r->key, now, &v)) {
-        if (!v.trusted || v.left <= 0) {
-            uint64_t rev = 0;
-            long age = 0, left = 0;
-            int phase = 0;
-            int rc = cache_check(p->db, r->key, &rev, &age, &left, &phase, err, errlen);
-            if (rc < 0 && v.left > 0 && !(r->canon.client_ttl >= 0 && v.age >= r->ttl)) {
-                /* The database is unreachable: a copy that has not expired
-                 * is a better answer than an error or a call to Google
-                 * (db_outage = bypass would make one per request). */
-                log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "database: %s; serving hot rows from memory", err);
-                metrics_hot(MH_MEMORY);
-                goto serve;
-            }
-            if (rc < 0)
-                return -1;
-            if (rc == 0 || rev != v.rev) {
-                metrics_hot(MH_REREAD);
-                hot_drop(p->hot, r->key);
-                if (rc == 0)
-                    return 0;
-                goto full;
-            }
-            now = util_now_ms();
-            hot_confirm(p->hot, r->key, age, left, phase, now);
-            hot_get(p->hot, r->key, now, &v);
-            metrics_hot(MH_CHECKED);
-        } else {
-            metrics_hot(MH_MEMORY);
-        }
-serve:
-        buf_reset(&e->body);
-        if (buf_append(&e->body, v.body, v.len) < 0)
-            goto full;
-        e->status = v.status;
-        util_copy(e->etag, sizeof e->etag, v.etag);
-        e->ttl = v.ttl;
-        e->age = v.age;
-        e->left = v.left;
-        e->rev = v.rev;
-        return 1;
-    }
-full:;
-    int found = cache_lookup(p->db, r->key, e, err, errlen);
-    if (found == 1)
-        hot_put(p->hot, r->key, e->rev, e->status, e->etag, e->ttl, e->age, e->left, e->phase_ms,
-                e->body.data, e->body.len, util_now_ms());
-    return found;
-}
-
 static int fresh_enough(const struct req *r)
 {
     if (r->entry.left <= 0)
@@ -518,6 +460,53 @@ static int fresh_enough(const struct req *r)
     return 1;
 }
 
+/* The row for r->key into r->entry, like cache_lookup: from this process's
+ * hot memory while the database confirmed it less than hot_trust_ms ago and
+ * it has not expired, else after asking the database (only for the
+ * revision when memory holds a copy: no body crosses the socket). A copy
+ * served from memory is not copied: r->entry.data points at it. */
+static int lookup(struct proxy *p, char *err, size_t errlen)
+{
+    struct req *r = &p->req;
+    struct cache_entry *e = &r->entry;
+    int trusted = 0;
+    if (hot_get(p->hot, r->key, util_now_ms(), e, &trusted)) {
+        if (trusted && e->left > 0) {
+            metrics_hot(MH_MEMORY);
+            return 1;
+        }
+        uint64_t rev = 0;
+        long age = 0, left = 0;
+        int phase = 0;
+        int rc = cache_check(p->db, r->key, &rev, &age, &left, &phase, err, errlen);
+        if (rc < 0) {
+            if (!fresh_enough(r))
+                return -1;
+            /* The database is unreachable: a copy that has not expired is a
+             * better answer than an error or a call to Google (db_outage =
+             * bypass would make one per request). */
+            log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "database: %s; serving hot rows from memory", err);
+            metrics_hot(MH_MEMORY);
+            return 1;
+        }
+        if (rc == 1 && rev == e->rev) {
+            hot_confirm(p->hot, r->key, age, left, phase, util_now_ms());
+            e->age = age;
+            e->left = left;
+            metrics_hot(MH_CHECKED);
+            return 1;
+        }
+        metrics_hot(MH_REREAD);
+        hot_drop(p->hot, r->key);
+        if (rc == 0)
+            return 0;
+    }
+    int found = cache_lookup(p->db, r->key, e, err, errlen);
+    if (found == 1)
+        hot_put(p->hot, r->key, e, util_now_ms());
+    return found;
+}
+
 static void serve_hit(struct proxy *p)
 {
     struct req *r = &p->req;
@@ -525,7 +514,7 @@ static void serve_hit(struct proxy *p)
     if (r->canon.client_ttl >= 0 && r->ttl - r->entry.age < left)
         left = r->ttl - r->entry.age;
     send_body(p, (int)r->entry.status, "HIT", r->entry.age, left, r->entry.etag,
-              r->entry.body.data, r->entry.body.len);
+              r->entry.data, r->entry.len);
     r->defer_hit = 1;
 }
 
@@ -842,7 +831,7 @@ void proxy_handle(struct proxy *p, struct http_io *io)
         }
         if (-r->entry.left <= c->swr && r->entry.left <= 0) {
             send_body(p, (int)r->entry.status, "STALE", r->entry.age, 0, r->entry.etag,
-                      r->entry.body.data, r->entry.body.len);
+                      r->entry.data, r->entry.len);
             r->defer_refresh = 1;
             goto finish;
         }
@@ -925,8 +914,8 @@ int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long du
         return PROXY_REFRESH_DB_ERROR;
     }
     if (found == 1 && r->entry.left > due_within) {
-        info->body = r->entry.body.data;
-        info->len = r->entry.body.len;
+        info->body = r->entry.data;
+        info->len = r->entry.len;
         return PROXY_REFRESH_FRESH;
     }
     if (dry_run)

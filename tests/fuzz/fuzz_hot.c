@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cache.h"
 #include "hot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,14 +40,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned char key[32];
         key_of(k, key);
         now += data[i + 1];
-        struct hot_view v;
+        struct cache_entry v = { 0 };
+        int trusted;
         switch (op) {
         case 0: {                   /* put: length up to the whole table */
             size_t len = (size_t)data[i + 2] * 40;
             unsigned char fill = (unsigned char)(data[i + 1] | 1);
             memset(body, fill, len);
             uint64_t rev = data[i + 2] % 4 ? (uint64_t)i + 1 : 0;
-            int rc = hot_put(h, key, rev, 200, "e", 60, 0, 60, data[i + 1] % 1000, body, len, now);
+            struct cache_entry row = { .data = body, .len = len, .status = 200, .etag = "e", .ttl = 60,
+                                       .left = 60, .rev = rev, .phase_ms = data[i + 1] % 1000 };
+            int rc = hot_put(h, key, &row, now);
             m[k].present = rc == 0;
             m[k].rev = rev;
             m[k].len = len;
@@ -56,11 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 1:                     /* get */
-            if (hot_get(h, key, now, &v)) {
-                if (!m[k].present || v.rev != m[k].rev || v.len != m[k].len || v.body[v.len] != '\0')
+            if (hot_get(h, key, now, &v, &trusted)) {
+                if (!m[k].present || v.rev != m[k].rev || v.len != m[k].len || v.data[v.len] != '\0')
                     __builtin_trap();
                 for (size_t j = 0; j < v.len; j++)
-                    if ((unsigned char)v.body[j] != m[k].fill)
+                    if ((unsigned char)v.data[j] != m[k].fill)
                         __builtin_trap();
             }
             break;
