@@ -122,10 +122,8 @@ void upstream_fetch(struct upstream *u, const char *resource, const char *query,
     r->etag[0] = '\0';
     r->seconds = 0;
     buf_reset(&r->body);
-    if (handle(u, r->reason, sizeof r->reason) < 0) {
-        log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR, "%s", r->reason);
-        return;
-    }
+    if (handle(u, r->reason, sizeof r->reason) < 0)
+        return;     /* a transport failure; the caller logs the reason */
     u->cur = r;
     u->too_big = 0;
     buf_reset(&u->url);

@@ -61,11 +61,6 @@ int ycurl_load(char *err, size_t errlen)
     return -1;
 }
 
-int ycurl_loaded(void)
-{
-    return state == 1;
-}
-
 void ycurl_unload(void)
 {
     if (state != 1)

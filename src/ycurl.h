@@ -31,8 +31,6 @@ extern struct ycurl_api ycurl;
 /* Load libcurl and run curl_global_init once per process. 0, or -1 with
  * the reason in err; a failure is remembered, not retried on every call. */
 int ycurl_load(char *err, size_t errlen);
-/* 1 if libcurl has been loaded (tests: a cache hit must not load it). */
-int ycurl_loaded(void);
 /* curl_global_cleanup, if loaded; at process exit. */
 void ycurl_unload(void);
 
