@@ -105,13 +105,9 @@ def headers_except(r, skip=("date", "age", "cache-control")):
 
 def hot_metrics(mount):
     """ytcache_hot_lookups_total of a mount's process, by result."""
-    r = get(mount, "/youtube/v3/metrics")
-    out = {}
-    for line in r.body.decode("utf-8", "replace").splitlines():
-        m = re.match(r'^ytcache_hot_lookups_total\{result="(\w+)"\} (\d+)$', line)
-        if m:
-            out[m.group(1)] = int(m.group(2))
-    return out
+    samples = yth.metric_samples(get(mount, "/youtube/v3/metrics").body.decode("utf-8", "replace"))
+    return {k: int(samples.get('ytcache_hot_lookups_total{result="%s"}' % k, -1))
+            for k in ("memory", "checked", "reread")}
 
 
 def max_age(r):

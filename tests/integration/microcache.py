@@ -147,12 +147,7 @@ def metrics():
     r = get("/youtube/v3/metrics?probe=%d" % next(_probe), src="127.0.0.1", record=False)
     if r.status != 200:
         yth.bail("cannot read ytcache's metrics through nginx: %r %r" % (r, r.body[:300]))
-    out = {}
-    for line in r.body.decode("utf-8", "replace").splitlines():
-        m = re.match(r"^([a-z_]+(?:\{[^}]*\})?) (\S+)$", line)
-        if m:
-            out[m.group(1)] = float(m.group(2))
-    return out
+    return yth.metric_samples(r.body.decode("utf-8", "replace"))
 
 
 def reached(m):

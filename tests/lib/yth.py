@@ -323,6 +323,16 @@ def parse_query(s):
     return urllib.parse.parse_qsl(s or "", keep_blank_values=True)
 
 
+def metric_samples(text):
+    """The samples of a Prometheus text page: {'name{labels}': value}."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$", line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
 def load_data(relpath):
     with open(os.path.join(DATADIR, relpath), "rb") as f:
         data = f.read()
