@@ -116,4 +116,26 @@ db.start()
 ok(yth.wait_for(lambda: serving(("HIT",)), 20, interval=0.2, what="HITs after a clean restart"),
    "database restarted cleanly: HIT again")
 
+# ---------------------------------------------------------------- regression: connect back-off
+# retry_interval_ms counts from when a failed connect attempt gave up. It
+# used to count from when the attempt began: against a hung server every
+# attempt takes connect_timeout, so with retry_interval_ms below that every
+# statement made a new attempt and waited connect_timeout again.
+s.reconfigure(server={"db_outage": "bypass"}, database={"connect_timeout": 2, "retry_interval_ms": 1500},
+              cache={"hot_bytes": 0})
+db.pause()          # new workers: their first statement connects to a hung server
+try:
+    first = yth.concurrent(lambda i: s.get(V + yth.vid("dbdownBO%02d" % i), timeout=30), 2 * WORKERS)
+    then = yth.concurrent(lambda i: s.get(V + yth.vid("dbdownBF%02d" % i), timeout=30), 2 * WORKERS)
+finally:
+    db.resume()
+answers = [(getattr(r, "status", repr(r)), getattr(r, "xcache", None)) for r in first + then]
+is_(answers, [(200, "BYPASS")] * (4 * WORKERS), "hung database, new workers: every request answered (BYPASS)")
+cmp_ok(max(getattr(r, "elapsed", 0) for r in first), ">=", 1.5,
+       "hung database: the first requests waited for a connect attempt (connect_timeout 2 s)")
+slow = [round(r.elapsed, 2) for r in first + then if getattr(r, "elapsed", 99) >= 2 * 2 + 1]
+is_(slow, [], "hung database: no request waited for two connect attempts")
+late = [round(r.elapsed, 2) for r in then if getattr(r, "elapsed", 99) >= 1.0]
+is_(late, [], "hung database: right after a failed attempt no new one is made (follow-ups within 1 s)")
+
 yth.done_testing()
