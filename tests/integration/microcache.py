@@ -1,14 +1,14 @@
 #!/usr/bin/python3
-"""The optional one-second microcache of nginx/ytcache-fastcgi.conf, run as
-shipped with its "#micro# " prefixes removed (only paths and ports are
-substituted, tests/lib/ytdeploy.py render()), in front of ytcache under
-spawn-fcgi.
+"""The one-second microcache of nginx/ytcache-fastcgi.conf (on by default),
+run as shipped (only paths and ports are substituted, tests/lib/ytdeploy.py
+render()), in front of ytcache under spawn-fcgi; and the file's one-line
+switch that turns it off.
 
 Requests that reach ytcache are counted with ytcache's own metrics
 (ytcache_requests_total, shared by its workers), read through nginx at a
 query string of their own, so never from nginx's copy.  Every other request
 comes from an address of its own in 127.0.0.0/8: the file's limit_req
-(10 r/s, burst 20, per address) stays out of the way.
+(per address) stays out of the way.
 
 Checked: repeats within the second are answered by nginx (one upstream
 call, ytcache asked a few times at most); a purge shows once nginx's copy
@@ -48,13 +48,13 @@ tmp, conf, db, fake = s.tmp, s.conf, s.db, s.fake
 sf = yth.SpawnFcgi(tmp, conf, workers=2, config="arg")
 CACHE_DIR = ytdeploy.mkdir(os.path.join(tmp, "nginx-microcache"), 0o700)
 ng = ytdeploy.ShippedNginx(tmp, "nginx/ytcache-fastcgi.conf",
-                           [("#micro# ", ""),
-                            ("/var/cache/nginx/ytcache", CACHE_DIR),
+                           [(ytdeploy.MICRO_DIR, CACHE_DIR),
                             ("unix:/run/ytcache/ytcache.sock", "unix:" + sf.addr),
                             ("root /var/www/html;", "root %s;" % ytdeploy.shipped("www"))],
                            name="nginx-micro")
-diag("rendered nginx/ytcache-fastcgi.conf with the microcache on: %s/ytcache.conf" % ng.dir)
-ok("#micro#" not in ng.rendered and "fastcgi_cache ytcache_micro;" in ng.rendered
+diag("rendered nginx/ytcache-fastcgi.conf (microcache on by default): %s/ytcache.conf" % ng.dir)
+ok("map $host $ytcache_microcache { default on; }" in ng.rendered
+   and "fastcgi_cache ytcache_micro;" in ng.rendered
    and "fastcgi_cache_path %s " % CACHE_DIR in ng.rendered,
    "the microcache lines are enabled, the cache in the test's directory")
 
@@ -497,6 +497,31 @@ is_(two, [], "X-Cache: never two X-Cache headers in one answer (%d answers)" % l
 api200 = [(m_, p_, r.status, xcache_count(r)) for m_, p_, r in seen
           if r.status in (200, 304) and "/metrics" not in p_ and xcache_count(r) != 1]
 is_(api200, [], "X-Cache: exactly one on every 200/304 API answer")
+
+# ---------------------------------------------------------------- the one-line switch
+SWITCH = "map $host $ytcache_microcache { default on; }"
+ng.stop()
+ng = ytdeploy.ShippedNginx(tmp, "nginx/ytcache-fastcgi.conf",
+                           [(SWITCH, SWITCH.replace(" on;", " off;")),
+                            ("unix:/run/ytcache/ytcache.sock", "unix:" + sf.addr),
+                            ("root /var/www/html;", "root %s;" % ytdeploy.shipped("www"))],
+                           name="nginx-nomicro")
+diff = [ln for ln in ng.rendered.splitlines() if ln.startswith("map $host $ytcache_microcache")]
+is_(diff, [SWITCH.replace(" on;", " off;")], "switch: one line turns the microcache off")
+P = V + yth.vid("microOff01")
+n0 = ytc_requests()
+a = get(P)
+got = [get(P) for _ in range(5)]
+n1 = ytc_requests()
+is_((a.status, a.xcache), (200, "MISS"), "switch off: first request MISS")
+is_([(r.status, r.xcache) for r in got], [(200, "HIT")] * 5, "switch off: repeats are ytcache's HITs")
+is_(n1 - n0, 6, "switch off: every request reached ytcache")
+etag = a.header("etag")
+r = get(P, headers={"If-None-Match": etag})
+is_((r.status, r.body), (304, b""), "switch off: If-None-Match reaches ytcache, which answers 304")
+is_(ytc_requests() - n1, 1, "switch off: ... and it was ytcache that answered")
+files = [f for _, _, fs in os.walk(os.path.join(ng.dir, "micro")) for f in fs]
+is_(files, [], "switch off: nginx keeps no copies")
 
 sf_alive = sf.alive_pids()
 is_(len(sf_alive), 2, "both ytcache workers still alive")

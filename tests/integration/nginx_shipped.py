@@ -5,7 +5,7 @@ file's comment says), and nginx/ytcache-fcgiwrap.conf in front of
 fcgiwrap running the binary as CGI.  Only paths and ports are substituted
 (tests/lib/ytdeploy.py render()); the system's fastcgi_params is
 included.  Each does MISS then HIT; the fastcgi file also serves www/,
-gzips JSON, and answers a flood with its JSON 429."""
+gzips JSON, and lets a page's burst through."""
 
 import gzip
 import os
@@ -44,21 +44,14 @@ def miss_then_hit(ng, label, vid):
     return b
 
 
-def flood(ng, label, path, json_429):
-    """45 requests at once, more than rate=10r/s burst=20 allows: some are
-    answered, the rest get 429 at once (nodelay)."""
+def flood(ng, label, path, json_429=None):
+    """45 requests at once from one address (a page with many widgets):
+    all answered (limit_req's burst is sized for pages; the sustained
+    flood and its JSON 429 are tests/integration/nginx_errors.py's)."""
     got = yth.concurrent(lambda i: ng.get(path), 45)
     statuses = [getattr(r, "status", repr(r)) for r in got]
-    n429 = statuses.count(429)
-    ok(n429 > 0 and statuses.count(200) > 0 and n429 + statuses.count(200) == len(got),
-       "%s: limit_req answers a burst, then 429 (%d x 200, %d x 429)"
-       % (label, statuses.count(200), n429))
-    if json_429 and n429:
-        r = got[statuses.index(429)]
-        like(r.header("content-type"), r"^application/json", "%s: 429 is JSON" % label)
-        e = (r.json() or {}).get("error") or {}
-        is_((e.get("code"), (e.get("errors") or [{}])[0].get("reason")), (429, "rateLimitExceeded"),
-            "%s: 429 in Google's error shape, reason rateLimitExceeded" % label)
+    is_(statuses.count(200), 45, "%s: a burst of 45 from one address all answered (%r)"
+        % (label, sorted(set(statuses))))
 
 
 # ---------------------------------------------------------------- fastcgi.conf + spawn-fcgi

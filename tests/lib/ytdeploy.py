@@ -102,6 +102,10 @@ def nginx_conf_dir():
     return d
 
 
+# where nginx/ytcache-fastcgi.conf keeps its one-second microcache
+MICRO_DIR = "/var/lib/nginx/ytcache-micro"
+
+
 class ShippedNginx(yth.Nginx):
     """nginx with a shipped http{}-context file (nginx/*.conf) included
     as users do (/etc/nginx/conf.d/), after substituting subs; its
@@ -121,8 +125,12 @@ class ShippedNginx(yth.Nginx):
         sysconf = nginx_conf_dir()
         for fn in ("fastcgi_params", "mime.types"):
             shutil.copyfile(os.path.join(sysconf, fn), os.path.join(d, fn))
-        self.rendered = render(self.relpath, self.subs +
-                               [("listen 80;", "listen 127.0.0.1:%d;" % self.port)])
+        subs = self.subs + [("listen 80;", "listen 127.0.0.1:%d;" % self.port)]
+        # the shipped microcache's directory, unless the test chose one
+        if MICRO_DIR in read_file(shipped(self.relpath)).decode("utf-8") and \
+                not any(old == MICRO_DIR for old, _ in self.subs):
+            subs.append((MICRO_DIR, mkdir(os.path.join(d, "micro"), 0o700)))
+        self.rendered = render(self.relpath, subs)
         write(os.path.join(d, "ytcache.conf"), self.rendered)
         out = ["daemon off;", "master_process on;", "worker_processes 1;",
                "pid %s/nginx.pid;" % d,
