@@ -456,3 +456,110 @@ def chromium_dom(tmp, url, budget_ms=15000, timeout=60):
             except OSError:
                 pass
     return out.decode("utf-8", "replace")
+
+
+# ------------------------------------------------------------------ scripts/demo
+
+DEMO = os.path.join(REPO, "scripts", "demo")
+
+
+def _cmdline(pid):
+    return read_file("/proc/%d/cmdline" % pid).replace(b"\0", b" ").decode("utf-8", "replace")
+
+
+class Demo:
+    """scripts/demo run as a user runs it: in the foreground, its state
+    directory (YTCACHE_STATE_DIR) and address (YTCACHE_LISTEN) the test's,
+    the programs of this build tree (YTCACHE_BUILD_DIR), env added to its
+    environment.  Its output goes to logs/NAME.log.  wait: until its banner
+    ("Press Ctrl-C") or its exit."""
+
+    def __init__(self, tmp, name="demo", env=None, wait=True, timeout=180):
+        self.tmp, self.name = tmp, name
+        self.state = os.path.join(tmp, name + "-state")
+        self.port = yth.free_port()
+        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
+             "LANG": "C.UTF-8", "YTCACHE_STATE_DIR": self.state,
+             "YTCACHE_LISTEN": "127.0.0.1:%d" % self.port, "YTCACHE_BUILD_DIR": yth.BUILDDIR}
+        for k, v in os.environ.items():
+            if k.startswith(("ASAN_", "UBSAN_", "LSAN_")):
+                e[k] = v
+        e.update(env or {})
+        self.env = e
+        self.proc = yth.Proc(tmp, name, ["bash", DEMO], env=e)
+        if wait and not wait_for(lambda: "Press Ctrl-C" in self.output() or not self.proc.alive(),
+                                 timeout):
+            bail("scripts/demo did not come up in %d s:\n%s" % (timeout, self.output()[-3000:]))
+
+    def output(self):
+        return self.proc.log_text()
+
+    def up(self):
+        return self.proc.alive() and "Press Ctrl-C" in self.output()
+
+    def origin(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def http(self, method, path, headers=None, body=None, timeout=60):
+        return _http(self.port, method, path, headers, body, timeout)
+
+    def get(self, path, headers=None, **kw):
+        return self.http("GET", path, headers, **kw)
+
+    def child(self, what):
+        """pid of the demo's child running WHAT (a substring of its command
+        line: "mariadbd", "nginx", "src/ytcache ", "fake_upstream"), or None."""
+        for pid in yth.child_pids(self.proc.pid):
+            if what in _cmdline(pid):
+                return pid
+        return None
+
+    def processes(self):
+        """pids of every process that still refers to the state directory."""
+        out = []
+        for d in os.listdir("/proc"):
+            if d.isdigit() and int(d) != os.getpid() and self.state in _cmdline(int(d)):
+                out.append(int(d))
+        return out
+
+    def db_ping(self):
+        mysqladmin = yth.which("mariadb-admin") or yth.which("mysqladmin")
+        r = subprocess.run([mysqladmin, "--no-defaults", "--socket=" + os.path.join(self.state, "mysql.sock"),
+                            "-u", pwd.getpwuid(os.getuid()).pw_name, "--connect-timeout=1", "ping"],
+                           capture_output=True, timeout=30)
+        return r.returncode == 0
+
+    def sql(self, query):
+        mysql = yth.which("mariadb") or yth.which("mysql")
+        r = subprocess.run([mysql, "--no-defaults", "--socket=" + os.path.join(self.state, "mysql.sock"),
+                            "-u", pwd.getpwuid(os.getuid()).pw_name, "-N", "-B", "ytcache", "-e", query],
+                           capture_output=True, text=True, timeout=30)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Signal the demo itself (not its children: it must stop them);
+        returns (exit status, seconds it took)."""
+        import time
+        t0 = time.monotonic()
+        if self.proc.alive():
+            os.kill(self.proc.pid, sig)
+            try:
+                self.proc.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        took = time.monotonic() - t0
+        rc = self.proc.p.returncode
+        return rc, took
+
+    def kill_all(self):
+        """What a failed test leaves: the demo and anything of its state."""
+        self.proc.stop(signal.SIGKILL, 10)
+        for pid in self.processes():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
