@@ -96,17 +96,14 @@ static void send_typed(struct proxy *p, int status, const char *ctype, const cha
     buf_t *h = &r->out;
     buf_reset(h);
     /* appends, not printf: this is on every hit */
-    buf_appends(h, "Status: ");
-    buf_append_num(h, status);
-    buf_appends(h, " ");
-    buf_appends(h, http_reason(status));
+    http_status_line(h, status);
     if (status != 304 && status != 204) {
-        buf_appends(h, "\r\nContent-Type: ");
+        buf_appends(h, "Content-Type: ");
         buf_appends(h, ctype);
         buf_appends(h, "\r\nContent-Length: ");
         buf_append_num(h, (long long)len);
+        buf_appends(h, "\r\n");
     }
-    buf_appends(h, "\r\n");
     if (extra_headers)
         buf_appends(h, extra_headers);
     add_cors(p, h);

@@ -434,6 +434,7 @@ m_before = metrics()["rows"]
 body = deleted_feed(V4, A)
 r = post(A, body, sign(SECRET_A, body.encode()))
 ok(200 <= r.status < 300, "deleted-entry notification: 2xx (%s)" % r.status)
+is_((r.status, r.reason), (204, "No Content"), "deleted-entry notification: 204 No Content")
 after = snapshot()
 fresh_a = [lbl for lbl in expect1 if lbl.startswith(("search A", "activities A", "uploads of A", "channels A"))
            and before[KEY[lbl]][2]]
@@ -469,6 +470,7 @@ for label, ch, sig in (("unsubscribed channel B", B, sign("0" * 48, body.encode(
                        ("channel that is not an id", "nonsense", sign(SECRET_A, body.encode()))):
     r = post(ch, body, sig)
     ok(200 <= r.status < 300, "%s: acknowledged 2xx (%s)" % (label, r.status))
+    is_((r.status, r.reason), (202, "Accepted"), "%s: 202 Accepted" % label)
     is_(snapshot(), before, "%s: nothing changed" % label)
     expected["unknown_topic"] += 1
 
@@ -516,9 +518,11 @@ for label, body, sig, kind, want in hostile:
     t0 = time.monotonic()
     r = post(A, data, sig)
     if want == 413:
-        is_(r.status, 413, "%s: 413" % label)
+        is_((r.status, r.reason), (413, "Content Too Large"), "%s: 413 Content Too Large" % label)
     else:
         ok(200 <= r.status < 300, "%s: acknowledged 2xx (%s)" % (label, r.status))
+        # the reason phrase is RFC 9110's (it was "202 OK")
+        is_((r.status, r.reason), (202, "Accepted"), "%s: 202 Accepted" % label)
     ok(b"root:" not in r.body and b"lol" not in r.body, "%s: nothing of the payload in the answer" % label)
     ok(time.monotonic() - t0 < 5, "%s: answered at once" % label)
     is_(snapshot(), before, "%s: nothing changed" % label)
