@@ -222,6 +222,30 @@ like((sub_row(E) or {}).get("last_error") or "", r"HTTP 500", "hub answering 500
 is_((sub_row(E) or {}).get("state"), "pending", "hub answering 500: still pending")
 hub.mode(status=202)
 SECRET_E = (hub.requests(E) or [{}])[0].get("hub.secret", "")
+
+# websub forget: the pending row a failed subscribe leaves, deleted without the hub
+F = chan("wsChannelF")
+hub.mode(status=500)
+r = ctl("websub", "subscribe", F)
+is_(r.returncode, 3, "failed subscribe of F: exit 3 (hub error)")
+is_((sub_row(F) or {}).get("state"), "pending", "failed subscribe of F: a pending row is left")
+hub.mode(status=202)
+n_hub = len(hub.stats()["requests"])
+r = ctl("websub", "forget", F)
+is_(r.returncode, 0, "websub forget F: exit 0")
+like(r.stdout.decode(), r"^%s: subscription forgotten" % F, "websub forget F: says so")
+is_(sub_row(F), None, "websub forget F: the row is gone")
+is_(len(hub.stats()["requests"]), n_hub, "websub forget: the hub is not contacted")
+ok(F not in ctl("websub", "list").stdout.decode(), "websub list no longer shows F")
+r = ctl("websub", "forget", F)
+is_(r.returncode, 1, "websub forget of a channel without a subscription: exit 1")
+like(r.stderr.decode(), r"websub forget %s: no subscription for this channel" % F,
+     "websub forget of a channel without a subscription: says so")
+r = ctl("websub", "forget", "UCshort")
+is_(r.returncode, 1, "websub forget of a non-channel id: exit 1")
+like(r.stderr.decode(), r"not a channel id", "websub forget of a non-channel id: says so")
+is_((sub_row(E) or {}).get("state"), "pending", "websub forget of others leaves E alone")
+like(ctl("--help").stdout.decode(), r"(?m)^\s+websub forget CHANNEL_ID", "ytcachectl --help shows websub forget")
 is_(ctl("websub", "subscribe", "UCshort").returncode, 1, "not a channel id: usage exit 1")
 
 # ================================================================ 2. intent verification
