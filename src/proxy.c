@@ -282,9 +282,21 @@ static void fetch_pooled(struct proxy *p)
              * were tried for this request, their last answer tells why. */
             if (attempt > 0)
                 return;
-            if (qs == QUOTA_EXHAUSTED && quota_pool_size(p->db, err, sizeof err) == 0) {
-                log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR,
-                          "the key pool is empty: set [upstream] keys or use ytcachectl keys add");
+            long long nkeys = 0, nactive = 0;
+            if (qs == QUOTA_EXHAUSTED && quota_pool_count(p->db, &nkeys, &nactive, err, sizeof err) == 0 &&
+                nactive == 0) {
+                /* the fix differs: add a key, or enable one that is there */
+                if (nkeys == 0)
+                    log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR,
+                              "the key pool is empty: set [upstream] keys or use ytcachectl keys add");
+                else if (nkeys == 1)
+                    log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR,
+                              "the only key of the pool is disabled: ytcachectl keys list shows why, "
+                              "ytcachectl keys enable LABEL puts it back in use");
+                else
+                    log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR,
+                              "all %lld keys of the pool are disabled: ytcachectl keys list shows why, "
+                              "ytcachectl keys enable LABEL puts one back in use", nkeys);
                 decided(r, UP_NO_KEY, 300);
                 return;
             }
