@@ -184,6 +184,11 @@ int canon_resource_known(const char *name)
     return find_resource(name) != NULL;
 }
 
+const char *canon_resource_name(size_t i)
+{
+    return i < sizeof resources / sizeof resources[0] ? resources[i].name : NULL;
+}
+
 /* Bump allocation inside scratch, whose capacity was reserved up front so
  * pointers handed out stay valid for the whole request. */
 static char *scratch_alloc(struct canon *c, size_t n)

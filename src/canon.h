@@ -25,6 +25,8 @@ struct canon {
 
 /* 1 if `name` is a resource ytcache serves. */
 int canon_resource_known(const char *name);
+/* The i-th resource ytcache serves (for listing them), NULL past the last. */
+const char *canon_resource_name(size_t i);
 
 /* Parse and validate a query string for `resource`; when resource is NULL
  * (the compatibility form) it comes from the `endpoint` param. On failure

@@ -65,25 +65,78 @@ int http_flush(struct http_io *io)
     return io->out ? FCGX_FFlush(io->out) : 0;
 }
 
+/* RFC 9110 section 15 (429 and 431 from RFC 6585), indexed by status. 413
+ * is RFC 9110's "Content Too Large", not RFC 7231's "Payload Too Large":
+ * the current registry name, and clients ignore the phrase anyway. */
+static const char *const reasons[600] = {
+    [100] = "Continue",
+    [101] = "Switching Protocols",
+    [200] = "OK",
+    [201] = "Created",
+    [202] = "Accepted",
+    [203] = "Non-Authoritative Information",
+    [204] = "No Content",
+    [205] = "Reset Content",
+    [206] = "Partial Content",
+    [300] = "Multiple Choices",
+    [301] = "Moved Permanently",
+    [302] = "Found",
+    [303] = "See Other",
+    [304] = "Not Modified",
+    [305] = "Use Proxy",
+    [307] = "Temporary Redirect",
+    [308] = "Permanent Redirect",
+    [400] = "Bad Request",
+    [401] = "Unauthorized",
+    [402] = "Payment Required",
+    [403] = "Forbidden",
+    [404] = "Not Found",
+    [405] = "Method Not Allowed",
+    [406] = "Not Acceptable",
+    [407] = "Proxy Authentication Required",
+    [408] = "Request Timeout",
+    [409] = "Conflict",
+    [410] = "Gone",
+    [411] = "Length Required",
+    [412] = "Precondition Failed",
+    [413] = "Content Too Large",
+    [414] = "URI Too Long",
+    [415] = "Unsupported Media Type",
+    [416] = "Range Not Satisfiable",
+    [417] = "Expectation Failed",
+    [421] = "Misdirected Request",
+    [422] = "Unprocessable Content",
+    [426] = "Upgrade Required",
+    [429] = "Too Many Requests",
+    [431] = "Request Header Fields Too Large",
+    [500] = "Internal Server Error",
+    [501] = "Not Implemented",
+    [502] = "Bad Gateway",
+    [503] = "Service Unavailable",
+    [504] = "Gateway Timeout",
+    [505] = "HTTP Version Not Supported",
+};
+
 const char *http_reason(int status)
 {
-    switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    if (status < 0 || (size_t)status >= sizeof reasons / sizeof reasons[0] || !reasons[status])
+        return "";
+    return reasons[status];
+}
+
+int http_status_line(buf_t *h, int status)
+{
+    const char *reason = http_reason(status);
+    int rc = buf_appends(h, "Status: ");
+    rc |= buf_append_num(h, status);
+    /* an unregistered code (passed on from upstream) goes without a phrase
+     * rather than with an invented one; the web server then supplies its own */
+    if (*reason) {
+        rc |= buf_appends(h, " ");
+        rc |= buf_appends(h, reason);
     }
+    rc |= buf_appends(h, "\r\n");
+    return rc ? -1 : 0;
 }
 
 int http_error_json(buf_t *out, const struct yerr *e)

@@ -21,7 +21,10 @@ int http_flush(struct http_io *io);
 /* Read a request body of exactly `len` bytes into b. 0 / -1 (short or failed read). */
 int http_read_body(struct http_io *io, size_t len, buf_t *b);
 
+/* The RFC 9110 reason phrase of a status, "" for one not registered. */
 const char *http_reason(int status);
+/* Append "Status: NNN Reason\r\n", the CGI status header. 0 / -1 (out of memory). */
+int http_status_line(buf_t *h, int status);
 /* Google's error shape with domain "ytcache". */
 int http_error_json(buf_t *out, const struct yerr *e);
 /* 1 if an If-None-Match header value matches the (unquoted) etag. */

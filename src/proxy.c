@@ -96,17 +96,14 @@ static void send_typed(struct proxy *p, int status, const char *ctype, const cha
     buf_t *h = &r->out;
     buf_reset(h);
     /* appends, not printf: this is on every hit */
-    buf_appends(h, "Status: ");
-    buf_append_num(h, status);
-    buf_appends(h, " ");
-    buf_appends(h, http_reason(status));
+    http_status_line(h, status);
     if (status != 304 && status != 204) {
-        buf_appends(h, "\r\nContent-Type: ");
+        buf_appends(h, "Content-Type: ");
         buf_appends(h, ctype);
         buf_appends(h, "\r\nContent-Length: ");
         buf_append_num(h, (long long)len);
+        buf_appends(h, "\r\n");
     }
-    buf_appends(h, "\r\n");
     if (extra_headers)
         buf_appends(h, extra_headers);
     add_cors(p, h);
@@ -285,9 +282,21 @@ static void fetch_pooled(struct proxy *p)
              * were tried for this request, their last answer tells why. */
             if (attempt > 0)
                 return;
-            if (qs == QUOTA_EXHAUSTED && quota_pool_size(p->db, err, sizeof err) == 0) {
-                log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR,
-                          "the key pool is empty: set [upstream] keys or use ytcachectl keys add");
+            long long nkeys = 0, nactive = 0;
+            if (qs == QUOTA_EXHAUSTED && quota_pool_count(p->db, &nkeys, &nactive, err, sizeof err) == 0 &&
+                nactive == 0) {
+                /* the fix differs: add a key, or enable one that is there */
+                if (nkeys == 0)
+                    log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR,
+                              "the key pool is empty: set [upstream] keys or use ytcachectl keys add");
+                else if (nkeys == 1)
+                    log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR,
+                              "the only key of the pool is disabled: ytcachectl keys list shows why, "
+                              "ytcachectl keys enable LABEL puts it back in use");
+                else
+                    log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR,
+                              "all %lld keys of the pool are disabled: ytcachectl keys list shows why, "
+                              "ytcachectl keys enable LABEL puts one back in use", nkeys);
                 decided(r, UP_NO_KEY, 300);
                 return;
             }

@@ -403,9 +403,14 @@ void quota_mask(const char *secret, char *out, size_t outlen)
     snprintf(out, outlen, "...%s", n > 8 ? secret + n - 4 : "");
 }
 
-int quota_pool_size(struct db *d, char *err, size_t errlen)
+int quota_pool_count(struct db *d, long long *total, long long *active, char *err, size_t errlen)
 {
-    static const char sql[] = "SELECT COUNT(*) FROM api_keys WHERE state = 'active'";
-    long long n;
-    return db_value(d, DBS_Q_POOL, sql, &n, err, errlen) < 0 ? -1 : (int)n;
+    static const char sql[] = "SELECT COUNT(*), COALESCE(SUM(state = 'active'), 0) FROM api_keys";
+    MYSQL_BIND r[2];
+    my_bool n[2] = { 0 };
+    int has_row = 0;
+    *total = *active = 0;
+    db_bind_out_long(&r[0], total, &n[0]);
+    db_bind_out_long(&r[1], active, &n[1]);
+    return db_run(d, DBS_Q_POOL, sql, NULL, r, NULL, &has_row, NULL, err, errlen) < 0 ? -1 : 0;
 }

@@ -57,8 +57,9 @@ int quota_key_remove(struct db *d, const char *label, char *err, size_t errlen);
 /* "AIza...wxyz" style: the last four characters only. out >= 16 bytes. */
 void quota_mask(const char *secret, char *out, size_t outlen);
 
-/* Active keys in the pool, or -1. */
-int quota_pool_size(struct db *d, char *err, size_t errlen);
+/* Keys in the pool: all of them, and the active ones (so that "no key" and
+ * "every key disabled" can be told apart). 0 / -1. */
+int quota_pool_count(struct db *d, long long *total, long long *active, char *err, size_t errlen);
 
 /* 16 hex digits identifying a key without revealing it. */
 void quota_fingerprint(const char *secret, char out[17]);

@@ -618,6 +618,29 @@ int websub_request(struct db *d, const struct conf *c, const char *channel_id, i
     return 0;
 }
 
+int websub_forget(struct db *d, const char *channel_id, char *err, size_t errlen)
+{
+    if (!valid_chars(channel_id, 24, 24) || strncmp(channel_id, "UC", 2) != 0) {
+        snprintf(err, errlen, "not a channel id");
+        return 2;
+    }
+    /* local only: a hub that still pushes is answered "unknown topic" (202)
+     * from now on, and stops when its lease ends */
+    static const char sql[] = "DELETE FROM websub_subs WHERE channel_id = ?";
+    MYSQL_BIND p[1];
+    unsigned long len = strlen(channel_id);
+    unsigned long long affected = 0;
+    db_bind_str(&p[0], channel_id, &len);
+    if (db_run(d, DBS_WS_FORGET, sql, p, NULL, NULL, NULL, &affected, err, errlen) < 0)
+        return -1;
+    if (!affected) {
+        snprintf(err, errlen, "no subscription for this channel");
+        return 1;
+    }
+    log_msg(YLOG_INFO, "websub: subscription of channel %s forgotten (the hub was not told)", channel_id);
+    return 0;
+}
+
 int websub_renew(struct db *d, const struct conf *c, long within, char *err, size_t errlen)
 {
     static const char sql[] =

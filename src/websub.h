@@ -46,6 +46,10 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
 /* Subscribe or unsubscribe at the hub (records the subscription first). 0 / -1. */
 int websub_request(struct db *d, const struct conf *c, const char *channel_id, int subscribe, char *err,
                    size_t errlen);
+/* Delete the local subscription row without contacting the hub (one whose
+ * hub request failed, or a hub that is gone). 0 deleted, 1 no such
+ * subscription, 2 not a channel id, -1 database error; err filled unless 0. */
+int websub_forget(struct db *d, const char *channel_id, char *err, size_t errlen);
 /* Renew subscriptions whose lease ends within `within` seconds; returns how many, or -1. */
 int websub_renew(struct db *d, const struct conf *c, long within, char *err, size_t errlen);
 

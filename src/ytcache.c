@@ -1,6 +1,7 @@
 /* ytcache: the responder's main: CGI or FastCGI (inherited socket or --listen), thin by design. */
 #include "config.h"
 #include "conf.h"
+#include "http.h"
 #include "log.h"
 #include "proxy.h"
 #include "ycurl.h"
@@ -46,14 +47,19 @@ static void usage(FILE *fp)
 /* A misconfigured CGI still answers in JSON; details go to the error log only. */
 static void cgi_fatal(void)
 {
-    static const char msg[] =
-        "Status: 500 Internal Server Error\r\nContent-Type: application/json; charset=UTF-8\r\n"
+    static const char rest[] =
+        "Content-Type: application/json; charset=UTF-8\r\n"
         "Cache-Control: no-store\r\n\r\n"
         "{\"error\":{\"code\":500,\"message\":\"ytcache is misconfigured; see the server's error log.\","
         "\"errors\":[{\"message\":\"ytcache is misconfigured; see the server's error log.\","
         "\"domain\":\"ytcache\",\"reason\":\"configurationError\"}]}}";
-    ssize_t w = write(1, msg, sizeof msg - 1);
-    (void)w;
+    /* the phrase from http's table like every other answer; no allocation here */
+    char msg[64 + sizeof rest];
+    int n = snprintf(msg, sizeof msg, "Status: 500 %s\r\n%s", http_reason(500), rest);
+    if (n > 0 && (size_t)n < sizeof msg) {
+        ssize_t w = write(1, msg, (size_t)n);
+        (void)w;
+    }
 }
 
 /* A libfcgi process serves one connection at a time. Between requests on

@@ -40,6 +40,8 @@ static void usage(FILE *fp)
             "  websub subscribe CHANNEL_ID...    ask YouTube's hub to push uploads of these channels\n"
             "  websub unsubscribe CHANNEL_ID...\n"
             "  websub list             subscriptions, their state and lease\n"
+            "  websub forget CHANNEL_ID...       delete the local subscription without asking the hub\n"
+            "                          (one left pending by a failed subscribe)\n"
             "exit status: 0 ok, 1 usage or configuration error, 2 database error, 3 WebSub hub error\n");
 }
 
@@ -177,11 +179,9 @@ static int stats_quota(struct db *d, const struct conf *c)
 
 static int key_result(int rc, const char *what, const char *label, const char *err)
 {
-    if (rc == 2) {
-        fprintf(stderr, "ytcachectl: keys: %s: %s\n", label, err);
-        return EXIT_USAGE;
-    }
-    if (rc < 0) {
+    /* a duplicate is refused by the pool's unique keys, not by the command
+     * line: exit 2 like the other database refusals (README, ytcachectl(8)) */
+    if (rc == 2 || rc < 0) {
         fprintf(stderr, "ytcachectl: keys: %s: %s\n", label, err);
         return EXIT_DB;
     }
@@ -193,16 +193,21 @@ static int key_result(int rc, const char *what, const char *label, const char *e
     return EXIT_OK;
 }
 
+/* The rules, and the messages that state them. */
+#define KEY_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+#define LABEL_RULE "a label is 1-64 characters of A-Z a-z 0-9 . _ -"
+#define SECRET_RULE "the key must be 8-128 characters of A-Z a-z 0-9 . _ -"
+
 static int valid_label(const char *s)
 {
     size_t n = strlen(s);
-    return n > 0 && n <= 64 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+    return n > 0 && n <= 64 && strspn(s, KEY_CHARS) == n;
 }
 
 static int valid_secret(const char *s)
 {
     size_t n = strlen(s);
-    return n >= 8 && n <= 128 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+    return n >= 8 && n <= 128 && strspn(s, KEY_CHARS) == n;
 }
 
 static int keys_list(struct db *d)
@@ -275,13 +280,15 @@ static int keys_import(struct db *d, const struct conf *c, const char *path)
         char *end = sp + strcspn(sp, " \t");
         *end = '\0';
         if (!valid_label(s) || !valid_secret(sp)) {
-            fprintf(stderr, "ytcachectl: keys import: %s:%ld: bad label or key\n", path, lineno);
+            fprintf(stderr, "ytcachectl: keys import: %s:%ld: bad %s (%s)\n", path, lineno,
+                    valid_label(s) ? "key" : "label", valid_label(s) ? SECRET_RULE : LABEL_RULE);
             rc = EXIT_USAGE;
             break;
         }
         if (quota_key_add(d, s, sp, err, sizeof err) != 0) {
+            /* a duplicate too: exit 2, as for keys add */
             fprintf(stderr, "ytcachectl: keys import: %s:%ld: %s\n", path, lineno, err);
-            rc = strstr(err, "already exists") ? EXIT_USAGE : EXIT_DB;
+            rc = EXIT_DB;
             break;
         }
         added++;
@@ -307,8 +314,20 @@ static int cmd_keys(struct db *d, const struct conf *c, int argc, char **argv)
         return keys_list(d);
     if (strcmp(sub, "import") == 0 && argc == 2)
         return keys_import(d, c, argv[1]);
-    if (argc < 2 || !valid_label(argv[1])) {
+    if (argc < 2) {
         usage(stderr);
+        return EXIT_USAGE;
+    }
+    static const char *const by_label[] = { "add", "disable", "enable", "remove" };
+    int takes_label = 0;
+    for (size_t i = 0; i < sizeof by_label / sizeof by_label[0]; i++)
+        takes_label |= strcmp(sub, by_label[i]) == 0;
+    if (!takes_label) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!valid_label(argv[1])) {
+        fprintf(stderr, "ytcachectl: keys %s: bad label \"%.64s\": %s\n", sub, argv[1], LABEL_RULE);
         return EXIT_USAGE;
     }
     const char *label = argv[1];
@@ -319,7 +338,7 @@ static int cmd_keys(struct db *d, const struct conf *c, int argc, char **argv)
         else if (read_secret_stdin(secret, sizeof secret) < 0)
             secret[0] = '\0';
         if (!valid_secret(secret)) {
-            fprintf(stderr, "ytcachectl: keys add: the key must be 8-128 characters of A-Z a-z 0-9 . _ -\n");
+            fprintf(stderr, "ytcachectl: keys add: %s\n", SECRET_RULE);
             return EXIT_USAGE;
         }
         int rc = quota_key_add(d, label, secret, err, sizeof err);
@@ -382,6 +401,19 @@ static int cmd_websub(struct db *d, const struct conf *c, int argc, char **argv)
     char err[512];
     if (argc == 1 && strcmp(argv[0], "list") == 0)
         return websub_list(d);
+    if (argc >= 2 && strcmp(argv[0], "forget") == 0) {
+        int rc = EXIT_OK;
+        for (int i = 1; i < argc; i++) {
+            int got = websub_forget(d, argv[i], err, sizeof err);
+            if (got == 0) {
+                printf("%s: subscription forgotten (the hub was not told)\n", argv[i]);
+                continue;
+            }
+            fprintf(stderr, "ytcachectl: websub forget %s: %s\n", argv[i], err);
+            rc = got < 0 ? EXIT_DB : EXIT_USAGE;
+        }
+        return rc;
+    }
     if (argc < 2 || (strcmp(argv[0], "subscribe") != 0 && strcmp(argv[0], "unsubscribe") != 0)) {
         usage(stderr);
         return EXIT_USAGE;
@@ -413,7 +445,10 @@ static int cmd_purge(struct db *d, const struct conf *c, int argc, char **argv)
         n = cache_purge_all(d, err, sizeof err);
     } else if (strcmp(argv[0], "endpoint") == 0 && argc == 2) {
         if (!canon_resource_known(argv[1])) {
-            fprintf(stderr, "ytcachectl: purge endpoint: unknown resource\n");
+            fprintf(stderr, "ytcachectl: purge endpoint: unknown resource \"%.64s\"; one of:", argv[1]);
+            for (size_t i = 0; canon_resource_name(i); i++)
+                fprintf(stderr, " %s", canon_resource_name(i));
+            fprintf(stderr, "\n");
             return EXIT_USAGE;
         }
         n = cache_purge_endpoint(d, argv[1], err, sizeof err);

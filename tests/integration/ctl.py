@@ -67,6 +67,11 @@ yth.is_(s.rows("id='%s'" % v2), 1, "expired row inside the stale window stays")
 
 r = s.ctl("purge", "endpoint", "nosuch")
 yth.is_(r.returncode, 1, "purge of an unknown endpoint is a usage error")
+err = r.stderr.decode()
+yth.like(err, r'unknown resource "nosuch"; one of: ', "purge of an unknown endpoint: names it, then the valid names")
+names = set(err.split("one of:", 1)[-1].split())
+for name in ("activities", "channels", "playlistItems", "search", "videos"):
+    yth.ok(name in names, "purge of an unknown endpoint: lists %s" % name)
 r = s.ctl("purge", "all")
 yth.is_(r.returncode, 0, "purge all exits 0")
 yth.is_(s.rows(), 0, "purge all empties the table")

@@ -3,7 +3,9 @@
 of ytcachectl stats (design.md, "Quota economy"): keys managed in the
 database join the pool and are used for misses; list never shows a whole
 key; disable / enable / remove take effect for the running processes;
-usage errors exit 1, an unreachable database exits 2."""
+usage errors exit 1 (a bad label says what a label may be), a label or key
+already in the pool and an unreachable database exit 2, as README and
+ytcachectl(8) document."""
 
 import os
 import re
@@ -144,12 +146,36 @@ for args, kw in ((("keys",), {}), (("keys", "frobnicate", "x"), {}), (("keys", "
     r = ctl(*args, **kw)
     is_(r.returncode, 1, "ytcachectl %s: exit 1" % " ".join(args).replace(s.tmp, "TMP"))
 is_(db.count("label IN ('bad/label', 'short-key', 'empty-stdin')", "api_keys"), 0, "nothing added by the bad calls")
+for args in (("keys", "add", "bad/label", "AIzaSyVALID-looking-key-77"), ("keys", "disable", "x" * 65),
+             ("keys", "enable", ""), ("keys", "remove", "sp ace")):
+    r = ctl(*args)
+    like(text(r), r"bad label.*: a label is 1-64 characters of A-Z a-z 0-9 \. _ -",
+         "ytcachectl keys %s with a bad label: the error states the rule" % args[1])
+    ok(not text(r).startswith("usage:"), "  ... instead of only the usage")
+with open(bad, "w") as f:
+    f.write("bad/label %s\n" % I1)
+r = ctl("keys", "import", bad)
+is_(r.returncode, 1, "keys import with a bad label: exit 1")
+like(text(r), r":1: bad label \(a label is 1-64", "keys import with a bad label: the error states the rule")
+is_(whole_secret_in(r.stdout + r.stderr), [], "  ... without quoting the key")
+
+# ---------------------------------------------------------------- already in the pool: exit 2 (documented)
 r = ctl("keys", "add", "ctl-dup", N1)
-is_(r.returncode, 1, "keys add of a key already in the pool: a usage error (exit 1)")
+is_(r.returncode, 2, "keys add of a key already in the pool: exit 2, as documented")
+like(text(r), r"already exists", "  ... says it already exists")
 is_(whole_secret_in(r.stdout + r.stderr), [], "  ... without quoting the key")
 r = ctl("keys", "add", "ctl-one", "AIzaSyCTL-another-key-6666")
-is_(r.returncode, 1, "keys add with a label already in use: a usage error (exit 1)")
+is_(r.returncode, 2, "keys add with a label already in use: exit 2, as documented")
 is_(db.value("SELECT secret FROM api_keys WHERE label = 'ctl-one'"), N1, "  ... the existing key is unchanged")
+dup = os.path.join(s.tmp, "dup-keys.txt")
+with open(dup, "w") as f:
+    f.write("imp-new AIzaSyCTL-imported-key-new-9999\nimp-one AIzaSyCTL-imported-key-dup-8888\n")
+r = ctl("keys", "import", dup)
+is_(r.returncode, 2, "keys import with a label already in the pool: exit 2, as documented")
+like(text(r), r"dup-keys\.txt:2: .*already exists", "  ... names the line")
+is_(db.count("label = 'imp-new'", "api_keys"), 1, "  ... the key before it stays")
+is_(ctl("keys", "remove", "imp-new").returncode, 0, "  ... (removed again: the fake upstream does not know it)")
+is_(db.count("label IN ('ctl-dup')", "api_keys"), 0, "no duplicate was added")
 
 # ---------------------------------------------------------------- stats, quota part
 fake.reset()

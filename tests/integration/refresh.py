@@ -380,6 +380,34 @@ r = refresh(conf({"regions": "JP", "pages": 2}, quota={"budget.default.JP": 1}))
 is_(r.rc, 4, "region budget spent: exit 4")
 is_(fake.calls(), 1, "budget.default.JP = 1: one call, page 2 not fetched")
 s.reset_quota()
+# ---------------------------------------------------------------- 8. no usable key: which case, and the fix
+# every key disabled is not an empty pool: the message says how many and how to fix it
+is_(s.ctl("keys", "add", "rf-spare", "AIzaSyREFRESH-spare-key-0001").returncode, 0, "a second key in the pool")
+db.sql("UPDATE api_keys SET state = 'disabled', disabled_reason = 'disabled by ytcachectl'")
+nkeys = int(db.value("SELECT COUNT(*) FROM api_keys"))
+ok(nkeys >= 1, "the pool has %d key(s), all disabled" % nkeys)
+db.sql("DELETE FROM cache WHERE region_code = 'BR'")
+fake.reset()
+r = refresh(conf({"regions": "BR"}))
+is_(r.rc, 3, "every key disabled: exit 3 (upstream)")
+like(r.err, r"all %d keys of the pool are disabled" % nkeys if nkeys > 1 else r"the only key of the pool is disabled",
+     "every key disabled: says all %d are disabled" % nkeys)
+like(r.err, r"ytcachectl keys enable LABEL", "every key disabled: names ytcachectl keys enable LABEL")
+ok("pool is empty" not in r.err, "every key disabled: not called an empty pool")
+is_(fake.calls(), 0, "every key disabled: no upstream call")
+# no key at all: the pool is empty, and the message says how to add one
+db.sql("DELETE FROM key_usage")
+db.sql("DELETE FROM api_keys")
+fake.reset()
+r = refresh(conf({"regions": "BR"}, upstream={"keys": None}))
+is_(r.rc, 3, "no key at all: exit 3 (upstream)")
+like(r.err, r"the key pool is empty", "no key at all: says the pool is empty")
+like(r.err, r"ytcachectl keys add", "no key at all: names ytcachectl keys add")
+ok("disabled" not in r.err, "no key at all: says nothing of disabled keys")
+is_(fake.calls(), 0, "no key at all: no upstream call")
+s.ctl("migrate")           # the configuration's key back in the pool
+s.reset_quota()
+
 is_(yth.sanitizer_reports(), [], "no sanitizer report")
 
 yth.done_testing()

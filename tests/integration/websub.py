@@ -222,6 +222,30 @@ like((sub_row(E) or {}).get("last_error") or "", r"HTTP 500", "hub answering 500
 is_((sub_row(E) or {}).get("state"), "pending", "hub answering 500: still pending")
 hub.mode(status=202)
 SECRET_E = (hub.requests(E) or [{}])[0].get("hub.secret", "")
+
+# websub forget: the pending row a failed subscribe leaves, deleted without the hub
+F = chan("wsChannelF")
+hub.mode(status=500)
+r = ctl("websub", "subscribe", F)
+is_(r.returncode, 3, "failed subscribe of F: exit 3 (hub error)")
+is_((sub_row(F) or {}).get("state"), "pending", "failed subscribe of F: a pending row is left")
+hub.mode(status=202)
+n_hub = len(hub.stats()["requests"])
+r = ctl("websub", "forget", F)
+is_(r.returncode, 0, "websub forget F: exit 0")
+like(r.stdout.decode(), r"^%s: subscription forgotten" % F, "websub forget F: says so")
+is_(sub_row(F), None, "websub forget F: the row is gone")
+is_(len(hub.stats()["requests"]), n_hub, "websub forget: the hub is not contacted")
+ok(F not in ctl("websub", "list").stdout.decode(), "websub list no longer shows F")
+r = ctl("websub", "forget", F)
+is_(r.returncode, 1, "websub forget of a channel without a subscription: exit 1")
+like(r.stderr.decode(), r"websub forget %s: no subscription for this channel" % F,
+     "websub forget of a channel without a subscription: says so")
+r = ctl("websub", "forget", "UCshort")
+is_(r.returncode, 1, "websub forget of a non-channel id: exit 1")
+like(r.stderr.decode(), r"not a channel id", "websub forget of a non-channel id: says so")
+is_((sub_row(E) or {}).get("state"), "pending", "websub forget of others leaves E alone")
+like(ctl("--help").stdout.decode(), r"(?m)^\s+websub forget CHANNEL_ID", "ytcachectl --help shows websub forget")
 is_(ctl("websub", "subscribe", "UCshort").returncode, 1, "not a channel id: usage exit 1")
 
 # ================================================================ 2. intent verification
@@ -235,7 +259,7 @@ SECRET_P = (hub.requests(P) or [{}])[0].get("hub.secret", "")
 SECRET_P2 = (hub.requests(P2) or [{}])[0].get("hub.secret", "")
 
 
-def intent(channel, mode, topic, challenge="chal-XYZ-123", lease="3600", extra=()):
+def intent(channel, mode, topic, challenge="chal-XYZ-123", lease="3600", extra=(), path="/websub"):
     params = []
     if channel is not None:
         params.append(("channel", channel))
@@ -244,7 +268,7 @@ def intent(channel, mode, topic, challenge="chal-XYZ-123", lease="3600", extra=(
         params.append(("hub.challenge", challenge))
     if lease is not None:
         params.append(("hub.lease_seconds", lease))
-    return s.get("/websub?" + yth.q(list(params) + list(extra)))
+    return s.get(path + "?" + yth.q(list(params) + list(extra)))
 
 
 refused = [
@@ -264,8 +288,10 @@ for label, r in refused:
 N_REFUSED = len(refused)
 is_((sub_row(P) or {}).get("state"), "pending", "refusals leave P pending")
 is_((sub_row(A) or {}).get("state"), "active", "refusals leave A active")
-r = intent(P, "subscribe", TOPIC + P, challenge="chal-P-ok-777", lease="7200")
-is_((r.status, r.body), (200, b"chal-P-ok-777"), "pending topic: 200 with exactly the challenge")
+# at the callback ytcache.conf(5) gives as its example: under /youtube/v3/ is the endpoint too
+r = intent(P, "subscribe", TOPIC + P, challenge="chal-P-ok-777", lease="7200", path="/youtube/v3/websub")
+is_((r.status, r.body), (200, b"chal-P-ok-777"),
+    "pending topic, at /youtube/v3/websub: 200 with exactly the challenge")
 row = sub_row(P) or {}
 is_(row.get("state"), "active", "P active after verification")
 is_(row.get("lease_seconds"), 7200, "the hub's lease_seconds is stored")
@@ -434,6 +460,7 @@ m_before = metrics()["rows"]
 body = deleted_feed(V4, A)
 r = post(A, body, sign(SECRET_A, body.encode()))
 ok(200 <= r.status < 300, "deleted-entry notification: 2xx (%s)" % r.status)
+is_((r.status, r.reason), (204, "No Content"), "deleted-entry notification: 204 No Content")
 after = snapshot()
 fresh_a = [lbl for lbl in expect1 if lbl.startswith(("search A", "activities A", "uploads of A", "channels A"))
            and before[KEY[lbl]][2]]
@@ -469,6 +496,7 @@ for label, ch, sig in (("unsubscribed channel B", B, sign("0" * 48, body.encode(
                        ("channel that is not an id", "nonsense", sign(SECRET_A, body.encode()))):
     r = post(ch, body, sig)
     ok(200 <= r.status < 300, "%s: acknowledged 2xx (%s)" % (label, r.status))
+    is_((r.status, r.reason), (202, "Accepted"), "%s: 202 Accepted" % label)
     is_(snapshot(), before, "%s: nothing changed" % label)
     expected["unknown_topic"] += 1
 
@@ -516,9 +544,11 @@ for label, body, sig, kind, want in hostile:
     t0 = time.monotonic()
     r = post(A, data, sig)
     if want == 413:
-        is_(r.status, 413, "%s: 413" % label)
+        is_((r.status, r.reason), (413, "Content Too Large"), "%s: 413 Content Too Large" % label)
     else:
         ok(200 <= r.status < 300, "%s: acknowledged 2xx (%s)" % (label, r.status))
+        # the reason phrase is RFC 9110's (it was "202 OK")
+        is_((r.status, r.reason), (202, "Accepted"), "%s: 202 Accepted" % label)
     ok(b"root:" not in r.body and b"lol" not in r.body, "%s: nothing of the payload in the answer" % label)
     ok(time.monotonic() - t0 < 5, "%s: answered at once" % label)
     is_(snapshot(), before, "%s: nothing changed" % label)
