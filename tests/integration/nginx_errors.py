@@ -142,7 +142,7 @@ def hostile(ng, label):
     json_error(raw(ng.port, request("TRACE", "/youtube/v3/videos?part=id&id=x")), 405,
                "%s: TRACE" % label, "methodNotAllowed")
     json_error(raw(ng.port, request("POST", "/youtube/v3/websub", [("Content-Type", "application/atom+xml")],
-                                    b"x" * 200000)), 413, "%s: a 200 KB body" % label, "requestTooLarge")
+                                    b"x" * 400000)), 413, "%s: a 400 KB body" % label, "requestTooLarge")
     # a request line that is not HTTP at all
     json_error(raw(ng.port, b"\x16\x03\x01\x02\x00 /youtube/v3/ HTTP/1.1\r\n\r\n"), 400,
                "%s: a TLS hello on the plain port" % label)
