@@ -2,6 +2,7 @@
 """Fake YouTube Data API v3 upstream for the ytcache integration tests.
 
     fake_upstream.py --port 0 --portfile FILE [--keys K1,K2] [--verbose]
+                     [--demo [--media-base URL]]
 
 Serves GET /youtube/v3/<resource>?... with deterministic, Google-shaped list
 responses.  The body depends only on the query string as received minus its
@@ -44,6 +45,23 @@ Control endpoints (used by tests/lib/yth.py):
                   429 rateLimitExceeded naming the per-day limit
                   (search_quota_exceeded.json).  Checked after the key's
                   validity, before M.  Kept until given again or /__reset.
+Demo mode (--demo; off by default, and then nothing above changes):
+    believable, deterministic data for scripts/demo without an API key.
+    search?channelId=UC... (order=date, maxResults, pageToken paging),
+    videos?id= / ?chart=mostPopular, channels?id= / forHandle= and
+    playlistItems?playlistId= answer with English titles and descriptions
+    made from word lists seeded by the channel id and the video's index,
+    publishedAt descending from a fixed date (DEMO_REFERENCE), channelTitle,
+    and thumbnails default/medium/high (120x90, 320x180, 480x360; channels
+    88, 240, 800 square) at MEDIA_BASE<id>/<size>.svg.  MEDIA_BASE is
+    --media-base (a "/" is added if missing), by default this server's own
+    http://BIND:PORT/demo-media/.  GET /demo-media/<id>/<size>.svg answers
+    a generated SVG (image/svg+xml, cacheable, ETag); those requests are
+    no API calls: not in calls/queries/units/statuses, only in the extra
+    "demo_media" count of /__stats (present in demo mode only).  Every
+    JSON answer, error bodies included, carries a top-level
+    "simulated": true (which Google never sends); other resources get the
+    plain fake's bodies with that marker.  Modes of /__mode apply as usual.
 Stdlib only.  Quiet unless --verbose (and then keys are redacted).
 """
 
