@@ -208,7 +208,7 @@ page = [q for q in reqs if (q["initiator"] or "").startswith(demo_ng.origin()) o
         q["url"].startswith(demo_ng.origin() + "/")]
 diag("net log: %d requests, %d of the page: %s" % (len(reqs), len(page),
                                                   [q["url"][:90] for q in page]))
-is_(sorted(q["url"] for q in page if q["url"].startswith(MEDIA)), sorted(imgs),
+is_(sorted(q["url"] for q in page if q["url"].startswith(MEDIA)), sorted(imgs, key=str),
     "demo: the net log shows the page loading its six pictures from the media base")
 is_([q["url"] for q in page if not loopback(q["url"])], [],
     "demo: the page asked for nothing but 127.0.0.1")
