@@ -487,7 +487,8 @@ TOPICS = [
      "adj": ["no-dig", "low-cost", "balcony", "organic", "drought-proof", "beginner", "small",
              "shady"],
      "verb": ["plant", "set up", "grow", "build"]},
-    {"channels": ["Gravel & Grit", "Long Way Round Rides", "Two Wheels North", "The Saddle Diaries"],
+    {"channels": ["Gravel & Grit", "Long Way Round Rides", "Two Wheels North",
+                  "The Saddle Diaries"],
      "about": "bike rides, routes and gear for people who like a long day out",
      "things": ["coastal trail ride", "mountain pass climb", "gravel route", "night ride",
                 "bike commute", "hut-to-hut tour", "canal towpath ride", "forest loop",
@@ -510,7 +511,8 @@ TOPICS = [
      "adj": ["chill", "moody", "one-take", "late-night", "jazzy", "upbeat", "acoustic",
              "analog"],
      "verb": ["record", "write", "mix", "play"]},
-    {"channels": ["Dark Sky Notes", "Backyard Cosmos", "The Patient Astronomer", "Clear Skies Club"],
+    {"channels": ["Dark Sky Notes", "Backyard Cosmos", "The Patient Astronomer",
+                  "Clear Skies Club"],
      "about": "astronomy and night photography from a suburban back garden",
      "things": ["Milky Way photo", "lunar eclipse photo", "backyard observatory",
                 "star trail timelapse", "Saturn photo", "Orion Nebula image",
@@ -979,7 +981,8 @@ class Demo:
             '<stop offset="0" stop-color="hsl(%d,70%%,60%%)"/>'
             '<stop offset="1" stop-color="hsl(%d,70%%,35%%)"/></linearGradient></defs>'
             '<rect width="100" height="100" fill="url(#g)"/>'
-            '<text x="50" y="63" text-anchor="middle" font-family="DejaVu Sans, Verdana, sans-serif" '
+            '<text x="50" y="63" text-anchor="middle" '
+            'font-family="DejaVu Sans, Verdana, sans-serif" '
             'font-weight="700" font-size="36" fill="#fff">%s</text></svg>\n'
             % (w, h, hue, (hue + 40) % 360, xml_escape(initials))).encode("utf-8")
 

@@ -188,7 +188,8 @@ ok(len(chans) == 1 and all(chans) and not any(re.search(r"UC[\w-]{22}", c or "")
 imgs = [c.get("img") for c in got]
 ok(len(imgs) == 6 and all(u and u.startswith(MEDIA) for u in imgs),
    "demo: six <img> thumbnails from the fake's media base (%s)" % (imgs[:1],))
-is_(imgs, [MEDIA + c["id"] + "/medium.svg" for c in got], "demo: each the medium picture of its video")
+is_(imgs, [MEDIA + c["id"] + "/medium.svg" for c in got],
+    "demo: each the medium picture of its video")
 is_(dom.find(tag="span", cls="placeholder"), [], "demo: no placeholder")
 present, visible, ntext = notice(dom)
 ok(present and visible, "demo: the simulated-data notice is visible")
@@ -229,12 +230,15 @@ r = ytdeploy.http_get(demo.port, "/demo-media/%s/high.svg" % vid)
 is_((r.status, r.header("content-type")), (200, "image/svg+xml"), "media: an SVG picture")
 like(r.header("cache-control") or "", r"max-age=\d{3,}", "media: cacheable")
 m = re.search(rb'<svg[^>]* width="(\d+)" height="(\d+)"', r.body)
-is_(m and (int(m.group(1)), int(m.group(2))), (480, 360), "media: high.svg is 480x360, as its thumbnail says")
+is_(m and (int(m.group(1)), int(m.group(2))), (480, 360),
+    "media: high.svg is 480x360, as its thumbnail says")
 ok(html.escape(want[0][1], quote=False).encode()[:16] in r.body if want else False,
    "media: the picture shows the video's title")
-r2 = ytdeploy.http_get(demo.port, "/demo-media/%s/high.svg" % vid, {"If-None-Match": r.header("etag") or "-"})
+r2 = ytdeploy.http_get(demo.port, "/demo-media/%s/high.svg" % vid,
+                       {"If-None-Match": r.header("etag") or "-"})
 is_(r2.status, 304, "media: If-None-Match of its ETag -> 304")
-is_(ytdeploy.http_get(demo.port, "/demo-media/%s/huge.svg" % vid).status, 404, "media: unknown size -> 404")
+is_(ytdeploy.http_get(demo.port, "/demo-media/%s/huge.svg" % vid).status, 404,
+    "media: unknown size -> 404")
 c1 = demo.stats()
 is_((c1["calls"], c1["queries"], c1["units"], c1["statuses"]),
     (c0["calls"], c0["queries"], c0["units"], c0["statuses"]),
@@ -250,9 +254,10 @@ if rows:
     ok(n > 20000, "demo screenshot: the notice's colour is on it (%d pixels)" % n)
     ok(top is not None and bottom < CARD_TOP, "demo screenshot: the notice is above the cards")
     ok(saturated > 300 and distinct > 1000,
-       "demo screenshot: the thumbnails are pictures (%d colours, %d saturated)" % (distinct, saturated))
+       "demo screenshot: the thumbnails are pictures (%d colours, %d saturated)"
+       % (distinct, saturated))
 
-# ---------------------------------------------------------------- the plain fake, standing in for the API
+# ---------------------------------------------------------------- plain fake, for the real API
 plain.reset()
 text = ytdeploy.chromium_dom(tmp, plain_ng.origin() + "/?channel=" + CH_PLAIN, window=WINDOW)
 ok("</html>" in text, "plain: Chromium rendered the page")
@@ -273,7 +278,7 @@ is_(len(dom.find(tag="span", cls="placeholder")), 6, "plain: six placeholders")
 st = plain.stats()
 is_(st["calls"], 1, "plain: one upstream call")
 ok("demo_media" not in st, "plain: the plain fake's stats are as before (no demo_media)")
-r = ytdeploy.http_get(plain.port, "/demo-media/%s/medium.svg" % got[0]["id"] if got else "/demo-media/x")
+r = ytdeploy.http_get(plain.port, "/demo-media/%s/medium.svg" % (got[0]["id"] if got else "x"))
 is_((r.status, r.json()), (404, yth.load_data("upstream/not_found.json")),
     "plain: no /demo-media/ without --demo (the fake's usual 404)")
 
@@ -287,7 +292,8 @@ if rows:
        % saturated)
 
 # ---------------------------------------------------------------- --media-base
-other = yth.FakeUpstream(tmp, demo=True, media_base="http://127.0.0.1:1/pics", name="fake-upstream-media")
+other = yth.FakeUpstream(tmp, demo=True, media_base="http://127.0.0.1:1/pics",
+                         name="fake-upstream-media")
 b = json.loads(other.body("search?" + yth.q([("channelId", CH_DEMO)] + SEARCH)))
 thumbs = [t["url"] for i in b.get("items") or [] for t in i["snippet"]["thumbnails"].values()]
 ok(len(thumbs) == 18 and all(u.startswith("http://127.0.0.1:1/pics/") for u in thumbs),
