@@ -26,9 +26,13 @@
  *             are joined with commas; undefined and null are left out.
  *   options:  { base, signal (an AbortSignal), timeoutMs, fetch, headers }
  * ytcache.request(...) -> Promise of { data, status, cache, age, etag,
- *   headers }: the same call, with X-Cache ("HIT", "MISS", "STALE",
- *   "BYPASS"), Age and ETag of the answer. A cross-origin page sees X-Cache
- *   and Age only if the proxy exposes them (Access-Control-Expose-Headers).
+ *   simulated, headers }: the same call, with X-Cache ("HIT", "MISS",
+ *   "STALE", "BYPASS"), Age and ETag of the answer. A cross-origin page
+ *   sees X-Cache and Age only if the proxy exposes them
+ *   (Access-Control-Expose-Headers). simulated is true when the answer
+ *   carries "simulated": true, which Google never sends: it comes from the
+ *   offline imitation of the API (tests/fake_upstream.py --demo) that
+ *   scripts/demo runs without an API key, and its data is made up.
  * ytcache.url(resource, params[, options]) -> the URL a call would fetch.
  * ytcache.create(options) -> a client of its own with these defaults.
  *
@@ -43,7 +47,8 @@
  *                "invalidResponse" (an answer that is not JSON)
  *   err.message  error.message
  *   err.status   the HTTP status (0 without an answer), err.errors (the
- *                errors array), err.response (the parsed body, if any)
+ *                errors array), err.response (the parsed body, if any),
+ *                err.simulated (the body says "simulated": true)
  */
 (function (root, factory) {
   "use strict";
@@ -67,7 +72,12 @@
     err.status = status;
     err.errors = (body && body.error && Array.isArray(body.error.errors)) ? body.error.errors : [];
     err.response = body || null;
+    err.simulated = isSimulated(body);
     return err;
+  }
+
+  function isSimulated(body) {
+    return !!(body && typeof body === "object" && body.simulated === true);
   }
 
   function pageBase() {
@@ -192,6 +202,7 @@
               cache: header(res, "X-Cache"),
               age: age === null ? null : Number(age),
               etag: header(res, "ETag"),
+              simulated: isSimulated(body),
               headers: res.headers
             };
           });

@@ -14,7 +14,6 @@ page shows its error state).  An ES-module page on the allowed origin
 imports www/ytcache.mjs and checks the client's answers and errors."""
 
 import html
-import html.parser
 import json
 import os
 import shutil
@@ -29,52 +28,7 @@ CHANNEL = "UCbrowserTest0000000000A"      # UC + 22 characters
 VID1, VID2 = yth.vid("browserVid1"), yth.vid("browserVid2")
 
 
-class Dom(html.parser.HTMLParser):
-    """Elements of a serialized DOM as dicts: tag, attrs, text (all text
-    inside), children are not kept.  Enough for the page's stable hooks."""
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-            "source", "track", "wbr"}
-
-    def __init__(self, text):
-        super().__init__(convert_charrefs=True)
-        self.elements, self.stack = [], []
-        self.feed(text)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        el = {"tag": tag, "attrs": dict(attrs), "text": ""}
-        self.elements.append(el)
-        if tag not in self.VOID:
-            self.stack.append(el)
-
-    def handle_endtag(self, tag):
-        for i in range(len(self.stack) - 1, -1, -1):
-            if self.stack[i]["tag"] == tag:
-                del self.stack[i:]
-                break
-
-    def handle_data(self, data):
-        for el in self.stack:
-            el["text"] += data
-
-    def find(self, tag=None, cls=None, id=None, attr=None):
-        out = []
-        for el in self.elements:
-            a = el["attrs"]
-            if tag and el["tag"] != tag:
-                continue
-            if cls and cls not in (a.get("class") or "").split():
-                continue
-            if id and a.get("id") != id:
-                continue
-            if attr and attr not in a:
-                continue
-            out.append(el)
-        return out
-
-    def first(self, **kw):
-        f = self.find(**kw)
-        return f[0] if f else None
+Dom = ytdeploy.Dom
 
 
 def load(url, what):
@@ -156,6 +110,8 @@ others = [el["attrs"].get("src") for el in dom.find(tag="img")
 is_(others, [], "same origin: no image from any other host")
 ok((dom.first(id="error") or {"attrs": {}})["attrs"].get("hidden") is not None,
    "same origin: #error hidden")
+ok((dom.first(id="simulated-notice") or {"attrs": {}})["attrs"].get("hidden") is not None,
+   "same origin: #simulated-notice hidden (no \"simulated\" marker in the answer)")
 
 dom = load(ng.origin() + "/index.html?channel=" + CHANNEL, "same origin, reload")
 is_(state(dom), "ready", "reload: ready")

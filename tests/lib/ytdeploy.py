@@ -15,11 +15,14 @@ stop with a clear message instead of silently testing something else.
   InheritedSocket  ytcache on a listening socket passed as fd 0 (systemd
                  socket activation, StandardInput=socket)
   chromium_dom() headless Chromium's rendered DOM of a URL
+  chromium_screenshot()  a PNG screenshot of it; png_pixels() decodes one
+  Dom            the elements of a rendered DOM, for the page's test hooks
 
 Programs: YTC_APACHE2 (else apache2 or httpd on PATH), YTC_CHROMIUM (else
 chromium on PATH), YTC_NGINX as in yth.
 """
 
+import html.parser
 import os
 import pwd
 import re
@@ -345,6 +348,11 @@ class Apache:
         return read_file(self.errlog).decode("utf-8", "replace")
 
 
+def http_get(port, path, headers=None, timeout=60):
+    """GET path from 127.0.0.1:port: a yth.Response."""
+    return _http(port, "GET", path, headers, None, timeout)
+
+
 def _http(port, method, path, headers=None, body=None, timeout=60):
     import http.client
     import time
@@ -419,10 +427,9 @@ def chromium_binary():
 _chromium_runs = [0]
 
 
-def chromium_dom(tmp, url, budget_ms=15000, timeout=60):
-    """Load url in headless Chromium, let it run (virtual time budget: the
-    page's fetches finish first), return the serialized DOM (str).  Its
-    stderr goes to logs/chromium.log."""
+def _chromium(tmp, url, action, budget_ms, timeout, window=None):
+    """Run headless Chromium on url with action (its output options);
+    return its stdout (bytes).  Its stderr goes to logs/chromium.log."""
     _chromium_runs[0] += 1
     n = _chromium_runs[0]
     home = mkdir(os.path.join(tmp, "chromium", "home"))
@@ -432,8 +439,10 @@ def chromium_dom(tmp, url, budget_ms=15000, timeout=60):
             "--no-first-run", "--no-default-browser-check", "--disable-extensions",
             # loopback only: any other host name fails at once, nothing leaves the machine
             "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-            "--user-data-dir=" + profile, "--virtual-time-budget=%d" % budget_ms,
-            "--dump-dom", url]
+            "--user-data-dir=" + profile, "--virtual-time-budget=%d" % budget_ms]
+    if window:
+        argv.append("--window-size=%d,%d" % window)
+    argv += list(action) + [url]
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home,
            "XDG_CONFIG_HOME": os.path.join(home, ".config"),
            "XDG_CACHE_HOME": os.path.join(home, ".cache"), "LANG": "C.UTF-8"}
@@ -563,3 +572,183 @@ class Demo:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+
+    return out
+
+
+class Dom(html.parser.HTMLParser):
+    """Elements of a serialized DOM (chromium_dom()) as dicts: tag, attrs,
+    text (all text inside), children are not kept.  Enough for the page's
+    stable hooks: find(tag=, cls=, id=, attr=), first(...)."""
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+            "source", "track", "wbr"}
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.elements, self.stack = [], []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        el = {"tag": tag, "attrs": dict(attrs), "text": ""}
+        self.elements.append(el)
+        if tag not in self.VOID:
+            self.stack.append(el)
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i]["tag"] == tag:
+                del self.stack[i:]
+                break
+
+    def handle_data(self, data):
+        for el in self.stack:
+            el["text"] += data
+
+    def find(self, tag=None, cls=None, id=None, attr=None):
+        out = []
+        for el in self.elements:
+            a = el["attrs"]
+            if tag and el["tag"] != tag:
+                continue
+            if cls and cls not in (a.get("class") or "").split():
+                continue
+            if id and a.get("id") != id:
+                continue
+            if attr and attr not in a:
+                continue
+            out.append(el)
+        return out
+
+    def first(self, **kw):
+        f = self.find(**kw)
+        return f[0] if f else None
+
+
+def netlog_args(path):
+    """Chromium options that log every network request it makes to path
+    (JSON; read it with netlog_summary())."""
+    return ["--log-net-log=" + os.path.abspath(path), "--net-log-capture-mode=Default"]
+
+
+def netlog_summary(path):
+    """What a Chromium net log (netlog_args()) says Chromium did:
+      requests  [{"url", "initiator", "net_error"}] of every URL request
+                (net_error None when it succeeded; -105 ERR_NAME_NOT_RESOLVED)
+      connects  every address ("host:port") a TCP connection was attempted
+                to, and every UDP address data was sent to
+      probes    UDP sockets connected without sending anything (Chromium
+                does that to learn its own address; no packet leaves)
+    None when the log is missing or not JSON."""
+    import json
+    try:
+        log = json.loads(read_file(path).decode("utf-8", "replace"))
+        names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
+        phases = {v: k for k, v in log["constants"]["logEventPhase"].items()}
+        events = log.get("events") or []
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return None
+    reqs, order, udp, sent, connects = {}, [], {}, set(), []
+    for ev in events:
+        name, phase = names.get(ev.get("type")), phases.get(ev.get("phase"))
+        src = (ev.get("source") or {}).get("id")
+        params = ev.get("params") or {}
+        if name == "REQUEST_ALIVE" and phase == "PHASE_BEGIN" and params.get("url"):
+            reqs[src] = {"url": params["url"], "initiator": None, "net_error": None}
+            order.append(src)
+        elif name == "URL_REQUEST_START_JOB" and phase == "PHASE_BEGIN" and src in reqs:
+            reqs[src]["initiator"] = params.get("initiator")
+        elif name == "REQUEST_ALIVE" and phase == "PHASE_END" and src in reqs:
+            reqs[src]["net_error"] = params.get("net_error")
+        elif name == "TCP_CONNECT_ATTEMPT" and params.get("address"):
+            connects.append(params["address"])
+        elif name == "UDP_CONNECT" and params.get("address"):
+            udp[src] = params["address"]
+        elif name == "UDP_BYTES_SENT":
+            sent.add(src)
+            if params.get("address"):
+                connects.append(params["address"])
+    connects += [udp[s] for s in sorted(sent) if s in udp]
+    return {"requests": [reqs[s] for s in order], "connects": connects,
+            "probes": [a for s, a in sorted(udp.items()) if s not in sent]}
+
+
+def chromium_dom(tmp, url, budget_ms=15000, timeout=60, window=None, args=()):
+    """Load url in headless Chromium, let it run (virtual time budget: the
+    page's fetches finish first), return the serialized DOM (str).  Its
+    stderr goes to logs/chromium.log.  window: (width, height) of the
+    window (Chromium's default if None); args: more Chromium options."""
+    return _chromium(tmp, url, list(args) + ["--dump-dom"], budget_ms, timeout,
+                     window).decode("utf-8", "replace")
+
+
+def chromium_screenshot(tmp, url, path, window=(1280, 900), budget_ms=15000, timeout=60, args=()):
+    """Load url in headless Chromium as chromium_dom() does and write a PNG
+    screenshot of the window (width, height) to path; returns path (the
+    file is missing if Chromium wrote none)."""
+    if os.path.exists(path):
+        os.unlink(path)
+    _chromium(tmp, url, list(args) + ["--screenshot=" + os.path.abspath(path), "--hide-scrollbars"],
+              budget_ms, timeout, window)
+    return path
+
+
+def png_pixels(data):
+    """Decode PNG bytes (8-bit RGB or RGBA, not interlaced; what Chromium
+    writes) with zlib: (width, height, rows), rows a list of bytes objects
+    of width * 3 RGB values.  Raises ValueError on anything else."""
+    import struct
+    import zlib
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    pos, idat, ihdr = 8, [], None
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if ctype == b"IHDR":
+            ihdr = struct.unpack(">IIBBBBB", chunk)
+        elif ctype == b"IDAT":
+            idat.append(chunk)
+        elif ctype == b"IEND":
+            break
+    if not ihdr:
+        raise ValueError("PNG without IHDR")
+    w, h, depth, color, _, _, interlace = ihdr
+    if depth != 8 or color not in (2, 6) or interlace:
+        raise ValueError("PNG depth %d colour type %d interlace %d not handled"
+                         % (depth, color, interlace))
+    bpp = 3 if color == 2 else 4
+    raw = zlib.decompress(b"".join(idat))
+    stride = w * bpp
+    rows, prev, i = [], bytearray(stride), 0
+    for _ in range(h):
+        ftype, line = raw[i], bytearray(raw[i + 1:i + 1 + stride])
+        i += 1 + stride
+        if ftype == 1:
+            for x in range(bpp, stride):
+                line[x] = (line[x] + line[x - bpp]) & 255
+        elif ftype == 2:
+            for x in range(stride):
+                line[x] = (line[x] + prev[x]) & 255
+        elif ftype == 3:
+            for x in range(stride):
+                left = line[x - bpp] if x >= bpp else 0
+                line[x] = (line[x] + ((left + prev[x]) >> 1)) & 255
+        elif ftype == 4:
+            for x in range(stride):
+                a = line[x - bpp] if x >= bpp else 0
+                b, c = prev[x], prev[x - bpp] if x >= bpp else 0
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[x] = (line[x] + pred) & 255
+        elif ftype != 0:
+            raise ValueError("PNG filter type %d" % ftype)
+        prev = line
+        if bpp == 4:
+            rgb = bytearray(w * 3)
+            rgb[0::3], rgb[1::3], rgb[2::3] = line[0::4], line[1::4], line[2::4]
+            rows.append(bytes(rgb))
+        else:
+            rows.append(bytes(line))
+    return w, h, rows

@@ -883,13 +883,24 @@ def sql_str(s):
 # ------------------------------------------------------------------ fake upstream
 
 class FakeUpstream:
-    def __init__(self, tmp, keys=(SERVER_KEY,)):
+    """tests/fake_upstream.py on a loopback port.  demo=True starts it with
+    --demo (made-up believable data marked "simulated": true, pictures
+    under /demo-media/; media_base passes --media-base); its files are
+    then named fake-upstream-demo* (or name*), so it can run beside another."""
+
+    def __init__(self, tmp, keys=(SERVER_KEY,), demo=False, media_base=None, name=None):
         self.tmp = tmp
-        self.portfile = os.path.join(tmp, "fake-upstream.port")
+        self.demo = demo
+        name = name or ("fake-upstream-demo" if demo else "fake-upstream")
+        self.portfile = os.path.join(tmp, name + ".port")
         self.keys = list(keys)
         argv = [sys.executable or "python3", FAKE_UPSTREAM, "--port", "0",
                 "--portfile", self.portfile, "--keys", ",".join(self.keys)]
-        self.proc = Proc(tmp, "fake-upstream", argv)
+        if demo:
+            argv.append("--demo")
+            if media_base:
+                argv += ["--media-base", media_base]
+        self.proc = Proc(tmp, name, argv)
         if not wait_for(lambda: os.path.exists(self.portfile) or not self.proc.alive(), 30) \
                 or not self.proc.alive():
             bail("fake upstream did not start:\n" + self.proc.log_text()[-2000:])
