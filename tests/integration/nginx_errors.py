@@ -135,7 +135,12 @@ def hostile(ng, label):
     big = "/youtube/v3/videos?part=snippet&id=" + "a" * 100000
     json_error(raw(ng.port, request("GET", big)), 414, "%s: 100 KB query string" % label, "uriTooLong")
     json_error(raw(ng.port, request("GET", "/youtube/v3/..%2F..%2F..%2Fetc%2Fpasswd")), 400,
-               "%s: ..%%2F..%%2Fetc%%2Fpasswd" % label, "badRequest")
+               "%s: ..%%2F..%%2F..%%2Fetc%%2Fpasswd (above the root)" % label, "badRequest")
+    json_error(raw(ng.port, request("GET", "/youtube/v3/..%2F..%2Fetc%2Fpasswd")), 400,
+               "%s: ..%%2F..%%2Fetc%%2Fpasswd (resolves to /etc/passwd, outside the mount)" % label,
+               "badRequest")
+    json_error(raw(ng.port, request("GET", "/youtube/v3/%2E%2E/%2E%2E/index.html")), 400,
+               "%s: %%2E%%2E/%%2E%%2E/index.html (resolves to the site's page)" % label, "badRequest")
     json_error(raw(ng.port, request("GET", "/youtube/v3/videos?part=id&id=x",
                                     [("X-Junk", "j" * 20000)])), 400,
                "%s: a 20 KB header" % label, "badRequest")
@@ -220,6 +225,9 @@ r = ng.get("/ytcache/health")
 is_((r.status, r.header("content-type")), (200, CT), "%s: /ytcache/health reaches ytcache" % L)
 r = ng.get("/ytcache/metrics")
 ok(r.status == 200 and b"ytcache_requests_total" in r.body, "%s: /ytcache/metrics reaches ytcache" % L)
+r = raw(ng.port, request("GET", "/youtube/v3/x/../health"))
+is_((getattr(r, "status", None), getattr(r, "header", lambda k: None)("content-type")), (200, CT),
+    "%s: a path that stays under the mount is still served" % L)
 r = ng.get("/nothing-here.html")
 ok(r.status == 404 and b"<html" in r.body.lower(), "%s: the site's own 404 stays the site's" % L)
 # a long query that fits max_query_bytes reaches ytcache (nginx's buffer is sized for it)
