@@ -263,19 +263,7 @@ ng2.stop()
 lis.stop()
 
 # ------------------------------------------------------------------ fcgiwrap file
-fw = yth.Fcgiwrap(tmp, conf, workers=4)
-cgi = os.path.join(tmp, "cgi-bin", "ytcache")
-os.makedirs(os.path.dirname(cgi), exist_ok=True)
-with open(yth.YTCACHE, "rb") as src_, open(cgi, "wb") as dst:
-    dst.write(src_.read())
-os.chmod(cgi, 0o755)
-ngw = ytdeploy.ShippedNginx(tmp, "nginx/ytcache-fcgiwrap.conf",
-                            [("/usr/local/lib/cgi-bin/ytcache", cgi),
-                             ("fastcgi_param YTCACHE_CONFIG /etc/ytcache/ytcache.conf;",
-                              "fastcgi_param YTCACHE_CONFIG %s;" % conf),
-                             ("unix:/run/fcgiwrap.socket", "unix:" + fw.addr),
-                             ("root /var/www/html;", "root %s;" % WWW)],
-                            name="nginx-fcgiwrap")
+fw, ngw = ytdeploy.fcgiwrap_nginx(tmp, conf, workers=4)
 L = "fcgiwrap.conf"
 static_check(ngw, L)
 good(ngw, L, yth.vid("nerrGood2"))

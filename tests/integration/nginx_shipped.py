@@ -9,7 +9,6 @@ gzips JSON, and lets a page's burst through."""
 
 import gzip
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -109,19 +108,7 @@ ng.stop()
 lis.stop()
 
 # ---------------------------------------------------------------- fcgiwrap.conf + fcgiwrap
-# install -m 755 ytcache /usr/local/lib/cgi-bin/ytcache, as the file says
-cgibin = ytdeploy.mkdir(os.path.join(tmp, "cgi-bin"))
-cgi = os.path.join(cgibin, "ytcache")
-shutil.copyfile(yth.YTCACHE, cgi)
-os.chmod(cgi, 0o755)
-fw = yth.Fcgiwrap(tmp, conf, workers=2)
-ng = ytdeploy.ShippedNginx(tmp, "nginx/ytcache-fcgiwrap.conf",
-                           [("/usr/local/lib/cgi-bin/ytcache", cgi),
-                            ("fastcgi_param YTCACHE_CONFIG /etc/ytcache/ytcache.conf;",
-                             "fastcgi_param YTCACHE_CONFIG %s;" % conf),
-                            ("unix:/run/fcgiwrap.socket", "unix:" + fw.addr),
-                            ("root /var/www/html;", "root %s;" % WWW)],
-                           name="nginx-fcgiwrap")
+fw, ng = ytdeploy.fcgiwrap_nginx(tmp, conf, workers=2)
 fresh()
 miss_then_hit(ng, "fcgiwrap.conf + fcgiwrap", yth.vid("shippedFW01"))
 flood(ng, "fcgiwrap.conf + fcgiwrap", "/youtube/v3/videos?part=snippet,statistics&id="

@@ -199,6 +199,25 @@ class StaticNginx(yth.Nginx):
         return "http://127.0.0.1:%d" % self.port
 
 
+def fcgiwrap_nginx(tmp, conf, workers=2, name="nginx-fcgiwrap"):
+    """nginx/ytcache-fcgiwrap.conf as its comment says: the binary installed
+    (install -m 755) where SCRIPT_FILENAME points, in tmp/cgi-bin; fcgiwrap
+    on a socket of its own; the configuration passed as YTCACHE_CONFIG.
+    Returns (Fcgiwrap, ShippedNginx)."""
+    cgi = os.path.join(mkdir(os.path.join(tmp, "cgi-bin")), "ytcache")
+    shutil.copyfile(yth.YTCACHE, cgi)
+    os.chmod(cgi, 0o755)
+    fw = yth.Fcgiwrap(tmp, conf, workers=workers)
+    ng = ShippedNginx(tmp, "nginx/ytcache-fcgiwrap.conf",
+                      [("/usr/local/lib/cgi-bin/ytcache", cgi),
+                       ("fastcgi_param YTCACHE_CONFIG /etc/ytcache/ytcache.conf;",
+                        "fastcgi_param YTCACHE_CONFIG %s;" % conf),
+                       ("unix:/run/fcgiwrap.socket", "unix:" + fw.addr),
+                       ("root /var/www/html;", "root %s;" % shipped("www"))],
+                      name=name)
+    return fw, ng
+
+
 # ------------------------------------------------------------------ apache2
 
 def apache_binary():
@@ -232,7 +251,17 @@ def apache_module(binary, name):
     return None
 
 
-class Apache:
+class _HTTPClient:
+    """http()/get() on 127.0.0.1:self.port, for the servers below."""
+
+    def http(self, method, path, headers=None, body=None, timeout=60):
+        return _http(self.port, method, path, headers, body, timeout)
+
+    def get(self, path, headers=None, **kw):
+        return self.http("GET", path, headers, **kw)
+
+
+class Apache(_HTTPClient):
     """A private apache2 on a loopback port: ServerRoot, PidFile, ErrorLog,
     Mutex and runtime directories in the test's directory, modules loaded
     from the system's module directory, the event MPM, and body (the
@@ -337,12 +366,6 @@ class Apache:
 
     def origin(self):
         return "http://127.0.0.1:%d" % self.port
-
-    def http(self, method, path, headers=None, body=None, timeout=60):
-        return _http(self.port, method, path, headers, body, timeout)
-
-    def get(self, path, headers=None, **kw):
-        return self.http("GET", path, headers, **kw)
 
     def errors(self):
         return read_file(self.errlog).decode("utf-8", "replace")
@@ -464,7 +487,7 @@ def _chromium(tmp, url, action, budget_ms, timeout, window=None):
                 os.killpg(p.pid, signal.SIGKILL)
             except OSError:
                 pass
-    return out.decode("utf-8", "replace")
+    return out
 
 
 # ------------------------------------------------------------------ scripts/demo
@@ -476,7 +499,7 @@ def _cmdline(pid):
     return read_file("/proc/%d/cmdline" % pid).replace(b"\0", b" ").decode("utf-8", "replace")
 
 
-class Demo:
+class Demo(_HTTPClient):
     """scripts/demo run as a user runs it: in the foreground, its state
     directory (YTCACHE_STATE_DIR) and address (YTCACHE_LISTEN) the test's,
     the programs of this build tree (YTCACHE_BUILD_DIR), env added to its
@@ -508,12 +531,6 @@ class Demo:
 
     def origin(self):
         return "http://127.0.0.1:%d" % self.port
-
-    def http(self, method, path, headers=None, body=None, timeout=60):
-        return _http(self.port, method, path, headers, body, timeout)
-
-    def get(self, path, headers=None, **kw):
-        return self.http("GET", path, headers, **kw)
 
     def child(self, what):
         """pid of the demo's child running WHAT (a substring of its command
@@ -572,8 +589,6 @@ class Demo:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-
-    return out
 
 
 class Dom(html.parser.HTMLParser):
