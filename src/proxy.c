@@ -780,7 +780,10 @@ void proxy_handle(struct proxy *p, struct http_io *io)
         /* the pool: config keys and keys added with ytcachectl */
         util_copy(r->keyid, sizeof r->keyid, "pool");
     }
-    canon_cache_key(&r->canon, r->keyid, r->key);
+    if (canon_cache_key(&r->canon, r->keyid, r->key) < 0) {
+        yerr_set(e, 500, "internalError", "", "Out of memory.");
+        goto finish;
+    }
     r->ttl = conf_ttl_for(c, r->canon.resource, &r->canon, r->canon.client_ttl);
     {
         const char *bucket;
@@ -879,7 +882,10 @@ int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long du
         return PROXY_REFRESH_INVALID;
     }
     util_copy(r->keyid, sizeof r->keyid, "pool");
-    canon_cache_key(&r->canon, r->keyid, r->key);
+    if (canon_cache_key(&r->canon, r->keyid, r->key) < 0) {
+        util_copy(info->detail, sizeof info->detail, "out of memory");
+        return PROXY_REFRESH_FAILED;
+    }
     r->ttl = ttl > 0 ? ttl : conf_ttl_for(c, r->canon.resource, &r->canon, -1);
     const char *bucket;
     conf_cost_for(c, r->canon.resource, &bucket, &r->cost);
