@@ -33,7 +33,7 @@ static const char SQL_FAIL[] =
 
 int breaker_is_failure(enum up_class cls)
 {
-    return cls == UP_BACKEND || cls == UP_TIMEOUT || cls == UP_TRANSPORT || cls == UP_BAD_BODY;
+    return up_outcome(cls)->breaker_failure;
 }
 
 int breaker_allow(struct db *d, const struct conf *c, struct breaker_ticket *t, long *retry_after)
@@ -105,7 +105,7 @@ void breaker_record(struct db *d, const struct conf *c, const struct breaker_tic
     if (db_run(d, DBS_BR_FAIL, SQL_FAIL, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "breaker: %s", err);
     else if (t->probe || t->failures_seen + 1 >= c->breaker_failures)
-        log_burst(LOG_SLOT_UPSTREAM, 10, YLOG_WARN, "breaker open: upstream failing (%s)", upstream_class_name(cls));
+        log_burst(LOG_SLOT_UPSTREAM, 10, YLOG_WARN, "breaker open: upstream failing (%s)", up_outcome(cls)->name);
 }
 
 int breaker_read(struct db *d, int *state, long *failures, char *err, size_t errlen)

@@ -658,17 +658,19 @@ const char *canon_get(const struct canon *c, const char *name)
     return NULL;
 }
 
-void canon_cache_key(struct canon *c, const char *keyid, unsigned char out[32])
+int canon_cache_key(struct canon *c, const char *keyid, unsigned char out[32])
 {
     /* the buffer lives with the struct: no allocation per request */
     buf_t *b = &c->keybuf;
     buf_reset(b);
     if (buf_appends(b, c->resource) < 0 || buf_append(b, "\n", 1) < 0 || buf_appends(b, keyid) < 0 ||
         buf_append(b, "\n", 1) < 0 || buf_append(b, c->query.data ? c->query.data : "", c->query.len) < 0) {
+        /* no key rather than one every failed request would share */
         memset(out, 0, 32);
-        return;
+        return -1;
     }
     util_sha256(b->data, b->len, out);
+    return 0;
 }
 
 int canon_request_json(const struct canon *c, const char *keyid, buf_t *out)

@@ -35,8 +35,9 @@ int canon_parse(struct canon *c, const char *resource, const char *qs, struct ye
 
 const char *canon_get(const struct canon *c, const char *name);
 
-/* SHA-256 of resource, key identity and canonical query. */
-void canon_cache_key(struct canon *c, const char *keyid, unsigned char out[32]);
+/* SHA-256 of resource, key identity and canonical query. 0, or -1 out of
+ * memory (out is then zeroed and must not be used). */
+int canon_cache_key(struct canon *c, const char *keyid, unsigned char out[32]);
 
 /* {"endpoint":..,"key":..,"params":{..}} for the cache row. 0 / -1. */
 int canon_request_json(const struct canon *c, const char *keyid, buf_t *out);

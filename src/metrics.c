@@ -17,7 +17,6 @@
 
 static const char *const route_names[MR__COUNT] = { "api", "compat", "health", "metrics", "websub", "other" };
 static const char *const cache_names[MC__COUNT] = { "HIT", "MISS", "STALE", "BYPASS", "NONE" };
-#define UP_CLASSES (UP_NO_KEY + 1)
 static const double buckets[] = { 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 /* The reasons ytcache itself answers with; anything else counts as "other". */
@@ -42,7 +41,7 @@ struct shm {
     uint64_t magic;
     uint64_t size;
     uint64_t requests[MR__COUNT][MC__COUNT];
-    uint64_t upstream[UP_CLASSES];
+    uint64_t upstream[UP__COUNT];
     uint64_t latency_bucket[NBUCKETS];
     uint64_t latency_count;
     uint64_t latency_sum_us;
@@ -123,10 +122,11 @@ void metrics_request(enum metrics_route route, enum metrics_cache cache)
 
 void metrics_upstream(enum up_class cls, double seconds)
 {
-    if ((unsigned)cls < UP_CLASSES)
-        add(&m->upstream[cls], 1);
-    if (cls >= UP_NO_QUOTA)
-        return;     /* decided without a call: no latency */
+    if ((unsigned)cls >= UP__COUNT)
+        return;
+    add(&m->upstream[cls], 1);
+    if (up_outcome(cls)->decided)
+        return;     /* no call: no latency */
     for (size_t i = 0; i < NBUCKETS; i++)
         if (seconds <= buckets[i])
             add(&m->latency_bucket[i], 1);
@@ -271,8 +271,8 @@ int metrics_render(struct db *d, const struct conf *c, buf_t *b)
                         cache_names[j], (unsigned long long)get(&m->requests[i][j]));
     buf_appends(b, "# HELP ytcache_upstream_calls_total Upstream outcomes, including calls refused before "
                    "being made (no_quota, breaker_open, ...).\n# TYPE ytcache_upstream_calls_total counter\n");
-    for (int i = 0; i < (int)UP_CLASSES; i++)
-        buf_appendf(b, "ytcache_upstream_calls_total{class=\"%s\"} %llu\n", upstream_class_name((enum up_class)i),
+    for (int i = 0; i < (int)UP__COUNT; i++)
+        buf_appendf(b, "ytcache_upstream_calls_total{class=\"%s\"} %llu\n", up_outcome((enum up_class)i)->label,
                     (unsigned long long)get(&m->upstream[i]));
     buf_appends(b, "# HELP ytcache_upstream_duration_seconds Time of upstream calls.\n"
                    "# TYPE ytcache_upstream_duration_seconds histogram\n");

@@ -198,23 +198,18 @@ static int leaks_key(const struct conf *c, const char *used, const char *body, s
     return 0;
 }
 
-static int key_problem(enum up_class cls)
-{
-    return cls == UP_QUOTA || cls == UP_RATE_LIMIT || cls == UP_KEY_INVALID || cls == UP_KEY_BLOCKED;
-}
-
 /* One call with a given key; the access-style log line names the key by
  * its label, never by its value. */
 static void call_upstream(struct proxy *p, const char *key, const char *label)
 {
     struct req *r = &p->req;
     upstream_fetch(p->up, r->canon.resource, r->canon.query.data ? r->canon.query.data : "", key, &r->up);
-    if (r->up.cls != UP_TRANSPORT)
-        r->calls++;     /* charged by Google */
+    if (up_outcome(r->up.cls)->settle != UP_SETTLE_REFUND)
+        r->calls++;     /* reached Google, which charged it */
     metrics_upstream(r->up.cls, r->up.seconds);
     log_msg(YLOG_INFO, "upstream %s?%s status=%ld class=%s reason=%s time=%.3fs key=%s cost=%ld",
             r->canon.resource, r->canon.query.data ? r->canon.query.data : "", r->up.status,
-            upstream_class_name(r->up.cls), r->up.reason[0] ? r->up.reason : "-", r->up.seconds, label,
+            up_outcome(r->up.cls)->name, r->up.reason[0] ? r->up.reason : "-", r->up.seconds, label,
             r->cost);
     if (r->up.body.len && leaks_key(p->conf, r->upstream_key ? NULL : key, r->up.body.data, r->up.body.len)) {
         log_msg(YLOG_ERROR, "upstream answer for %s contained a server key; dropped", r->canon.resource);
@@ -223,6 +218,8 @@ static void call_upstream(struct proxy *p, const char *key, const char *label)
     }
 }
 
+/* retry_after: what the deciding module knows (the breaker's cool-down, the
+ * client's window), 0 for the outcome's own default. */
 static void decided(struct req *r, enum up_class cls, long retry_after)
 {
     metrics_upstream(cls, 0);
@@ -247,7 +244,7 @@ static void fetch_unaccounted(struct proxy *p)
         char label[32];
         snprintf(label, sizeof label, "config#%zu", slot + 1);
         call_upstream(p, c->keys[slot], label);
-        if (!key_problem(r->up.cls))
+        if (!up_outcome(r->up.cls)->key_problem)
             break;
     }
 }
@@ -297,13 +294,12 @@ static void fetch_pooled(struct proxy *p)
                     log_burst(LOG_SLOT_UPSTREAM, 60, YLOG_ERROR,
                               "all %lld keys of the pool are disabled: ytcachectl keys list shows why, "
                               "ytcachectl keys enable LABEL puts one back in use", nkeys);
-                decided(r, UP_NO_KEY, 300);
+                decided(r, UP_NO_KEY, 0);
                 return;
             }
             log_msg(YLOG_WARN, "no quota for %s (%s)", r->canon.resource,
                     qs == QUOTA_OVER_BUDGET ? "region budget spent" : "all keys exhausted");
-            decided(r, qs == QUOTA_OVER_BUDGET ? UP_OVER_BUDGET : UP_NO_QUOTA,
-                    util_secs_to_pacific_midnight(time(NULL)));
+            decided(r, qs == QUOTA_OVER_BUDGET ? UP_OVER_BUDGET : UP_NO_QUOTA, 0);
             return;
         }
         /* each key at most once per request (a rate-limited key stays in the pool) */
@@ -311,7 +307,7 @@ static void fetch_pooled(struct proxy *p)
         for (int i = 0; i < attempt; i++)
             again |= tried[i] == g.key_id;
         if (again) {
-            quota_settle(p->db, c, &g, UP_TRANSPORT, "not used");    /* hand the units back */
+            quota_release(p->db, &g);
             memset(g.secret, 0, sizeof g.secret);
             return;
         }
@@ -367,7 +363,7 @@ static void fetch(struct proxy *p, int db_ok)
 
 static long store_ttl(const struct proxy *p)
 {
-    return p->req.up.cls == UP_OK ? p->req.ttl : p->conf->negative_ttl;
+    return up_outcome(p->req.up.cls)->negative ? p->conf->negative_ttl : p->req.ttl;
 }
 
 static void store(struct proxy *p)
@@ -383,48 +379,19 @@ static void store(struct proxy *p)
     r->have_entry = 0;
 }
 
-#define UNTIL_MIDNIGHT (-1L)    /* Retry-After: seconds to the Pacific quota reset */
-
-/* What the client is told for each unusable outcome: status, reason,
- * message, and the Retry-After to use when the outcome brought none. */
-static const struct {
-    enum up_class cls;
-    int status;
-    const char *reason;
-    const char *message;
-    long retry_after;
-} upstream_errors[] = {
-    { UP_QUOTA, 503, "quotaExhausted", "The YouTube API quota is exhausted; try again after it resets.", UNTIL_MIDNIGHT },
-    { UP_NO_QUOTA, 503, "quotaExhausted", "The YouTube API quota is exhausted; try again after it resets.", UNTIL_MIDNIGHT },
-    { UP_OVER_BUDGET, 503, "budgetExhausted", "Today's quota budget for this region is spent.", UNTIL_MIDNIGHT },
-    { UP_BREAKER_OPEN, 503, "upstreamUnavailable", "YouTube is failing; not calling it for a while.", 1 },
-    { UP_CLIENT_LIMIT, 429, "clientQuotaExceeded", "This client has used its share of the API quota; slow down.", 1 },
-    { UP_NO_KEY, 503, "noApiKey", "No usable server API key: none is configured, or every key is disabled.", 300 },
-    { UP_DB_ERROR, 503, "databaseUnavailable", "The cache database is unavailable.", 1 },
-    { UP_RATE_LIMIT, 503, "rateLimited", "YouTube is rate limiting requests; try again shortly.", 60 },
-    { UP_KEY_INVALID, 503, "apiKeyRejected", "YouTube rejected the proxy's API key.", 300 },
-    { UP_KEY_BLOCKED, 503, "apiKeyRejected", "YouTube rejected the proxy's API key.", 300 },
-    { UP_TIMEOUT, 504, "upstreamTimeout", "YouTube did not answer in time.", 0 },
-    { UP_TRANSPORT, 502, "upstreamUnreachable", "YouTube could not be reached.", 0 },
-    { UP_BAD_BODY, 502, "upstreamError", "YouTube sent an answer that could not be used.", 0 },
-};
-
-/* Map an unusable upstream outcome to our own error. */
+/* Our own error for an unusable upstream outcome, from its descriptor. */
 static void upstream_error(struct proxy *p, struct yerr *e)
 {
     struct req *r = &p->req;
-    for (size_t i = 0; i < sizeof upstream_errors / sizeof upstream_errors[0]; i++) {
-        if (upstream_errors[i].cls != r->up.cls)
-            continue;
-        yerr_set(e, upstream_errors[i].status, upstream_errors[i].reason, "", "%s", upstream_errors[i].message);
-        long ra = upstream_errors[i].retry_after;
-        if (ra == UNTIL_MIDNIGHT)
-            e->retry_after = util_secs_to_pacific_midnight(time(NULL));
-        else if (ra > 0)
-            e->retry_after = r->retry_after > 0 ? r->retry_after : ra;
-        return;
-    }
-    yerr_set(e, 502, "upstreamError", "", "YouTube answered with HTTP %ld.", r->up.status);
+    const struct up_outcome *o = up_outcome(r->up.cls);
+    if (o->message_status)
+        yerr_set(e, o->status, o->reason, "", "%s %ld.", o->message, r->up.status);
+    else
+        yerr_set(e, o->status, o->reason, "", "%s", o->message);
+    if (o->retry == UP_RETRY_MIDNIGHT)
+        e->retry_after = util_secs_to_pacific_midnight(time(NULL));
+    else if (o->retry == UP_RETRY_SECONDS)
+        e->retry_after = r->retry_after > 0 ? r->retry_after : o->retry_after;
 }
 
 /* After a fetch: store what may be stored, answer the client. */
@@ -432,7 +399,8 @@ static void answer_fetched(struct proxy *p, int db_ok)
 {
     struct req *r = &p->req;
     const struct conf *c = p->conf;
-    if (upstream_cacheable(r->up.cls)) {
+    const struct up_outcome *o = up_outcome(r->up.cls);
+    if (o->cacheable) {
         if (db_ok)
             store(p);
         long ttl = store_ttl(p);
@@ -441,14 +409,13 @@ static void answer_fetched(struct proxy *p, int db_ok)
         return;
     }
     if (r->have_entry && -r->entry.left <= c->sie) {
-        log_msg(YLOG_INFO, "serving stale %s: upstream %s", r->canon.resource, upstream_class_name(r->up.cls));
+        log_msg(YLOG_INFO, "serving stale %s: upstream %s", r->canon.resource, o->name);
         send_body(p, (int)r->entry.status, "STALE", r->entry.age, 0, r->entry.etag,
                   r->entry.data, r->entry.len);
         return;
     }
     /* a caller's own key problem in passthrough mode is theirs to see */
-    if (r->upstream_key && (r->up.cls == UP_KEY_INVALID || r->up.cls == UP_KEY_BLOCKED ||
-                            r->up.cls == UP_QUOTA || r->up.cls == UP_RATE_LIMIT) && r->up.body.len) {
+    if (r->upstream_key && o->key_problem && r->up.body.len) {
         send_response(p, (int)r->up.status, "Cache-Control: no-store\r\nX-Cache: MISS\r\n",
                       r->up.body.data, r->up.body.len);
         return;
@@ -813,7 +780,10 @@ void proxy_handle(struct proxy *p, struct http_io *io)
         /* the pool: config keys and keys added with ytcachectl */
         util_copy(r->keyid, sizeof r->keyid, "pool");
     }
-    canon_cache_key(&r->canon, r->keyid, r->key);
+    if (canon_cache_key(&r->canon, r->keyid, r->key) < 0) {
+        yerr_set(e, 500, "internalError", "", "Out of memory.");
+        goto finish;
+    }
     r->ttl = conf_ttl_for(c, r->canon.resource, &r->canon, r->canon.client_ttl);
     {
         const char *bucket;
@@ -886,7 +856,7 @@ void proxy_after(struct proxy *p)
             r->refresher = 1;   /* done for every client: nobody's limit is charged */
             if (cache_lookup(p->db, r->key, &r->entry, err, sizeof err) == 1 && !fresh_enough(r)) {
                 fetch(p, 1);
-                if (upstream_cacheable(r->up.cls))
+                if (up_outcome(r->up.cls)->cacheable)
                     store(p);
             }
             cache_unlock(p->db, r->key, err, sizeof err);
@@ -912,7 +882,10 @@ int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long du
         return PROXY_REFRESH_INVALID;
     }
     util_copy(r->keyid, sizeof r->keyid, "pool");
-    canon_cache_key(&r->canon, r->keyid, r->key);
+    if (canon_cache_key(&r->canon, r->keyid, r->key) < 0) {
+        util_copy(info->detail, sizeof info->detail, "out of memory");
+        return PROXY_REFRESH_FAILED;
+    }
     r->ttl = ttl > 0 ? ttl : conf_ttl_for(c, r->canon.resource, &r->canon, -1);
     const char *bucket;
     conf_cost_for(c, r->canon.resource, &bucket, &r->cost);
@@ -938,21 +911,22 @@ int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long du
         return PROXY_REFRESH_BUSY;
     fetch(p, 1);
     int rc;
-    if (upstream_cacheable(r->up.cls)) {
+    const struct up_outcome *o = up_outcome(r->up.cls);
+    if (o->cacheable) {
         store(p);
         info->body = r->up.body.data;
         info->len = r->up.body.len;
         rc = PROXY_REFRESH_FETCHED;
-    } else if (r->up.cls == UP_NO_QUOTA || r->up.cls == UP_OVER_BUDGET || r->up.cls == UP_QUOTA) {
+    } else if (o->cause == UP_CAUSE_QUOTA) {
         rc = PROXY_REFRESH_NO_QUOTA;
-    } else if (r->up.cls == UP_DB_ERROR) {
+    } else if (o->cause == UP_CAUSE_DB) {
         rc = PROXY_REFRESH_DB_ERROR;
     } else {
         rc = PROXY_REFRESH_FAILED;
     }
     info->units = r->calls * r->cost;
     info->status = r->up.status;
-    util_copy(info->detail, sizeof info->detail, upstream_class_name(r->up.cls));
+    util_copy(info->detail, sizeof info->detail, o->name);
     cache_unlock(p->db, r->key, err, sizeof err);
     return rc;
 }

@@ -276,49 +276,56 @@ enum quota_status quota_reserve(struct db *d, const struct conf *c, const char *
     return got < 0 ? QUOTA_ERROR : QUOTA_EXHAUSTED;
 }
 
-int quota_settle(struct db *d, const struct conf *c, struct quota_grant *g, enum up_class cls,
-                 const char *reason)
+void quota_release(struct db *d, struct quota_grant *g)
 {
     char err[256];
     MYSQL_BIND p[5];
     struct sbind l1, l2;
     long long id = g->key_id, u = g->units;
+    db_bind_long(&p[0], &u);
+    db_bind_long(&p[1], &u);
+    db_bind_long(&p[2], &id);
+    bind_s(&p[3], g->bucket, &l1);
+    bind_s(&p[4], g->day, &l2);
+    if (db_run(d, DBS_Q_REFUND, SQL_REFUND, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "quota refund: %s", err);
+    if (g->region[0])
+        budget_refund(d, g);
+}
+
+int quota_settle(struct db *d, const struct conf *c, struct quota_grant *g, enum up_class cls,
+                 const char *reason)
+{
+    char err[256];
+    MYSQL_BIND p[3];
+    struct sbind l1, l2;
+    long long id = g->key_id;
+    const struct up_outcome *o = up_outcome(cls);
     (void)c;
-    switch (cls) {
-    case UP_TRANSPORT:
-        /* never reached Google: not charged */
-        db_bind_long(&p[0], &u);
-        db_bind_long(&p[1], &u);
-        db_bind_long(&p[2], &id);
-        bind_s(&p[3], g->bucket, &l1);
-        bind_s(&p[4], g->day, &l2);
-        if (db_run(d, DBS_Q_REFUND, SQL_REFUND, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
-            log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "quota refund: %s", err);
-        if (g->region[0])
-            budget_refund(d, g);
-        return 0;
-    case UP_QUOTA:
+    switch (o->settle) {
+    case UP_SETTLE_NONE:
+    case UP_SETTLE_CHARGE:
+        break;
+    case UP_SETTLE_REFUND:
+        quota_release(d, g);
+        break;
+    case UP_SETTLE_EXHAUST:
         db_bind_long(&p[0], &id);
         bind_s(&p[1], g->bucket, &l1);
         bind_s(&p[2], g->day, &l2);
         if (db_run(d, DBS_Q_EXHAUST, SQL_EXHAUST, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
             log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "marking key exhausted: %s", err);
         log_msg(YLOG_WARN, "key %s: bucket %s exhausted until Pacific midnight (%s)", g->label, g->bucket, reason);
-        return 1;
-    case UP_KEY_INVALID:
-    case UP_KEY_BLOCKED: {
+        break;
+    case UP_SETTLE_DISABLE: {
         char why[128];
-        snprintf(why, sizeof why, "%s: %s", cls == UP_KEY_INVALID ? "invalid key" : "key blocked", reason);
+        snprintf(why, sizeof why, "%s: %s", o->summary, reason);
         if (disable_key(d, g->key_id, g->label, why, err, sizeof err) < 0)
             log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "disabling key: %s", err);
-        return 1;
+        break;
     }
-    case UP_RATE_LIMIT:
-        /* a short-term rate limit on this key: another key may pass */
-        return 1;
-    default:
-        return 0;
     }
+    return o->key_problem;
 }
 
 static const char SQL_KEY_ADD[] =

@@ -41,12 +41,14 @@ enum quota_status quota_reserve(struct db *d, const struct conf *c, const char *
                                 const char *region, int refresher, struct quota_grant *g,
                                 char *err, size_t errlen);
 
-/* Settle a reservation from Google's answer: a call that never reached
- * Google is refunded; quotaExceeded marks the key's bucket exhausted for the
- * day; an invalid or blocked key is disabled. Returns 1 if another key
- * should be tried for the same request. */
+/* Settle a reservation from Google's answer, as the outcome's settle action
+ * says: a call that never reached Google is refunded; quotaExceeded marks the
+ * key's bucket exhausted for the day; an invalid or blocked key is disabled.
+ * Returns 1 (a key problem) if another key should be tried for the same request. */
 int quota_settle(struct db *d, const struct conf *c, struct quota_grant *g, enum up_class cls,
                  const char *reason);
+/* Hand a reservation back unused: the key's units and the region's budget. */
+void quota_release(struct db *d, struct quota_grant *g);
 
 /* Key administration (ytcachectl keys). 0 ok, -1 error, 1 no such label,
  * 2 (add) the label or key is already in the pool. */

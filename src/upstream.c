@@ -269,16 +269,88 @@ enum up_class upstream_classify(long status, const char *body, size_t len, char 
     return cls;
 }
 
-int upstream_cacheable(enum up_class cls)
-{
-    return cls == UP_OK || cls == UP_BAD_REQUEST || cls == UP_NOT_FOUND || cls == UP_FORBIDDEN;
-}
+#define QUOTA_MESSAGE "The YouTube API quota is exhausted; try again after it resets."
+#define KEY_MESSAGE "YouTube rejected the proxy's API key."
 
-const char *upstream_class_name(enum up_class cls)
+static const struct up_outcome up_outcomes[UP__COUNT] = {
+    [UP_OK] = { .name = "ok", .label = "ok", .summary = "ok",
+                .cacheable = 1, .settle = UP_SETTLE_CHARGE, .cause = UP_CAUSE_NONE, .status = 200 },
+    [UP_BAD_REQUEST] = { .name = "bad_request", .label = "bad_request", .summary = "bad request",
+                         .cacheable = 1, .negative = 1, .settle = UP_SETTLE_CHARGE, .cause = UP_CAUSE_REQUEST,
+                         .status = 400 },
+    [UP_NOT_FOUND] = { .name = "not_found", .label = "not_found", .summary = "not found",
+                       .cacheable = 1, .negative = 1, .settle = UP_SETTLE_CHARGE, .cause = UP_CAUSE_REQUEST,
+                       .status = 404 },
+    [UP_FORBIDDEN] = { .name = "forbidden", .label = "forbidden", .summary = "forbidden",
+                       .cacheable = 1, .negative = 1, .settle = UP_SETTLE_CHARGE, .cause = UP_CAUSE_REQUEST,
+                       .status = 403 },
+    [UP_QUOTA] = { .name = "quota", .label = "quota", .summary = "quota exceeded",
+                   .key_problem = 1, .settle = UP_SETTLE_EXHAUST, .cause = UP_CAUSE_QUOTA,
+                   .status = 503, .reason = "quotaExhausted", .message = QUOTA_MESSAGE, .retry = UP_RETRY_MIDNIGHT },
+    [UP_RATE_LIMIT] = { .name = "rate_limit", .label = "rate_limit", .summary = "rate limited",
+                        /* a short-term limit on this key: charged, and another key may pass */
+                        .key_problem = 1, .settle = UP_SETTLE_CHARGE, .cause = UP_CAUSE_KEY,
+                        .status = 503, .reason = "rateLimited",
+                        .message = "YouTube is rate limiting requests; try again shortly.",
+                        .retry = UP_RETRY_SECONDS, .retry_after = 60 },
+    [UP_KEY_INVALID] = { .name = "key_invalid", .label = "key_invalid", .summary = "invalid key",
+                         .key_problem = 1, .settle = UP_SETTLE_DISABLE, .cause = UP_CAUSE_KEY,
+                         .status = 503, .reason = "apiKeyRejected", .message = KEY_MESSAGE,
+                         .retry = UP_RETRY_SECONDS, .retry_after = 300 },
+    [UP_KEY_BLOCKED] = { .name = "key_blocked", .label = "key_blocked", .summary = "key blocked",
+                         .key_problem = 1, .settle = UP_SETTLE_DISABLE, .cause = UP_CAUSE_KEY,
+                         .status = 503, .reason = "apiKeyRejected", .message = KEY_MESSAGE,
+                         .retry = UP_RETRY_SECONDS, .retry_after = 300 },
+    [UP_BACKEND] = { .name = "backend", .label = "backend", .summary = "upstream error",
+                     .breaker_failure = 1, .settle = UP_SETTLE_CHARGE, .cause = UP_CAUSE_UPSTREAM,
+                     .status = 502, .reason = "upstreamError", .message = "YouTube answered with HTTP",
+                     .message_status = 1 },
+    [UP_TIMEOUT] = { .name = "timeout", .label = "timeout", .summary = "timeout",
+                     .breaker_failure = 1, .settle = UP_SETTLE_CHARGE, .cause = UP_CAUSE_UPSTREAM,
+                     .status = 504, .reason = "upstreamTimeout", .message = "YouTube did not answer in time." },
+    [UP_TRANSPORT] = { .name = "transport", .label = "transport", .summary = "unreachable",
+                       .breaker_failure = 1, .settle = UP_SETTLE_REFUND, .cause = UP_CAUSE_UPSTREAM,
+                       .status = 502, .reason = "upstreamUnreachable", .message = "YouTube could not be reached." },
+    [UP_BAD_BODY] = { .name = "bad_body", .label = "bad_body", .summary = "unusable answer",
+                      .breaker_failure = 1, .settle = UP_SETTLE_CHARGE, .cause = UP_CAUSE_UPSTREAM,
+                      .status = 502, .reason = "upstreamError",
+                      .message = "YouTube sent an answer that could not be used." },
+    [UP_NO_QUOTA] = { .name = "no_quota", .label = "no_quota", .summary = "all keys exhausted",
+                      .decided = 1, .settle = UP_SETTLE_NONE, .cause = UP_CAUSE_QUOTA,
+                      .status = 503, .reason = "quotaExhausted", .message = QUOTA_MESSAGE, .retry = UP_RETRY_MIDNIGHT },
+    [UP_OVER_BUDGET] = { .name = "over_budget", .label = "over_budget", .summary = "region budget spent",
+                         .decided = 1, .settle = UP_SETTLE_NONE, .cause = UP_CAUSE_QUOTA,
+                         .status = 503, .reason = "budgetExhausted",
+                         .message = "Today's quota budget for this region is spent.", .retry = UP_RETRY_MIDNIGHT },
+    [UP_BREAKER_OPEN] = { .name = "breaker_open", .label = "breaker_open", .summary = "breaker open",
+                          .decided = 1, .settle = UP_SETTLE_NONE, .cause = UP_CAUSE_UPSTREAM,
+                          .status = 503, .reason = "upstreamUnavailable",
+                          .message = "YouTube is failing; not calling it for a while.",
+                          .retry = UP_RETRY_SECONDS, .retry_after = 1 },
+    [UP_CLIENT_LIMIT] = { .name = "client_limit", .label = "client_limit", .summary = "client over its limit",
+                          .decided = 1, .settle = UP_SETTLE_NONE, .cause = UP_CAUSE_CLIENT,
+                          .status = 429, .reason = "clientQuotaExceeded",
+                          .message = "This client has used its share of the API quota; slow down.",
+                          .retry = UP_RETRY_SECONDS, .retry_after = 1 },
+    [UP_DB_ERROR] = { .name = "db_error", .label = "db_error", .summary = "quota accounting unavailable",
+                      .decided = 1, .settle = UP_SETTLE_NONE, .cause = UP_CAUSE_DB,
+                      .status = 503, .reason = "databaseUnavailable", .message = "The cache database is unavailable.",
+                      .retry = UP_RETRY_SECONDS, .retry_after = 1 },
+    [UP_NO_KEY] = { .name = "no_key", .label = "no_key", .summary = "no usable key",
+                    .decided = 1, .settle = UP_SETTLE_NONE, .cause = UP_CAUSE_KEY,
+                    .status = 503, .reason = "noApiKey",
+                    .message = "No usable server API key: none is configured, or every key is disabled.",
+                    .retry = UP_RETRY_SECONDS, .retry_after = 300 },
+};
+
+/* A value no table entry has: a failure of unknown kind, told as Google's status. */
+static const struct up_outcome up_unknown = {
+    .name = "unknown", .label = "unknown", .summary = "unknown outcome",
+    .settle = UP_SETTLE_CHARGE, .cause = UP_CAUSE_UPSTREAM,
+    .status = 502, .reason = "upstreamError", .message = "YouTube answered with HTTP", .message_status = 1,
+};
+
+const struct up_outcome *up_outcome(enum up_class cls)
 {
-    static const char *const names[] = { "ok", "bad_request", "not_found", "forbidden", "quota",
-                                         "rate_limit", "key_invalid", "key_blocked", "backend",
-                                         "timeout", "transport", "bad_body", "no_quota", "over_budget",
-                                         "breaker_open", "client_limit", "db_error", "no_key" };
-    return (unsigned)cls < sizeof names / sizeof names[0] ? names[cls] : "unknown";
+    return (unsigned)cls < UP__COUNT ? &up_outcomes[cls] : &up_unknown;
 }

@@ -27,7 +27,62 @@ enum up_class {
     UP_CLIENT_LIMIT,  /* this client spent its units for now */
     UP_DB_ERROR,      /* quota accounting unavailable */
     UP_NO_KEY,        /* the key pool is empty */
+    UP__COUNT
 };
+
+/* What the units reserved for a call become once its outcome is known
+ * (quota_settle does the work). */
+enum up_settle {
+    UP_SETTLE_NONE,       /* decided before a call: nothing was reserved */
+    UP_SETTLE_CHARGE,     /* Google counted the call: the units stay spent */
+    UP_SETTLE_REFUND,     /* never reached Google: the units go back */
+    UP_SETTLE_EXHAUST,    /* charged, and the key's bucket is full until the reset */
+    UP_SETTLE_DISABLE,    /* charged, and the key leaves the pool */
+};
+
+/* Why an outcome is not a usable answer, for callers that sort them (ytcache-refresh). */
+enum up_cause {
+    UP_CAUSE_NONE,        /* a usable answer */
+    UP_CAUSE_REQUEST,     /* Google's verdict on the request itself */
+    UP_CAUSE_QUOTA,       /* no quota left today: a key's bucket, every key's, or a region's budget */
+    UP_CAUSE_KEY,         /* a key rate limited or rejected, or no usable key */
+    UP_CAUSE_UPSTREAM,    /* Google failing or unreachable (or the breaker open because of it) */
+    UP_CAUSE_CLIENT,      /* the client's own limit */
+    UP_CAUSE_DB,          /* the quota accounting's database */
+};
+
+/* The Retry-After sent with an outcome's error. */
+enum up_retry {
+    UP_RETRY_NONE,        /* none */
+    UP_RETRY_MIDNIGHT,    /* seconds to the Pacific quota reset */
+    UP_RETRY_SECONDS,     /* what the deciding module knew, else retry_after */
+};
+
+/* Everything an outcome means, in one place: every module reads this rather
+ * than keeping its own list of classes. */
+struct up_outcome {
+    const char *name;         /* in logs and ytcache-refresh's detail */
+    const char *label;        /* class="..." of ytcache_upstream_calls_total */
+    const char *summary;      /* a few words for log lines and a disabled key's reason */
+    int cacheable;            /* stored, and served as Google sent it */
+    int negative;             /* stored for negative_ttl, not the resource's ttl */
+    int key_problem;          /* about the key used: the next key may do better */
+    int breaker_failure;      /* counts towards opening the breaker */
+    int decided;              /* decided without calling upstream: no latency, nothing reserved */
+    enum up_settle settle;
+    enum up_cause cause;
+    /* the client's answer; for a cacheable class, the status Google sends it with */
+    int status;
+    const char *reason;       /* error.errors[0].reason; NULL when Google's body is passed on */
+    const char *message;
+    int message_status;       /* the message goes on with Google's HTTP status: "... HTTP 500." */
+    enum up_retry retry;
+    long retry_after;         /* seconds, for UP_RETRY_SECONDS */
+};
+
+/* The descriptor of a class; an out-of-range value gets one for an unknown
+ * failure (never cacheable, 502). Never NULL. */
+const struct up_outcome *up_outcome(enum up_class cls);
 
 struct up_result {
     long status;               /* HTTP status from upstream, 0 if none */
@@ -47,8 +102,5 @@ void upstream_close(struct upstream **u);
 /* Classify a status and body as Google sends them. Pure, for unit tests. */
 enum up_class upstream_classify(long status, const char *body, size_t len, char *reason, size_t rlen,
                                 char *etag, size_t etaglen);
-/* 1 if answers of this class may be stored. */
-int upstream_cacheable(enum up_class cls);
-const char *upstream_class_name(enum up_class cls);
 
 #endif

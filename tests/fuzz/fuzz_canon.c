@@ -24,8 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (canon_parse(&c, res, qs, &e) == 0) {
         unsigned char key[32];
         buf_t json = { 0 };
-        canon_cache_key(&c, "pool", key);
-        if (canon_request_json(&c, "pool", &json) < 0)
+        if (canon_cache_key(&c, "pool", key) < 0 || canon_request_json(&c, "pool", &json) < 0)
             abort();
         buf_free(&json);
         /* the canonical form is a fixed point: parsing it again changes nothing */

@@ -24,7 +24,7 @@ static const char *canon_of(const char *res, const char *qs)
 static void key_of(const char *res, const char *qs, const char *keyid, unsigned char out[32])
 {
     ck_assert_int_eq(canon_parse(&c, res, qs, &e), 0);
-    canon_cache_key(&c, keyid, out);
+    ck_assert_int_eq(canon_cache_key(&c, keyid, out), 0);
 }
 
 START_TEST(sorted_and_normalised)
@@ -188,6 +188,46 @@ START_TEST(request_json)
 }
 END_TEST
 
+#ifdef YTC_WRAP_REALLOC
+/* Linked with -Wl,--wrap=realloc: the library's own realloc calls (buf_t's)
+ * come here, and fail while fail_realloc is set, as they would out of memory. */
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+static int fail_realloc;
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return fail_realloc ? NULL : __real_realloc(p, n);
+}
+
+/* Out of memory, the cache key is an error, not the all-zero key every such
+ * request would share (and look up and store under). */
+START_TEST(cache_key_out_of_memory)
+{
+    static const unsigned char zero[32];
+    unsigned char k[32], want[32];
+    buf_t b = { 0 };
+    fail_realloc = 1;
+    int seam = buf_appends(&b, "x");
+    fail_realloc = 0;
+    ck_assert_msg(seam == -1, "the realloc seam does not reach the library");
+    ck_assert_int_eq(canon_parse(&c, "videos", "part=snippet&id=dQw4w9WgXcQ", &e), 0);
+    ck_assert_uint_eq(c.keybuf.cap, 0);     /* hashing has to allocate */
+    memset(k, 0xaa, sizeof k);
+    fail_realloc = 1;
+    int rc = canon_cache_key(&c, "pool", k);
+    fail_realloc = 0;
+    ck_assert_int_eq(rc, -1);
+    ck_assert(memcmp(k, zero, sizeof k) == 0);
+    /* with memory again, the same struct makes the right key */
+    ck_assert_int_eq(canon_cache_key(&c, "pool", k), 0);
+    ck_assert(memcmp(k, zero, sizeof k) != 0);
+    key_of("videos", "id=dQw4w9WgXcQ&part=snippet", "pool", want);
+    ck_assert(memcmp(k, want, sizeof k) == 0);
+}
+END_TEST
+#endif
+
 int main(void)
 {
     Suite *s = suite_create("canon");
@@ -197,6 +237,9 @@ int main(void)
     tcase_add_test(t, duplicates);
     tcase_add_test(t, dropped_params);
     tcase_add_test(t, meaningful_differences);
+#ifdef YTC_WRAP_REALLOC
+    tcase_add_test(t, cache_key_out_of_memory);
+#endif
     tcase_add_test(t, encoding);
     tcase_add_loop_test(t, rejections, 0, sizeof bad / sizeof bad[0]);
     tcase_add_loop_test(t, acceptances, 0, sizeof good / sizeof good[0]);

@@ -101,11 +101,11 @@ static int literal_status(const char *p)
 }
 
 /* Every status written by a literal in src/ (errors, WebSub answers, direct
- * sends, the upstream error table) is one of those checked above: a new
+ * sends, the upstream outcome table's .status) is one of those checked above: a new
  * status without its phrase fails here. */
 START_TEST(sources)
 {
-    static const char *const calls[] = { "yerr_set(", "answer(", "send_response(", "send_typed(", "{ UP_" };
+    static const char *const calls[] = { "yerr_set(", "answer(", "send_response(", "send_typed(", ".status = " };
     const char *srcdir = getenv("YTC_SRCDIR");
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/src", srcdir ? srcdir : ".");

@@ -1,4 +1,4 @@
-/* Unit tests: classification of Google's answers, from the bodies in tests/data. */
+/* Unit tests: classification of Google's answers (from the bodies in tests/data) and the outcome table. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +32,8 @@ START_TEST(cases_file)
         char *body = slurp(file, &len);
         char got_reason[64], etag[128];
         enum up_class got = upstream_classify(status, body, len, got_reason, sizeof got_reason, etag, sizeof etag);
-        ck_assert_msg(strcmp(upstream_class_name(got), cls) == 0, "%s (%ld): class %s, want %s",
-                      file, status, upstream_class_name(got), cls);
+        ck_assert_msg(strcmp(up_outcome(got)->name, cls) == 0, "%s (%ld): class %s, want %s",
+                      file, status, up_outcome(got)->name, cls);
         if (strcmp(reason, "-") != 0)
             ck_assert_msg(strcmp(got_reason, reason) == 0, "%s: reason %s, want %s", file, got_reason, reason);
         n++;
@@ -50,14 +50,14 @@ START_TEST(etag_and_cacheability)
     char reason[64], etag[128];
     ck_assert_int_eq(upstream_classify(200, body, len, reason, sizeof reason, etag, sizeof etag), UP_OK);
     ck_assert_str_eq(etag, "XI7nbFXulYBIpL0ayR_gDh3eu1k");
-    ck_assert(upstream_cacheable(UP_OK));
-    ck_assert(upstream_cacheable(UP_NOT_FOUND));
-    ck_assert(upstream_cacheable(UP_BAD_REQUEST));
-    ck_assert(!upstream_cacheable(UP_QUOTA));
-    ck_assert(!upstream_cacheable(UP_KEY_INVALID));
-    ck_assert(!upstream_cacheable(UP_BACKEND));
-    ck_assert(!upstream_cacheable(UP_TIMEOUT));
-    ck_assert(!upstream_cacheable(UP_BAD_BODY));
+    ck_assert(up_outcome(UP_OK)->cacheable);
+    ck_assert(up_outcome(UP_NOT_FOUND)->cacheable);
+    ck_assert(up_outcome(UP_BAD_REQUEST)->cacheable);
+    ck_assert(!up_outcome(UP_QUOTA)->cacheable);
+    ck_assert(!up_outcome(UP_KEY_INVALID)->cacheable);
+    ck_assert(!up_outcome(UP_BACKEND)->cacheable);
+    ck_assert(!up_outcome(UP_TIMEOUT)->cacheable);
+    ck_assert(!up_outcome(UP_BAD_BODY)->cacheable);
     /* trailing garbage and a bare array are not one JSON object */
     ck_assert_int_eq(upstream_classify(200, "{} x", 4, reason, sizeof reason, etag, sizeof etag), UP_BAD_BODY);
     ck_assert_int_eq(upstream_classify(200, "[1]", 3, reason, sizeof reason, etag, sizeof etag), UP_BAD_BODY);
@@ -69,12 +69,115 @@ START_TEST(etag_and_cacheability)
 }
 END_TEST
 
+static int nonempty(const char *s)
+{
+    return s && *s;
+}
+
+/* Every class has an entry, and no entry contradicts itself or another:
+ * the modules that read the table rely on these. */
+START_TEST(outcome_table)
+{
+    for (int i = 0; i < UP__COUNT; i++) {
+        const struct up_outcome *o = up_outcome((enum up_class)i);
+        ck_assert_msg(nonempty(o->name), "class %d has no entry", i);
+        const char *n = o->name;
+        ck_assert_msg(nonempty(o->label) && strspn(o->label, "abcdefghijklmnopqrstuvwxyz_") == strlen(o->label),
+                      "%s: metrics label \"%s\"", n, o->label ? o->label : "(null)");
+        ck_assert_msg(nonempty(o->summary), "%s: no summary", n);
+        for (int j = 0; j < i; j++) {
+            const struct up_outcome *q = up_outcome((enum up_class)j);
+            ck_assert_msg(strcmp(q->name, o->name) != 0, "name %s used twice", n);
+            ck_assert_msg(strcmp(q->label, o->label) != 0, "label %s used twice", o->label);
+        }
+        /* decided before any call: nothing to store, reserve, or blame on Google */
+        if (o->decided) {
+            ck_assert_msg(!o->cacheable, "%s: decided without a call, but cacheable", n);
+            ck_assert_msg(!o->breaker_failure, "%s: decided without a call, but a breaker failure", n);
+            ck_assert_msg(!o->key_problem, "%s: decided without a call, but a key problem", n);
+        }
+        ck_assert_msg((o->settle == UP_SETTLE_NONE) == !!o->decided,
+                      "%s: settles nothing exactly when decided without a call", n);
+        /* an answer about the key, or a failure, is never stored */
+        ck_assert_msg(!(o->key_problem && o->cacheable), "%s: a key problem, but cacheable", n);
+        ck_assert_msg(!(o->key_problem && o->breaker_failure), "%s: a key problem and a breaker failure", n);
+        ck_assert_msg(!(o->breaker_failure && o->cacheable), "%s: a breaker failure, but cacheable", n);
+        ck_assert_msg(!o->negative || o->cacheable, "%s: negative-cacheable, but not cacheable", n);
+        /* what the units become */
+        if (o->cacheable)
+            ck_assert_msg(o->settle == UP_SETTLE_CHARGE, "%s: cacheable, so Google charged it", n);
+        if (o->settle == UP_SETTLE_EXHAUST)
+            ck_assert_msg(o->key_problem && o->cause == UP_CAUSE_QUOTA, "%s: exhausts a key: a quota key problem", n);
+        if (o->settle == UP_SETTLE_DISABLE)
+            ck_assert_msg(o->key_problem && o->cause == UP_CAUSE_KEY, "%s: disables a key: a key problem", n);
+        if (o->settle == UP_SETTLE_REFUND)
+            ck_assert_msg(o->breaker_failure, "%s: refunded (never reached Google): a breaker failure", n);
+        if (o->key_problem)
+            ck_assert_msg(o->cause == UP_CAUSE_QUOTA || o->cause == UP_CAUSE_KEY, "%s: a key problem's cause", n);
+        if (o->breaker_failure)
+            ck_assert_msg(o->cause == UP_CAUSE_UPSTREAM, "%s: a breaker failure is upstream's", n);
+        ck_assert_msg((o->cause == UP_CAUSE_NONE) == (o->cacheable && !o->negative), "%s: cause none: usable", n);
+        ck_assert_msg((o->cause == UP_CAUSE_REQUEST) == !!o->negative, "%s: cause request: negative", n);
+        /* the client's answer */
+        if (o->cacheable) {
+            /* Google's status and body go on as they came */
+            ck_assert_msg(o->status >= 200 && o->status < 500, "%s: status %d", n, o->status);
+            ck_assert_msg((o->status >= 400) == !!o->negative, "%s: negative exactly when an error status", n);
+            ck_assert_msg(o->reason == NULL && o->message == NULL && o->retry == UP_RETRY_NONE,
+                          "%s: cacheable, so no error of ours", n);
+        } else {
+            ck_assert_msg(o->status >= 400 && o->status <= 599, "%s: error status %d", n, o->status);
+            ck_assert_msg(nonempty(o->reason) && strspn(o->reason, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
+                          strlen(o->reason), "%s: error reason", n);
+            ck_assert_msg(nonempty(o->message), "%s: error message", n);
+            if (!o->message_status)
+                ck_assert_msg(o->message[strlen(o->message) - 1] == '.', "%s: a message is a sentence", n);
+        }
+        ck_assert_msg(!o->message_status || !o->decided, "%s: no HTTP status to tell without a call", n);
+        ck_assert_msg((o->retry == UP_RETRY_SECONDS) == (o->retry_after > 0), "%s: retry_after %ld", n,
+                      o->retry_after);
+        /* out of quota is out until the daily reset */
+        ck_assert_msg((o->retry == UP_RETRY_MIDNIGHT) == (o->cause == UP_CAUSE_QUOTA), "%s: retry at midnight", n);
+    }
+    const struct up_outcome *ok = up_outcome(UP_OK);
+    ck_assert_str_eq(ok->name, "ok");
+    ck_assert(ok->cacheable && !ok->negative && !ok->decided);
+    ck_assert_int_eq(ok->status, 200);
+    /* a value past the table gets the unknown failure, never NULL */
+    const struct up_outcome *unk = up_outcome(UP__COUNT);
+    ck_assert_str_eq(unk->name, "unknown");
+    ck_assert(!unk->cacheable && !unk->key_problem && !unk->decided);
+    ck_assert_int_eq(unk->status, 502);
+    ck_assert_str_eq(unk->reason, "upstreamError");
+}
+END_TEST
+
+/* A cacheable class's status is the one classification gives it for. */
+START_TEST(outcome_status_matches_classify)
+{
+    static const char body[] = "{\"error\":{\"code\":1,\"errors\":[{\"reason\":\"someReason\"}]}}";
+    char reason[64], etag[128];
+    int seen = 0;
+    for (int i = 0; i < UP__COUNT; i++) {
+        const struct up_outcome *o = up_outcome((enum up_class)i);
+        if (!o->cacheable)
+            continue;
+        enum up_class got = upstream_classify(o->status, body, sizeof body - 1, reason, sizeof reason, etag, sizeof etag);
+        ck_assert_msg(got == (enum up_class)i, "HTTP %d: %s, table says %s", o->status, up_outcome(got)->name, o->name);
+        seen++;
+    }
+    ck_assert_int_eq(seen, 4);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("upstream");
     TCase *t = tcase_create("classify");
     tcase_add_test(t, cases_file);
     tcase_add_test(t, etag_and_cacheability);
+    tcase_add_test(t, outcome_table);
+    tcase_add_test(t, outcome_status_matches_classify);
     suite_add_tcase(s, t);
     return tap_run(s);
 }
