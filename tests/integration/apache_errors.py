@@ -5,9 +5,9 @@ apache.py): apache/ytcache-fcgid.conf, apache/ytcache-proxy-fcgi.conf and
 apache/htaccess-cgi.example as a site's .htaccess.
 
 Hostile or broken requests that Apache answers itself (a 100 KB query
-string, a request line too long, malformed or oversized header fields,
-TRACE, ytcache not running, crashing, hung or missing) must come back
-with their status, "Content-Type: application/json; charset=UTF-8",
+string, a request line too long, malformed or oversized header fields, a
+client that stalls in its header, TRACE, ytcache not running, crashing,
+hung or missing) must come back with their status, "Content-Type: application/json; charset=UTF-8",
 "Cache-Control: no-store" and a body {"error":{"code":STATUS,...,
 "errors":[{"domain":"apache","reason":...}]}} that names no server or
 version.  What cannot be covered is checked only for what it is: an
@@ -63,16 +63,18 @@ def install(path, src=None, text=None):
 CRASHER = "#!/bin/sh\nkill -SEGV $$\n"
 
 
-def raw(srv, data, timeout=30):
+def raw(srv, data, timeout=30, finish=True):
     """Send raw request bytes, return a yth.Response (status None if no
     status line came back). Apache may answer and close before a long
-    request is all sent: what it answered is still read."""
+    request is all sent: what it answered is still read. finish=False
+    keeps the connection open for writing (a client that stalls)."""
     sk = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
     out = b""
     try:
         try:
             sk.sendall(data)
-            sk.shutdown(socket.SHUT_WR)
+            if finish:
+                sk.shutdown(socket.SHUT_WR)
         except OSError:
             pass
         while True:
@@ -166,6 +168,11 @@ def hostile(srv, label, prefix="", early=True):
         r = raw(srv, b"GET " + m.encode() + b"videos HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
                 b"b" * 10000 + b"\r\n\r\n")
         apache_error(r, 400, "%s: header field over LimitRequestFieldSize" % label)
+        # the test's RequestReadTimeout header=1 (mod_reqtimeout): a client
+        # that stops half way through its header fields
+        r = raw(srv, b"GET " + m.encode() + b"videos HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1",
+                finish=False)
+        apache_error(r, 408, "%s: request header not finished in time" % label)
     # %2F in the path is refused (AllowEncodedSlashes Off) before Apache
     # maps the URL: the server's own 404 page, not JSON (see the files)
     r = srv.get(m + "..%2F..%2Fetc%2Fpasswd")
@@ -183,6 +190,10 @@ def hostile(srv, label, prefix="", early=True):
                     "%s: unknown method" % label)
 
 
+# The server's own request read timeout (mod_reqtimeout, on by default on
+# Debian), short so that a stalled client gets its 408 at once.
+SLOW = "\nRequestReadTimeout header=1 body=10\n"
+
 # ---------------------------------------------------------------- mod_fcgid
 libdir = ytdeploy.mkdir(os.path.join(tmp, "fcgid-lib"))
 fcgi = install(os.path.join(libdir, "ytcache.fcgi"))
@@ -191,7 +202,7 @@ install(os.path.join(crashdir, "ytcache.fcgi"), text=CRASHER)
 fcgid_conf = private_config(os.path.join(ytdeploy.mkdir(os.path.join(tmp, "etc")), "ytcache.conf"))
 subs = [("FcgidInitialEnv YTCACHE_CONFIG /etc/ytcache/ytcache.conf", "FcgidInitialEnv YTCACHE_CONFIG " + fcgid_conf)]
 body = ytdeploy.render("apache/ytcache-fcgid.conf", subs + [("/usr/local/lib/ytcache", libdir)])
-ap = ytdeploy.Apache(tmp, "apache-fcgid-errors", body, modules=["fcgid"])
+ap = ytdeploy.Apache(tmp, "apache-fcgid-errors", body + SLOW, modules=["fcgid", "reqtimeout"])
 s.db.sql("DELETE FROM cache")
 fake.reset()
 miss_then_hit(ap, "mod_fcgid", yth.vid("apErrFcgid"))
@@ -212,7 +223,7 @@ port = yth.free_port()
 lis = yth.Listen(tmp, conf, workers=2, addr="127.0.0.1:%d" % port, name="ytcache-listen-errors")
 body = ytdeploy.render("apache/ytcache-proxy-fcgi.conf",
                        [('"fcgi://127.0.0.1:9000/youtube/v3/"', '"fcgi://127.0.0.1:%d/youtube/v3/"' % port)])
-ap = ytdeploy.Apache(tmp, "apache-proxy-fcgi-errors", body, modules=["proxy", "proxy_fcgi"])
+ap = ytdeploy.Apache(tmp, "apache-proxy-fcgi-errors", body + SLOW, modules=["proxy", "proxy_fcgi", "reqtimeout"])
 s.db.sql("DELETE FROM cache")
 fake.reset()
 miss_then_hit(ap, "mod_proxy_fcgi", yth.vid("apErrProxy"))
