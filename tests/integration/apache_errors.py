@@ -7,10 +7,10 @@ apache/htaccess-cgi.example as a site's .htaccess.
 Hostile or broken requests that Apache answers itself (a 100 KB query
 string, a request line too long, malformed or oversized header fields, a
 client that stalls in its header, TRACE, ytcache not running, crashing,
-hung or missing) must come back with their status, "Content-Type: application/json; charset=UTF-8",
-"Cache-Control: no-store" and a body {"error":{"code":STATUS,...,
-"errors":[{"domain":"apache","reason":...}]}} that names no server or
-version.  What cannot be covered is checked only for what it is: an
+hung or missing) must come back with their status, "Content-Type:
+application/json; charset=UTF-8", "Cache-Control: no-store" and a body
+{"error":{"code":STATUS,...,"errors":[{"domain":"apache","reason":...}]}}
+that names no server or version.  What cannot be covered is checked only for what it is: an
 encoded "../" path is refused (Apache's own 404, before any per-URL
 configuration), an unknown method gets ytcache's own JSON 405, and a
 .htaccess cannot reach errors made before it is read (no early-error or
