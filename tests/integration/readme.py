@@ -758,7 +758,7 @@ RUN = {
 
 diag("%d command lines in README.md (%d distinct)" % (len(COMMANDS), len(set(c[1] for c in COMMANDS))))
 ok(len(COMMANDS) > 30, "README.md's commands extracted (%d)" % len(COMMANDS))
-unknown, done, n_run, n_listed = [], set(), 0, 0
+unknown, done, n_run, n_listed, n_cmds = [], set(), 0, 0, 0
 for lineno, cmd, heredoc, where in COMMANDS:
     if cmd in done:
         continue
@@ -771,6 +771,7 @@ for lineno, cmd, heredoc, where in COMMANDS:
     if not all(c in RUN for c in concrete):
         unknown.append("README.md:%d: %s" % (lineno, cmd))
         continue
+    n_cmds += 1
     for c in concrete:
         done.add(c)
         n_run += 1
@@ -784,8 +785,8 @@ stale = sorted(set(list(LISTED) + list(EXPAND) +
                    [c for c in RUN if not any(c in v for v in EXPAND.values())]) - done)
 is_(stale, [], "every command of the tables is still in README.md (else remove it from the table)")
 is_([c for c, reason in LISTED.items() if not reason.strip()], [], "every listed command has a reason")
-diag("%d distinct commands: %d run (%d runs), %d listed with a reason, %d unknown"
-     % (len(done), len(done) - n_listed - len(unknown), n_run, n_listed, len(unknown)))
+diag("%d distinct commands in README.md: %d run (as %d command lines), %d listed with a reason, %d unknown"
+     % (n_cmds + n_listed + len(unknown), n_cmds, n_run, n_listed, len(unknown)))
 
 # ================================================================== the README's statements
 
@@ -796,7 +797,7 @@ diag("%d distinct commands: %d run (%d runs), %d listed with a reason, %d unknow
 para = re.search(r"Exit status: 0 ok.*?\n\n", README_TEXT, re.S)
 ok(para and "2 database error" in norm(para.group(0)) and "3 WebSub hub error" in norm(para.group(0)),
    "README: the exit statuses of ytcachectl are stated")
-is_(ctl_rc("keys", "add", "spare-9", input=SPARE["spare-2"] + "\n").returncode, 2,
+is_(ctl_rc("keys", "add", "spare-9", input=KEYS[0] + "\n").returncode, 2,
     "exit 2: a key already in the pool (under another label)")
 is_(ctl_rc("keys", "enable", "no-such-label").returncode, 1, "exit 1: an unknown key label")
 is_(ctl_rc("keys", "add", "bad label!", input="AIzaREADME-other\n").returncode, 1, "exit 1: an invalid key label")
@@ -821,6 +822,45 @@ ok(r.returncode == 1 and readme_res and all(x in r.stderr for x in readme_res),
    % len(readme_res)) or diag(r.stderr)
 code_res = re.findall(r"\b[a-zA-Z0-9]+\b", r.stderr.split("one of:", 1)[-1])
 is_(sorted(code_res), sorted(readme_res), "the README's list of resources is ytcache's")
+
+# Configuration: a missing file you named is an error; YTCACHE_DB_*
+# override the file
+is_(ctl_rc("check-config", conf=os.path.join(tmp, "no-such.conf")).returncode, 1,
+    "--config naming a missing file: an error (exit 1)")
+r = subprocess.run([yth.YTCACHECTL, "--config", S["conf"], "stats"], capture_output=True, text=True, timeout=60,
+                   env=dict(os.environ, YTCACHE_DB_SOCKET=os.path.join(tmp, "no-such.sock")))
+is_(r.returncode, 2, "YTCACHE_DB_SOCKET overrides the file's socket (stats: database error, exit 2)")
+
+r = subprocess.run([yth.YTCACHECTL, "check-config"], capture_output=True, text=True, timeout=60,
+                   env=dict(os.environ, YTCACHE_CONFIG=os.path.join(tmp, "no-such.conf")))
+is_(r.returncode, 1, "YTCACHE_CONFIG naming a missing file: an error too (exit 1)")
+
+# the shared-hosting .htaccess: what the README says it uses is in the file
+para = README_TEXT.split("The `.htaccess` uses", 1)[-1].split("\n\n", 1)[0]
+htaccess = [x.strip() for x in yth.read_file(os.path.join(yth.SRCDIR, "apache", "htaccess-cgi.example"))
+            .decode().split("\n")]
+said = [norm(x) for x in re.findall(r"`([^`]+)`", para)
+        if re.match(r"#?(Options|AddHandler|SetEnv|RewriteRule|RewriteBase) ", norm(x))]
+cmp_ok(len(said), ">=", 5, "README: the .htaccess directives are named (%d)" % len(said))
+is_([x for x in said if x not in htaccess and not x.startswith("RewriteBase /~USER/")], [],
+    "every .htaccess line the README quotes is in apache/htaccess-cgi.example")
+
+# ytcache-refresh: prints nothing on success (warnings and errors only)
+c0 = fake.calls()
+r = subprocess.run([YTCACHE_REFRESH, "--config", S["conf"]], capture_output=True, text=True, timeout=60)
+is_((r.returncode, r.stdout + r.stderr), (0, ""), "ytcache-refresh: exit 0, prints nothing on success")
+cmp_ok(fake.calls() - c0, ">=", 9, "... having fetched the trending lists of the 9 default regions")
+
+# the demo's variables: the README's table is scripts/demo's
+demo_src = yth.read_file(ytdeploy.DEMO).decode()
+table = re.findall(r"(?m)^\| `([A-Z_]+)` \| ([^|]+) \|", README_TEXT.split("## Why", 1)[0])
+ok(len(table) >= 6, "README: the demo's variables table (%d rows)" % len(table))
+is_([v for v, _ in table if "${%s:-" % v not in demo_src], [], "every variable of the table is read by scripts/demo")
+for v, default in table:
+    m = re.match(r"`([^`]+)`$", default.strip())
+    if m:
+        ok("${%s:-%s}" % (v, m.group(1)) in demo_src, "%s: default %s, as scripts/demo has it" % (v, m.group(1)))
+like(demo.output(), re.escape(S["origin"] + "/"), "the demo's banner shows the page's address")
 
 # /health: the README's example answer, literally (but the version)
 m = re.search(r"`(\{\"status\":\"ok\".*?\})`", README_TEXT)
