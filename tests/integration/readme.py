@@ -591,6 +591,11 @@ def run_listen(label, cmd, heredoc):
     ok(up, "`%s`: listens, with 4 worker processes (%d)" % (label, len(p.children())))
     out = fcgi_get(sock, "/youtube/v3/health")
     like(out.decode("utf-8", "replace"), r'\{"status":"ok"', "`%s`: answers FastCGI (health)" % label)
+    victim = p.children()[0] if p.children() else None
+    if victim:
+        os.kill(victim, 9)
+    ok(victim and yth.wait_for(lambda: len(p.children()) == 4 and victim not in p.children(), 10),
+       "`%s`: the parent restarts a worker that exits" % label)
     kids = p.children()
     t0 = time.monotonic()
     p.p.send_signal(15)
@@ -851,11 +856,28 @@ r = subprocess.run([YTCACHE_REFRESH, "--config", S["conf"]], capture_output=True
 is_((r.returncode, r.stdout + r.stderr), (0, ""), "ytcache-refresh: exit 0, prints nothing on success")
 cmp_ok(fake.calls() - c0, ">=", 9, "... having fetched the trending lists of the 9 default regions")
 
+# ytcache-refresh: exit 3 for a pool whose keys are all disabled, the
+# message says so, and `ytcachectl keys enable LABEL` fixes it
+labels = re.findall(r"(?m)^(\S+)\s+\S+\s+[0-9a-f]{16}\s+\S+\s+active\b", ctl_rc("keys", "list").stdout)
+ok(labels and all(ctl_rc("keys", "disable", x).returncode == 0 for x in labels),
+   "every key of the pool disabled (%s)" % " ".join(labels))
+demo.sql("DELETE FROM cache")
+r = subprocess.run([YTCACHE_REFRESH, "--config", S["conf"]], capture_output=True, text=True, timeout=60)
+ok(r.returncode == 3 and re.search(r"all \d+ keys of the pool are disabled: .*ytcachectl keys enable LABEL",
+                                   r.stderr), "ytcache-refresh with every key disabled: exit 3, says so (%d %r)"
+   % (r.returncode, r.stderr.strip()[-200:]))
+ok(ctl_rc("keys", "enable", labels[0]).returncode == 0 if labels else False, "ytcachectl keys enable LABEL")
+r = subprocess.run([YTCACHE_REFRESH, "--config", S["conf"]], capture_output=True, text=True, timeout=60)
+is_(r.returncode, 0, "... and ytcache-refresh succeeds again") or diag(r.stderr)
+for x in labels[1:]:
+    ctl_rc("keys", "enable", x)
+
 # the demo's variables: the README's table is scripts/demo's
 demo_src = yth.read_file(ytdeploy.DEMO).decode()
 table = re.findall(r"(?m)^\| `([A-Z_]+)` \| ([^|]+) \|", README_TEXT.split("## Why", 1)[0])
 ok(len(table) >= 6, "README: the demo's variables table (%d rows)" % len(table))
-is_([v for v, _ in table if "${%s:-" % v not in demo_src], [], "every variable of the table is read by scripts/demo")
+is_([v for v, _ in table if not re.search(r"\$\{?%s\b" % v, demo_src)], [],
+    "every variable of the table is read by scripts/demo")
 for v, default in table:
     m = re.match(r"`([^`]+)`$", default.strip())
     if m:
@@ -874,6 +896,15 @@ if readme_health:
     readme_health["version"] = S.get("version")
 is_(h, readme_health, "/ytcache/health answers what the README shows (version = ytcache --version's)")
 is_(get("/youtube/v3/health").json(), h, "/youtube/v3/health: the same")
+
+# without a database: 503, {"status":"unavailable",...}
+r = subprocess.run([yth.YTCACHE], capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                   env=dict(os.environ, YTCACHE_CONFIG=S["conf"], YTCACHE_DB_SOCKET=os.path.join(tmp, "no-such.sock"),
+                            GATEWAY_INTERFACE="CGI/1.1", REQUEST_METHOD="GET", PATH_INFO="/youtube/v3/health",
+                            QUERY_STRING="", REMOTE_ADDR="127.0.0.1"))
+head, _, body = r.stdout.partition(b"\r\n\r\n") if b"\r\n\r\n" in r.stdout else r.stdout.partition(b"\n\n")
+ok(re.search(rb"(?m)^Status: 503", head) and (json.loads(body or b"{}").get("status") == "unavailable"),
+   "/health without a database: 503, status unavailable (%r)" % r.stdout[:200])
 
 # /metrics: the scrape job's metrics_path through the shipped nginx file,
 # every metric the README names, 403 to an address not in metrics_allow
@@ -903,6 +934,40 @@ is_((a.status, a.xcache, b.status, b.xcache), (200, "MISS", 200, "HIT"), "the pa
 is_(fake.calls() - c0, 1, "... one upstream call")
 ok(b.body == a.body and a.header("content-type") == CT, "... the same JSON bytes")
 is_(a.header("cache-control"), "public, max-age=21600", "Cache-Control: public, max-age=N (search: 6 hours)")
+# HTTP interface: Anything else 404 JSON; a signed-in request
+# oauthNotSupported; If-None-Match with the ETag 304; OPTIONS 204;
+# another method 405 with Allow
+
+
+def reason(r):
+    return (((r.json() or {}).get("error") or {}).get("errors") or [{}])[0].get("reason")
+
+
+def http(method, path, headers=None):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", S["port"], timeout=30)
+    try:
+        c.request(method, path, headers=headers or {})
+        r = c.getresponse()
+        return yth.Response(r.status, r.reason, r.getheaders(), r.read())
+    finally:
+        c.close()
+
+
+r = get("/youtube/v3/nosuchresource?part=id")
+is_((r.status, r.header("content-type"), reason(r)), (404, CT, "notFound"), "an unknown resource: 404 JSON notFound")
+r = get("/youtube/v3/videos?part=snippet&myRating=like")
+is_((r.status, reason(r)), (400, "oauthNotSupported"), "a request that needs a signed-in user: oauthNotSupported")
+etag = a.header("etag")
+r = get(path, headers={"If-None-Match": etag or '"x"'})
+is_((bool(etag), r.status), (True, 304), "If-None-Match with the ETag: 304")
+r = http("OPTIONS", path, {"Origin": S["origin"], "Access-Control-Request-Method": "GET"})
+is_(r.status, 204, "OPTIONS: 204")
+r = http("DELETE", path)
+is_((r.status, r.header("allow")), (405, "GET, HEAD, OPTIONS"), "DELETE: 405 with Allow: GET, HEAD, OPTIONS")
+r = http("HEAD", path)
+ok(r.status == 200 and r.body == b"" and r.header("x-cache") in ("HIT", "MISS", "STALE"), "HEAD: headers only")
+
 # the canonical key: part=snippet,id&id=b,a and id=a,b&part=id,snippet are one entry
 va, vb = yth.vid("readmeA"), yth.vid("readmeB")
 c0 = fake.calls()
