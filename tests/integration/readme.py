@@ -872,6 +872,16 @@ is_(r.returncode, 0, "... and ytcache-refresh succeeds again") or diag(r.stderr)
 for x in labels[1:]:
     ctl_rc("keys", "enable", x)
 
+# the files the README links to or names exist
+import glob  # noqa: E402
+named = set(re.findall(r"\]\(([^)#:]+)\)", README_TEXT)) | set(re.findall(
+    r"`((?:tests|contrib|nginx|apache|www|bench|src|sql|man|doc|scripts)/[^` ]+)`", README_TEXT))
+cmp_ok(len(named), ">=", 30, "README: files named (%d)" % len(named))
+is_(sorted(x for x in named if not glob.glob(os.path.join(yth.SRCDIR, x))), [],
+    "every file the README links to or names is in the source tree")
+ok("`run/nginx/ytcache.conf`" in README_TEXT and os.path.isfile(os.path.join(demo.state, "nginx", "ytcache.conf")),
+   "the demo's rendered nginx file is where the README says (run/ = its state directory)")
+
 # the demo's variables: the README's table is scripts/demo's
 demo_src = yth.read_file(ytdeploy.DEMO).decode()
 table = re.findall(r"(?m)^\| `([A-Z_]+)` \| ([^|]+) \|", README_TEXT.split("## Why", 1)[0])
@@ -978,6 +988,15 @@ is_((a.xcache, b.xcache, fake.calls() - c0), ("MISS", "HIT", 1), "the README's t
 cron = next((body for lg, _, body in BLOCKS if lg == "" and any("ytcache-refresh" in x for x in body)), [])
 crontab = yth.read_file(os.path.join(yth.SRCDIR, "contrib", "crontab.example")).decode()
 ok(cron and all(x in crontab.split("\n") for x in cron), "the README's crontab line is contrib/crontab.example's")
+
+# Security: keys are not written to logs (the demo's logs, its terminal,
+# and the output of every command run above)
+secrets = KEYS + tuple(SPARE.values())
+logs = [os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(demo.state, "log")) for f in fs]
+texts = [yth.read_file(f).decode("utf-8", "replace") for f in logs] + [demo.output()] + \
+    [yth.read_file(os.path.join(tmp, "logs", "commands.log")).decode("utf-8", "replace")]
+cmp_ok(len(logs), ">=", 3, "the demo's logs (%d files)" % len(logs))
+is_([k for k in secrets if any(k in t for t in texts)], [], "no server key in any log or command output")
 
 demo.stop()
 yth.done_testing()
