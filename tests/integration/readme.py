@@ -26,8 +26,13 @@ The demo runs in keys mode (YOUTUBE_API_KEYS) against a yth.FakeUpstream
 (YTCACHE_UPSTREAM), with the README's [websub] fragment (callback through
 the demo's nginx, hub = tests/fake_hub.py) as YTCACHE_EXTRA_CONFIG; the
 README's `YTCACHE_EXTRA_CONFIG=/tmp/try.conf scripts/demo` starts a second
-one.  Afterwards the README's statements about exit statuses, /health,
-/metrics, X-Cache and the canonical key are checked on the same demo."""
+one.  Afterwards, on the same demo, what the README states about output:
+ytcachectl's and ytcache-refresh's exit statuses and messages, the
+configuration file's errors and overrides, /health (literally the README's
+example), /metrics (every metric named, metrics_allow), the HTTP interface
+(X-Cache MISS then HIT with one upstream call, the error shape, 304, 405,
+the canonical key), the files it names, the demo's variables, and that no
+server key reaches a log."""
 
 import json
 import os
@@ -373,10 +378,10 @@ class FakeHub:
                 if r.get("hub.mode") == mode and r.get("hub.topic", "").endswith("channel_id=" + channel)]
 
 
-def start_demo(name, env):
+def start_demo(name, env, port=None):
     """scripts/demo as the README runs it, in keys mode against the fake
     upstream; the port is chosen first so the configuration can name it."""
-    port = yth.free_port()
+    port = port or yth.free_port()
     e = {"YOUTUBE_API_KEYS": ",".join(KEYS), "YTCACHE_UPSTREAM": fake.base_url,
          "YTCACHE_LISTEN": "127.0.0.1:%d" % port}
     e.update(env)
@@ -407,13 +412,7 @@ demo_port = yth.free_port()
 S.update(origin="http://127.0.0.1:%d" % demo_port, port=demo_port)
 extra = ytdeploy.write(os.path.join(tmp, "websub.conf"),
                        subst(websub_ini or "") + "hub = %s\n" % hub.url, 0o600)
-demo = ytdeploy.Demo(tmp, "demo", env={"YOUTUBE_API_KEYS": ",".join(KEYS), "YTCACHE_UPSTREAM": fake.base_url,
-                                      "YTCACHE_LISTEN": "127.0.0.1:%d" % demo_port,
-                                      "YTCACHE_EXTRA_CONFIG": extra}, wait=False)
-demo.port = demo_port
-demos.append(demo)
-if not yth.wait_for(lambda: "Press Ctrl-C" in demo.output() or not demo.proc.alive(), 120):
-    yth.bail("scripts/demo did not come up:\n%s" % demo.output()[-3000:])
+demo = start_demo("demo", {"YTCACHE_EXTRA_CONFIG": extra}, port=demo_port)
 S.update(conf=os.path.join(demo.state, "ytcache.conf"), dbsock=os.path.join(demo.state, "mysql.sock"))
 ok(demo.up(), "the demo runs (keys mode, YTCACHE_UPSTREAM = the test's fake, the README's [websub])")
 
@@ -977,6 +976,24 @@ r = http("DELETE", path)
 is_((r.status, r.header("allow")), (405, "GET, HEAD, OPTIONS"), "DELETE: 405 with Allow: GET, HEAD, OPTIONS")
 r = http("HEAD", path)
 ok(r.status == 200 and r.body == b"" and r.header("x-cache") in ("HIT", "MISS", "STALE"), "HEAD: headers only")
+
+# Errors: Google's shape, as the README's example
+m = re.search(r"```json\n(.*?)\n```", README_TEXT, re.S)
+shape = json.loads(m.group(1)) if m else {}
+r = get("/youtube/v3/videos?part=nonsense&id=" + yth.vid("readmeErr"))
+e = r.json() or {}
+
+
+def keys_of(x):
+    return sorted(x.keys()) if isinstance(x, dict) else None
+
+
+ok(shape.get("error"), "README: an error in Google's shape is shown")
+is_((r.status, keys_of(e), keys_of(e.get("error")), keys_of((e.get("error", {}).get("errors") or [{}])[0])),
+    (400, keys_of(shape), keys_of(shape.get("error")), keys_of((shape.get("error", {}).get("errors") or [{}])[0])),
+    "a bad part: 400 with the README's error shape (error.code, message, errors[])")
+is_(((e.get("error", {}).get("errors") or [{}])[0].get("domain"), reason(r), r.header("cache-control")),
+    ("ytcache", "invalidParameter", "no-store"), "... domain ytcache, invalidParameter, Cache-Control: no-store")
 
 # the canonical key: part=snippet,id&id=b,a and id=a,b&part=id,snippet are one entry
 va, vb = yth.vid("readmeA"), yth.vid("readmeB")
