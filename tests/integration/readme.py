@@ -382,14 +382,19 @@ def start_demo(name, env, port=None):
     """scripts/demo as the README runs it, in keys mode against the fake
     upstream; the port is chosen first so the configuration can name it."""
     port = port or yth.free_port()
+    # TMPDIR: mariadb-install-db's bootstrap otherwise keeps its temporary
+    # tables in /tmp, where two at once (make -j check) can trip over each
+    # other ("Unknown table 'mysql.tmp_user_sys'")
     e = {"YOUTUBE_API_KEYS": ",".join(KEYS), "YTCACHE_UPSTREAM": fake.base_url,
-         "YTCACHE_LISTEN": "127.0.0.1:%d" % port}
+         "YTCACHE_LISTEN": "127.0.0.1:%d" % port, "TMPDIR": ytdeploy.mkdir(os.path.join(tmp, name + "-tmp"))}
     e.update(env)
     d = ytdeploy.Demo(tmp, name, env=e, wait=False)
     d.port = port
     demos.append(d)
     if not yth.wait_for(lambda: "Press Ctrl-C" in d.output() or not d.proc.alive(), 120):
         yth.bail("scripts/demo (%s) did not come up:\n%s" % (name, d.output()[-3000:]))
+    if not d.up():
+        diag("scripts/demo (%s) stopped:\n%s" % (name, d.output()[-3000:]))
     return d
 
 
