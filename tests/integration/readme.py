@@ -451,6 +451,8 @@ def expect(rc=0, out=None, err=None, then=None):
 
 def run_demo_plain(label, cmd, heredoc):
     ok(demo.up(), "`%s`: the demo runs (here with keys: the fake upstream)" % label)
+    master = demo.child("src/ytcache ")
+    is_(len(yth.child_pids(master)) if master else None, 4, "`%s`: ytcache as a FastCGI server with 4 workers" % label)
     r = get("/")
     ok(r.status == 200 and (r.header("content-type") or "").startswith("text/html"),
        "`%s`: open %s/ : the page (%d %s)" % (label, S["origin"], r.status, r.header("content-type")))
@@ -834,6 +836,9 @@ is_(sorted(code_res), sorted(readme_res), "the README's list of resources is ytc
 
 # Configuration: a missing file you named is an error; YTCACHE_DB_*
 # override the file
+r = subprocess.run([yth.YTCACHECTL, "--config", S["conf"], "check-config"], capture_output=True, timeout=60,
+                   env=dict(os.environ, YTCACHE_CONFIG=os.path.join(tmp, "no-such.conf")))
+is_(r.returncode, 0, "--config comes before $YTCACHE_CONFIG")
 is_(ctl_rc("check-config", conf=os.path.join(tmp, "no-such.conf")).returncode, 1,
     "--config naming a missing file: an error (exit 1)")
 r = subprocess.run([yth.YTCACHECTL, "--config", S["conf"], "stats"], capture_output=True, text=True, timeout=60,
@@ -999,6 +1004,17 @@ is_((r.status, keys_of(e), keys_of(e.get("error")), keys_of((e.get("error", {}).
     "a bad part: 400 with the README's error shape (error.code, message, errors[])")
 is_(((e.get("error", {}).get("errors") or [{}])[0].get("domain"), reason(r), r.header("cache-control")),
     ("ytcache", "invalidParameter", "no-store"), "... domain ytcache, invalidParameter, Cache-Control: no-store")
+
+# nginx: a page's burst passes (20 a second per address, burst 100,
+# nodelay); a client sending hundreds at once gets JSON 429s, Retry-After: 1
+got = yth.concurrent(lambda i: get(path, src="127.5.5.5"), 200)
+statuses = [getattr(g, "status", repr(g)) for g in got]
+too_many = [g for g in got if getattr(g, "status", None) == 429]
+ok(statuses.count(200) >= 100 and too_many and statuses.count(200) + len(too_many) == 200,
+   "200 at once from one address: the burst of 100 passes, the rest 429 (%d 200s, %d 429s)"
+   % (statuses.count(200), len(too_many)))
+ok(too_many and all(g.header("content-type") == CT and reason(g) and g.header("retry-after") == "1"
+                    for g in too_many), "... JSON 429s with Retry-After: 1")
 
 # the canonical key: part=snippet,id&id=b,a and id=a,b&part=id,snippet are one entry
 va, vb = yth.vid("readmeA"), yth.vid("readmeB")
