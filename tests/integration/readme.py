@@ -87,7 +87,7 @@ LISTED = {
     "apt-get install build-essential autoconf automake libtool pkg-config libfcgi-dev libcurl4-openssl-dev "
     "libjson-c-dev default-libmysqlclient-dev libssl-dev libexpat1-dev": "installs packages",
     "apt-get install check mariadb-server mariadb-client nginx fcgiwrap spawn-fcgi python3 curl "
-    "python3-prometheus-client clang libclang-rt-14-dev apache2 libapache2-mod-fcgid chromium systemd":
+    "python3-prometheus-client clang libclang-rt-14-dev apache2 libapache2-mod-fcgid chromium systemd wrk valgrind":
         "installs packages",
     "./configure && make && make install": "installs into / (make install DESTDIR=... is run below)",
     "autoreconf -fi": "regenerates this tree's build system (done before the build this test runs on)",
@@ -880,6 +880,22 @@ r = subprocess.run([YTCACHE_REFRESH, "--config", S["conf"]], capture_output=True
 is_(r.returncode, 0, "... and ytcache-refresh succeeds again") or diag(r.stderr)
 for x in labels[1:]:
     ctl_rc("keys", "enable", x)
+
+# the packages: the README's two apt-get lines are what scripts/check
+# installs, and hold what scripts/demo needs
+readme_pkgs = set(w for c in LISTED if c.startswith("apt-get install ") and c in done for w in c.split()[2:])
+
+
+def bash_array(path, name):
+    m = re.search(r"(?ms)^\s*%s=\((.*?)\)" % name, yth.read_file(os.path.join(yth.SRCDIR, path)).decode())
+    return set(m.group(1).split()) if m else set()
+
+
+check_pkgs, demo_pkgs = bash_array("scripts/check", "packages"), bash_array("scripts/demo", "PACKAGES")
+ok(check_pkgs and demo_pkgs, "scripts/check's and scripts/demo's package lists (%d, %d)" % (len(check_pkgs), len(demo_pkgs)))
+is_((sorted(readme_pkgs - check_pkgs), sorted(check_pkgs - readme_pkgs)), ([], []),
+    "the README's apt-get lines install what scripts/check does")
+is_(sorted(demo_pkgs - readme_pkgs), [], "... and every package scripts/demo needs")
 
 # the files the README links to or names exist
 import glob  # noqa: E402
