@@ -133,9 +133,11 @@ EXPAND = {
         "ytcachectl keys disable LABEL", "ytcachectl keys enable LABEL", "ytcachectl keys remove LABEL"],
 }
 
-# What the README's paths, addresses and placeholders are on the demo:
-# (README text, the demo's), applied in this order to every command run
-# (and its heredoc).  Values are filled in once the demo runs.
+# What the README's paths, addresses, programs and placeholders are on the
+# demo: (README text, the demo's), applied in this order to every command
+# run, its heredoc, and the README's ini blocks used (the minimal file, the
+# [websub] fragment).  {names} are filled in once the demo runs; a regular
+# expression matches a program at the start of a simple command.
 S = {}
 SUBS = [
     ("/etc/ytcache/ytcache.conf", "{conf}"),                 # the demo's configuration file
@@ -159,27 +161,26 @@ SUBS = [
     ("DATABASE ytcache ", "DATABASE readme "),
     ("'ytcache'@'localhost'", "'readme'@'localhost'"),
     ("ON ytcache.*", "ON readme.*"),
+    # the minimal file: the database and account that SQL creates
+    ("socket = /run/mysqld/mysqld.sock", "socket = {dbsock}"),
+    ("user = ytcache", "user = readme"),
+    ("name = ytcache", "name = readme"),
+    # the installed programs: the build's
+    (re.compile(r"(?m)(^|&& |\|\| |; |\| |-- )ytcachectl(?= |$)"), "{ytcachectl}"),
+    (re.compile(r"(?m)(^|&& |\|\| |; |\| |-- )ytcache-refresh(?= |$)"), "{ytcache_refresh}"),
+    (re.compile(r"(?m)(^|&& |\|\| |; |\| |-- )ytcache(?= |$)"), "{ytcache}"),
 ]
-# ... and, at the start of a simple command, the build's programs for the
-# installed ones:
-PROGRAMS = {"ytcachectl": yth.YTCACHECTL, "ytcache-refresh": YTCACHE_REFRESH, "ytcache": yth.YTCACHE}
-
-# The README's minimal configuration file, for the `readme` database and
-# account its SQL creates on the demo's MariaDB.
-MINIMAL_SUBS = [("socket = /run/mysqld/mysqld.sock", "socket = {dbsock}"),
-                ("user = ytcache", "user = readme"), ("name = ytcache", "name = readme")]
 
 
-def subst(text, subs=SUBS):
-    for old, new in subs:
-        if old in text:
+def subst(text, commands=True):
+    """text with SUBS applied (commands=False: not the programs, for SQL)."""
+    for old, new in SUBS:
+        if isinstance(old, re.Pattern):
+            if commands:
+                text = old.sub(lambda m: m.group(1) + new.format(**S), text)
+        elif old in text:
             text = text.replace(old, new.format(**S))
     return text
-
-
-def programs(cmd):
-    return re.sub(r"(^|&& |\|\| |; |\| |-- )(ytcachectl|ytcache-refresh|ytcache)(?= |$)",
-                  lambda m: m.group(1) + PROGRAMS[m.group(2)], cmd)
 
 
 # ================================================================== extraction
@@ -408,7 +409,8 @@ def ctl_rc(*args, conf=None, input=None):
 
 fake = yth.FakeUpstream(tmp, keys=KEYS + tuple(SPARE.values()))
 hub = FakeHub()
-S.update(tmp=tmp, builddir=yth.BUILDDIR, me=ME, keys=",".join(KEYS), port9000=yth.free_port())
+S.update(tmp=tmp, builddir=yth.BUILDDIR, me=ME, keys=",".join(KEYS), port9000=yth.free_port(),
+         ytcachectl=yth.YTCACHECTL, ytcache_refresh=YTCACHE_REFRESH, ytcache=yth.YTCACHE)
 
 websub_ini = block_with("ini", "callback =")
 ok(websub_ini and "[websub]" in websub_ini, "README: the [websub] callback fragment is there")
@@ -502,7 +504,7 @@ def run_heredoc(label, cmd, heredoc):
     is_(r.returncode, 0, "`%s` with its SQL: exit status 0" % label) or diag(r.stdout + r.stderr)
     minimal = block_with("ini", "[database]")
     ok(minimal and "password = change-me" in minimal, "README: the minimal file uses the SQL's password")
-    path = ytdeploy.write(os.path.join(tmp, "minimal.conf"), subst(minimal or "", MINIMAL_SUBS), 0o600)
+    path = ytdeploy.write(os.path.join(tmp, "minimal.conf"), subst(minimal or ""), 0o600)
     m = ctl_rc("migrate", conf=path)
     is_(m.returncode, 0, "the README's minimal file and the account its SQL made: `ytcachectl migrate` "
         "creates the tables") or diag(m.stdout + m.stderr)
@@ -785,11 +787,11 @@ for lineno, cmd, heredoc, where in COMMANDS:
     for c in concrete:
         done.add(c)
         n_run += 1
-        run_cmd = programs(subst(c))
+        run_cmd = subst(c)
         diag("README.md:%d: %s`%s`%s" % (lineno, "" if c == cmd else "(%s) " % cmd, run_cmd,
                                           " (with its heredoc)" if heredoc else ""))
         try:
-            RUN[c](c, run_cmd, subst(heredoc) if heredoc else None)
+            RUN[c](c, run_cmd, subst(heredoc, commands=False) if heredoc else None)
         except yth.TestTimeout:
             raise
         except Exception as e:      # one broken command must not hide the others'
