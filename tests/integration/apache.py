@@ -165,7 +165,7 @@ def user_site(name, subs):
     install_binary(os.path.join(pub, "ytcache.cgi"))
     ytdeploy.write(os.path.join(pub, ".htaccess"), ytdeploy.render(
         "apache/htaccess-cgi.example",
-        [("SetEnv YTCACHE_CONFIG /home/USER/ytcache.conf", "SetEnv YTCACHE_CONFIG " + cfg)] + subs))
+        [("SetEnv YTCACHE_CONFIG /home/USER/ytcache/etc/ytcache.conf", "SetEnv YTCACHE_CONFIG " + cfg)] + subs))
     ytdeploy.write(os.path.join(pub, "stray.conf"), "[database]\npassword = leaked\n")
     return pub
 

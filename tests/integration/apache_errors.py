@@ -274,7 +274,7 @@ cfg = private_config(os.path.join(site, "ytcache.conf"))
 install(os.path.join(pub, "ytcache.cgi"))
 ytdeploy.write(os.path.join(pub, ".htaccess"), ytdeploy.render(
     "apache/htaccess-cgi.example",
-    [("SetEnv YTCACHE_CONFIG /home/USER/ytcache.conf", "SetEnv YTCACHE_CONFIG " + cfg)]))
+    [("SetEnv YTCACHE_CONFIG /home/USER/ytcache/etc/ytcache.conf", "SetEnv YTCACHE_CONFIG " + cfg)]))
 body = "\n".join([
     '<Directory "%s">' % pub,
     "    AllowOverride Options=ExecCGI FileInfo AuthConfig",
