@@ -87,18 +87,13 @@ def raw(srv, data, timeout=30, finish=True):
             out += b
     finally:
         sk.close()
-    m = re.match(rb"HTTP/1\.[01] (\d{3}) ?([^\r\n]*)\r\n", out)
-    if not m:
-        return yth.Response(None, "no status line", [], out)
-    head, _, body = out.partition(b"\r\n\r\n")
-    hl = []
-    for line in head.split(b"\r\n")[1:]:
-        if b":" in line:
-            k, v = line.split(b":", 1)
-            hl.append((k.decode("latin-1").strip(), v.decode("latin-1").strip()))
-    if (dict((k.lower(), v) for k, v in hl).get("transfer-encoding") or "").lower() == "chunked":
+    r = yth.parse_raw_response(out)
+    if r.status is None:
+        return r
+    body = r.body
+    if (dict((k.lower(), v) for k, v in r.header_list).get("transfer-encoding") or "").lower() == "chunked":
         body = dechunk(body)
-    return yth.Response(int(m.group(1)), m.group(2).decode("latin-1"), hl, body)
+    return yth.Response(r.status, r.reason, r.header_list, body)
 
 
 def dechunk(b):

@@ -53,17 +53,8 @@ def raw(port, data, timeout=30, src="127.0.0.1"):
             chunks.append(b)
     finally:
         c.close()
-    out = b"".join(chunks)
-    head, _, body = out.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", lines[0] if lines else b"")
-    if not m:
-        return None
-    hl = []
-    for line in lines[1:]:
-        k, _, v = line.partition(b":")
-        hl.append((k.decode("latin-1").strip(), v.decode("latin-1").strip()))
-    return yth.Response(int(m.group(1)), "", hl, body)
+    r = yth.parse_raw_response(b"".join(chunks))
+    return r if r.status is not None else None
 
 
 def request(method, path, headers=(), body=b""):

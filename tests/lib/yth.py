@@ -1243,6 +1243,21 @@ LAUNCHERS = {"spawn-fcgi": SpawnFcgi, "listen": Listen, "fcgiwrap": Fcgiwrap}
 
 # ------------------------------------------------------------------ CGI, run directly
 
+def parse_raw_response(out):
+    """The bytes a server sent on a connection (head and body) as a
+    Response; status None ("no status line") when it is not HTTP."""
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ?([^\r\n]*)\r\n", out)
+    if not m:
+        return Response(None, "no status line", [], out)
+    head, _, body = out.partition(b"\r\n\r\n")
+    hl = []
+    for line in head.split(b"\r\n")[1:]:
+        if b":" in line:
+            k, v = line.split(b":", 1)
+            hl.append((k.decode("latin-1").strip(), v.decode("latin-1").strip()))
+    return Response(int(m.group(1)), m.group(2).decode("latin-1"), hl, body)
+
+
 class Response:
     def __init__(self, status, reason, header_list, body, elapsed=0.0):
         self.status = status
@@ -1504,17 +1519,7 @@ class Nginx:
             s.close()
 
     def raw_response(self, data, timeout=30):
-        out = self.raw(data, timeout)
-        m = re.match(rb"HTTP/1\.[01] (\d{3}) ?([^\r\n]*)\r\n", out)
-        if not m:
-            return Response(None, "no status line", [], out)
-        head, _, body = out.partition(b"\r\n\r\n")
-        hl = []
-        for line in head.split(b"\r\n")[1:]:
-            if b":" in line:
-                k, v = line.split(b":", 1)
-                hl.append((k.decode("latin-1").strip(), v.decode("latin-1").strip()))
-        return Response(int(m.group(1)), m.group(2).decode("latin-1"), hl, body)
+        return parse_raw_response(self.raw(data, timeout))
 
 
 # ------------------------------------------------------------------ the whole stack
