@@ -65,7 +65,7 @@ static void send_typed(struct answer *a, int status, const char *ctype, const ch
         http_write(a->io, body, len);
 }
 
-void answer_send(struct answer *a, int status, const char *extra_headers, const char *body, size_t len)
+static void send_response(struct answer *a, int status, const char *extra_headers, const char *body, size_t len)
 {
     send_typed(a, status, "application/json; charset=UTF-8", extra_headers, body, len);
 }
@@ -81,10 +81,10 @@ void answer_error(struct answer *a, const struct yerr *e)
         snprintf(extra + n, sizeof extra - (size_t)n, "Allow: %s\r\n", a->allow ? a->allow : "GET, HEAD, OPTIONS");
     if (http_error_json(a->scratch, e) < 0) {
         static const char fallback[] = "{\"error\":{\"code\":500,\"message\":\"Out of memory.\"}}";
-        answer_send(a, 500, extra, fallback, sizeof fallback - 1);
+        send_response(a, 500, extra, fallback, sizeof fallback - 1);
         return;
     }
-    answer_send(a, e->status, extra, a->scratch->data, a->scratch->len);
+    send_response(a, e->status, extra, a->scratch->data, a->scratch->len);
 }
 
 void answer_body(struct answer *a, int status, const char *xcache, long age, long max_age, const char *etag,
@@ -121,10 +121,15 @@ void answer_body(struct answer *a, int status, const char *xcache, long age, lon
     const char *extra = room ? x->data : "";
     const char *inm = http_env(a->io, "HTTP_IF_NONE_MATCH");
     if (status == 200 && etag && *etag && http_etag_match(inm, etag)) {
-        answer_send(a, 304, extra, NULL, 0);
+        send_response(a, 304, extra, NULL, 0);
         return;
     }
-    answer_send(a, status, extra, body, len);
+    send_response(a, status, extra, body, len);
+}
+
+void answer_passthrough(struct answer *a, int status, const char *body, size_t len)
+{
+    send_response(a, status, "Cache-Control: no-store\r\nX-Cache: MISS\r\n", body, len);
 }
 
 int answer_cache_result(const struct answer *a)
@@ -158,7 +163,7 @@ void answer_preflight(struct answer *a)
                  "Access-Control-Allow-Headers: If-None-Match, Content-Type\r\n"
                  "Access-Control-Max-Age: 86400\r\n");
     }
-    answer_send(a, 204, extra, NULL, 0);
+    send_response(a, 204, extra, NULL, 0);
 }
 
 void answer_health(struct answer *a, struct db *d)
@@ -174,7 +179,7 @@ void answer_health(struct answer *a, struct db *d)
     if (schema < 0) {
         buf_appendf(b, "{\"status\":\"unavailable\",\"version\":\"%s\",\"database\":{\"ok\":false}}",
                     PACKAGE_VERSION);
-        answer_send(a, 503, "Cache-Control: no-store\r\nRetry-After: 1\r\n", b->data, b->len);
+        send_response(a, 503, "Cache-Control: no-store\r\nRetry-After: 1\r\n", b->data, b->len);
         return;
     }
     int current = schema >= migrate_latest();
@@ -182,7 +187,7 @@ void answer_health(struct answer *a, struct db *d)
                    "\"schema_current\":%s},\"breaker\":{\"state\":\"%s\",\"failures\":%ld}}",
                 current && breaker_ok && state == 0 ? "ok" : "degraded", PACKAGE_VERSION, schema, current ? "true" : "false",
                 breaker_ok && state >= 0 && state <= 2 ? states[state] : "unknown", failures);
-    answer_send(a, 200, "Cache-Control: no-store\r\n", b->data, b->len);
+    send_response(a, 200, "Cache-Control: no-store\r\n", b->data, b->len);
 }
 
 void answer_metrics(struct answer *a, struct db *d)

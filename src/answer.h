@@ -27,14 +27,15 @@ struct answer {
     const char *xcache;          /* out: cache result sent, for metrics; NULL if none */
 };
 
-/* A JSON response: head and (unless HEAD / 304 / 204) body, in one go. */
-void answer_send(struct answer *a, int status, const char *extra_headers, const char *body, size_t len);
 /* Google's error shape, never cached. */
 void answer_error(struct answer *a, const struct yerr *e);
 /* A cached or fetched body. xcache: HIT, MISS, STALE, BYPASS; a matching
  * If-None-Match gets 304. */
 void answer_body(struct answer *a, int status, const char *xcache, long age, long max_age, const char *etag,
                  const char *body, size_t len);
+/* Google's answer passed on as it came, never cached: a passthrough
+ * caller's own key problem is theirs to see. */
+void answer_passthrough(struct answer *a, int status, const char *body, size_t len);
 /* Our own error for an unusable upstream outcome, from its descriptor;
  * retry_after: what the deciding module knew, 0 for the outcome's default. */
 void answer_outcome_error(struct yerr *e, const struct up_result *up, long retry_after);

@@ -110,23 +110,15 @@ static struct req *reset_req(struct proxy *p, struct http_io *io)
 
 /* ---- the cache ------------------------------------------------------------ */
 
-static int fresh_enough(const struct req *r)
+/* A client ttl= asks for at most that age, like max-age in a request; -1 if none. */
+static long max_age(const struct req *r)
 {
-    if (r->entry.left <= 0)
-        return 0;
-    /* a client ttl= asks for at most that age, like max-age in a request */
-    if (r->canon.client_ttl >= 0 && r->entry.age >= r->v.ttl)
-        return 0;
-    return 1;
+    return r->canon.client_ttl >= 0 ? r->v.ttl : -1;
 }
 
-/* The row for the key into r->entry: hot memory first (hot_lookup). */
-static int lookup(struct proxy *p, char *err, size_t errlen)
+static int fresh_enough(const struct req *r)
 {
-    struct req *r = p->req;
-    /* a client ttl= asks for at most that age: see fresh_enough */
-    long max_age = r->canon.client_ttl >= 0 ? r->v.ttl : -1;
-    return hot_lookup(p->hot, p->db, r->v.key, max_age, &r->entry, err, errlen);
+    return r->entry.left > 0 && !(max_age(r) >= 0 && r->entry.age >= max_age(r));
 }
 
 static long store_ttl(const struct proxy *p)
@@ -170,11 +162,12 @@ static void db_unavailable(struct req *r, const struct conf *c)
     r->v.err.retry_after = c->db_retry_ms / 1000 + 1;
 }
 
-/* After a fetch: store what may be stored, answer the client. */
-static void answer_fetched(struct proxy *p, int db_ok)
+/* Fetch, store what may be stored, answer the client. */
+static void fetch_and_answer(struct proxy *p, int db_ok)
 {
     struct req *r = p->req;
     struct answer *a = &r->v.ans;
+    fetch_run(&p->fetch, &r->v.fetch, db_ok);
     const struct up_outcome *o = up_outcome(r->up.cls);
     if (o->cacheable) {
         if (db_ok)
@@ -190,8 +183,7 @@ static void answer_fetched(struct proxy *p, int db_ok)
     }
     /* a caller's own key problem in passthrough mode is theirs to see */
     if (r->v.fetch.upstream_key && o->key_problem && r->up.body.len) {
-        answer_send(a, (int)r->up.status, "Cache-Control: no-store\r\nX-Cache: MISS\r\n", r->up.body.data,
-                    r->up.body.len);
+        answer_passthrough(a, (int)r->up.status, r->up.body.data, r->up.body.len);
         return;
     }
     answer_outcome_error(&r->v.err, &r->up, r->v.fetch.retry_after);
@@ -228,8 +220,7 @@ static void miss(struct proxy *p)
         if (locked == 0)
             log_msg(YLOG_WARN, "waited %ld ms for another fetch of %s; fetching", c->lock_wait_ms, r->canon.resource);
     }
-    fetch_run(&p->fetch, &r->v.fetch, locked >= 0);
-    answer_fetched(p, locked >= 0);
+    fetch_and_answer(p, locked >= 0);
     if (locked == 1 && cache_unlock(p->db, r->v.key, err, sizeof err) < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot release fetch lock: %s", err);
 }
@@ -240,15 +231,15 @@ static void serve(struct proxy *p)
     struct req *r = p->req;
     const struct conf *c = p->conf;
     char err[256];
-    int found = lookup(p, err, sizeof err);
+    /* hot memory first, then the database */
+    int found = hot_lookup(p->hot, p->db, r->v.key, max_age(r), &r->entry, err, sizeof err);
     if (found < 0) {
         log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "database: %s", err);
         if (c->db_outage == CONF_DB_OUTAGE_ERROR) {
             db_unavailable(r, c);
             return;
         }
-        fetch_run(&p->fetch, &r->v.fetch, 0);
-        answer_fetched(p, 0);
+        fetch_and_answer(p, 0);
         return;
     }
     if (found == 1) {
