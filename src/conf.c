@@ -323,6 +323,96 @@ static struct quota_bucket *find_bucket(struct conf *c, const char *name)
 }
 
 /* [quota] keys with a name in them: bucket.B, reserve.B, cost.RESOURCE, budget.B.REGION */
+/* bucket.NAME = UNITS or reserve.NAME = UNITS (which: 'b' or 'r'). */
+static int set_bucket(struct conf *c, char which, const char *name, const char *v, char *err, size_t errlen)
+{
+    long units;
+    if (!valid_name(name, sizeof c->buckets[0].name, "_-")) {
+        snprintf(err, errlen, "bad bucket name");
+        return -1;
+    }
+    if (util_parse_long(v, 0, 1000000000L, &units) < 0) {
+        snprintf(err, errlen, "%s must be a number of units", which == 'b' ? "bucket" : "reserve");
+        return -1;
+    }
+    struct quota_bucket *b = find_bucket(c, name);
+    if (!b) {
+        if (c->n_buckets >= sizeof c->buckets / sizeof c->buckets[0]) {
+            snprintf(err, errlen, "too many buckets");
+            return -1;
+        }
+        b = &c->buckets[c->n_buckets++];
+        memset(b, 0, sizeof *b);
+        util_copy(b->name, sizeof b->name, name);
+        b->limit = -1;      /* a reserve alone does not define a bucket */
+    }
+    if (which == 'b')
+        b->limit = units;
+    else
+        b->reserve = units;
+    return 0;
+}
+
+/* cost.RESOURCE = BUCKET:UNITS; a later rule for a resource replaces the earlier. */
+static int set_cost(struct conf *c, const char *name, const char *v, char *err, size_t errlen)
+{
+    struct quota_cost_rule r;
+    memset(&r, 0, sizeof r);
+    if (!canon_resource_known(name)) {
+        snprintf(err, errlen, "unknown resource in cost rule");
+        return -1;
+    }
+    util_copy(r.resource, sizeof r.resource, name);
+    const char *colon = strchr(v, ':');
+    size_t blen = colon ? (size_t)(colon - v) : 0;
+    if (!colon || blen == 0 || blen >= sizeof r.bucket || util_parse_long(colon + 1, 0, 1000000L, &r.units) < 0) {
+        snprintf(err, errlen, "cost must be BUCKET:UNITS");
+        return -1;
+    }
+    memcpy(r.bucket, v, blen);
+    for (size_t i = 0; i < c->n_costs; i++)
+        if (strcmp(c->costs[i].resource, r.resource) == 0) {
+            c->costs[i] = r;
+            return 0;
+        }
+    if (c->n_costs >= sizeof c->costs / sizeof c->costs[0]) {
+        snprintf(err, errlen, "too many cost rules");
+        return -1;
+    }
+    c->costs[c->n_costs++] = r;
+    return 0;
+}
+
+/* budget.BUCKET.REGION = UNITS; a later one for the same pair replaces the earlier. */
+static int set_budget(struct conf *c, const char *name, const char *v, char *err, size_t errlen)
+{
+    struct quota_budget b;
+    memset(&b, 0, sizeof b);
+    const char *dot2 = strchr(name, '.');
+    size_t blen = dot2 ? (size_t)(dot2 - name) : 0;
+    if (!dot2 || blen == 0 || blen >= sizeof b.bucket || !valid_name(dot2 + 1, sizeof b.region, "_-")) {
+        snprintf(err, errlen, "budget key must be budget.BUCKET.REGION");
+        return -1;
+    }
+    memcpy(b.bucket, name, blen);
+    util_copy(b.region, sizeof b.region, dot2 + 1);
+    if (util_parse_long(v, 0, 1000000000L, &b.units) < 0) {
+        snprintf(err, errlen, "budget must be a number of units");
+        return -1;
+    }
+    for (size_t i = 0; i < c->n_budgets; i++)
+        if (strcmp(c->budgets[i].bucket, b.bucket) == 0 && strcasecmp(c->budgets[i].region, b.region) == 0) {
+            c->budgets[i] = b;
+            return 0;
+        }
+    if (c->n_budgets >= sizeof c->budgets / sizeof c->budgets[0]) {
+        snprintf(err, errlen, "too many budgets");
+        return -1;
+    }
+    c->budgets[c->n_budgets++] = b;
+    return 0;
+}
+
 static int set_quota_rule(struct conf *c, const char *key, const char *v, char *err, size_t errlen)
 {
     char k[96];
@@ -337,87 +427,12 @@ static int set_quota_rule(struct conf *c, const char *key, const char *v, char *
     }
     *dot = '\0';
     const char *name = dot + 1;
-    long units;
-    if (strcmp(k, "bucket") == 0 || strcmp(k, "reserve") == 0) {
-        if (!valid_name(name, sizeof c->buckets[0].name, "_-")) {
-            snprintf(err, errlen, "bad bucket name");
-            return -1;
-        }
-        if (util_parse_long(v, 0, 1000000000L, &units) < 0) {
-            snprintf(err, errlen, "%s must be a number of units", k);
-            return -1;
-        }
-        struct quota_bucket *b = find_bucket(c, name);
-        if (!b) {
-            if (c->n_buckets >= sizeof c->buckets / sizeof c->buckets[0]) {
-                snprintf(err, errlen, "too many buckets");
-                return -1;
-            }
-            b = &c->buckets[c->n_buckets++];
-            memset(b, 0, sizeof *b);
-            util_copy(b->name, sizeof b->name, name);
-            b->limit = -1;      /* a reserve alone does not define a bucket */
-        }
-        if (k[0] == 'b')
-            b->limit = units;
-        else
-            b->reserve = units;
-        return 0;
-    }
-    if (strcmp(k, "cost") == 0) {
-        struct quota_cost_rule r;
-        memset(&r, 0, sizeof r);
-        if (!canon_resource_known(name)) {
-            snprintf(err, errlen, "unknown resource in cost rule");
-            return -1;
-        }
-        util_copy(r.resource, sizeof r.resource, name);
-        const char *colon = strchr(v, ':');
-        size_t blen = colon ? (size_t)(colon - v) : 0;
-        if (!colon || blen == 0 || blen >= sizeof r.bucket || util_parse_long(colon + 1, 0, 1000000L, &r.units) < 0) {
-            snprintf(err, errlen, "cost must be BUCKET:UNITS");
-            return -1;
-        }
-        memcpy(r.bucket, v, blen);
-        for (size_t i = 0; i < c->n_costs; i++)
-            if (strcmp(c->costs[i].resource, r.resource) == 0) {
-                c->costs[i] = r;
-                return 0;
-            }
-        if (c->n_costs >= sizeof c->costs / sizeof c->costs[0]) {
-            snprintf(err, errlen, "too many cost rules");
-            return -1;
-        }
-        c->costs[c->n_costs++] = r;
-        return 0;
-    }
-    if (strcmp(k, "budget") == 0) {
-        struct quota_budget b;
-        memset(&b, 0, sizeof b);
-        const char *dot2 = strchr(name, '.');
-        size_t blen = dot2 ? (size_t)(dot2 - name) : 0;
-        if (!dot2 || blen == 0 || blen >= sizeof b.bucket || !valid_name(dot2 + 1, sizeof b.region, "_-")) {
-            snprintf(err, errlen, "budget key must be budget.BUCKET.REGION");
-            return -1;
-        }
-        memcpy(b.bucket, name, blen);
-        util_copy(b.region, sizeof b.region, dot2 + 1);
-        if (util_parse_long(v, 0, 1000000000L, &b.units) < 0) {
-            snprintf(err, errlen, "budget must be a number of units");
-            return -1;
-        }
-        for (size_t i = 0; i < c->n_budgets; i++)
-            if (strcmp(c->budgets[i].bucket, b.bucket) == 0 && strcasecmp(c->budgets[i].region, b.region) == 0) {
-                c->budgets[i] = b;
-                return 0;
-            }
-        if (c->n_budgets >= sizeof c->budgets / sizeof c->budgets[0]) {
-            snprintf(err, errlen, "too many budgets");
-            return -1;
-        }
-        c->budgets[c->n_budgets++] = b;
-        return 0;
-    }
+    if (strcmp(k, "bucket") == 0 || strcmp(k, "reserve") == 0)
+        return set_bucket(c, k[0], name, v, err, errlen);
+    if (strcmp(k, "cost") == 0)
+        return set_cost(c, name, v, err, errlen);
+    if (strcmp(k, "budget") == 0)
+        return set_budget(c, name, v, err, errlen);
     snprintf(err, errlen, "unknown key in [quota]");
     return -1;
 }
@@ -522,6 +537,26 @@ static int check_consistency(const struct conf *c, char *err, size_t errlen)
     return 0;
 }
 
+/* A "[name]" line (s, trimmed) names the section that follows; 0, or -1 with msg set. */
+static int section_header(char *s, char *section, size_t slen, char *msg, size_t msglen)
+{
+    char *end = strchr(s, ']');
+    if (!end || *trim(end + 1)) {
+        snprintf(msg, msglen, "bad section header");
+        return -1;
+    }
+    *end = '\0';
+    char *name = trim(s + 1);
+    if (strcmp(name, "server") && strcmp(name, "database") && strcmp(name, "upstream") &&
+        strcmp(name, "cache") && strcmp(name, "ttl") && strcmp(name, "quota") &&
+        strcmp(name, "refresh") && strcmp(name, "websub")) {
+        snprintf(msg, msglen, "unknown section");
+        return -1;
+    }
+    util_copy(section, slen, name);
+    return 0;
+}
+
 static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, size_t errlen)
 {
     char line[4096];
@@ -542,20 +577,10 @@ static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, siz
         if (!*s || *s == ';' || *s == '#')
             continue;
         if (*s == '[') {
-            char *end = strchr(s, ']');
-            if (!end || *trim(end + 1)) {
-                snprintf(err, errlen, "%s:%ld: bad section header: %s", path, lineno, text);
+            if (section_header(s, section, sizeof section, msg, sizeof msg) < 0) {
+                snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, text);
                 return -1;
             }
-            *end = '\0';
-            char *name = trim(s + 1);
-            if (strcmp(name, "server") && strcmp(name, "database") && strcmp(name, "upstream") &&
-                strcmp(name, "cache") && strcmp(name, "ttl") && strcmp(name, "quota") &&
-                strcmp(name, "refresh") && strcmp(name, "websub")) {
-                snprintf(err, errlen, "%s:%ld: unknown section: %s", path, lineno, text);
-                return -1;
-            }
-            util_copy(section, sizeof section, name);
             continue;
         }
         char *eq = strchr(s, '=');

@@ -126,6 +126,39 @@ static int is_conn_error(unsigned int e)
            e == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8) */ || e == ER_SERVER_SHUTDOWN;
 }
 
+/* The fetched row's growable columns (grow[i] non-NULL) read whole into
+ * their buffers; 0, or -1 with err set. */
+static int fetch_grown(MYSQL_STMT *st, MYSQL_BIND *results, buf_t **grow, unsigned int *errnum, char *err,
+                       size_t errlen)
+{
+    unsigned int ncols = mysql_stmt_field_count(st);
+    for (unsigned int i = 0; i < ncols; i++) {
+        if (!grow[i] || (results[i].is_null && *results[i].is_null))
+            continue;
+        unsigned long len = *results[i].length;
+        buf_reset(grow[i]);
+        if (buf_reserve(grow[i], len) < 0) {
+            snprintf(err, errlen, "out of memory for a %lu-byte column", len);
+            return -1;
+        }
+        MYSQL_BIND col;
+        memset(&col, 0, sizeof col);
+        unsigned long got = 0;
+        col.buffer_type = MYSQL_TYPE_BLOB;
+        col.buffer = grow[i]->data;
+        col.buffer_length = len;
+        col.length = &got;
+        if (len && mysql_stmt_fetch_column(st, &col, i, 0) != 0) {
+            *errnum = mysql_stmt_errno(st);
+            snprintf(err, errlen, "fetch column: %s", mysql_stmt_error(st));
+            return -1;
+        }
+        grow[i]->len = len;
+        grow[i]->data[len] = '\0';
+    }
+    return 0;
+}
+
 static int run_once(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIND *params,
                     MYSQL_BIND *results, buf_t **grow, int *has_row, unsigned long long *affected,
                     unsigned int *errnum, char *err, size_t errlen)
@@ -175,33 +208,8 @@ static int run_once(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIN
     if (f == 0 || f == MYSQL_DATA_TRUNCATED) {
         if (has_row)
             *has_row = 1;
-        unsigned int ncols = mysql_stmt_field_count(st);
-        for (unsigned int i = 0; grow && i < ncols; i++) {
-            if (!grow[i] || (results[i].is_null && *results[i].is_null))
-                continue;
-            unsigned long len = *results[i].length;
-            buf_reset(grow[i]);
-            if (buf_reserve(grow[i], len) < 0) {
-                snprintf(err, errlen, "out of memory for a %lu-byte column", len);
-                rc = -1;
-                break;
-            }
-            MYSQL_BIND col;
-            memset(&col, 0, sizeof col);
-            unsigned long got = 0;
-            col.buffer_type = MYSQL_TYPE_BLOB;
-            col.buffer = grow[i]->data;
-            col.buffer_length = len;
-            col.length = &got;
-            if (len && mysql_stmt_fetch_column(st, &col, i, 0) != 0) {
-                *errnum = mysql_stmt_errno(st);
-                snprintf(err, errlen, "fetch column: %s", mysql_stmt_error(st));
-                rc = -1;
-                break;
-            }
-            grow[i]->len = len;
-            grow[i]->data[len] = '\0';
-        }
+        if (grow)
+            rc = fetch_grown(st, results, grow, errnum, err, errlen);
         /* consume the rest so the statement can run again */
         while (mysql_stmt_fetch(st) == 0)
             ;

@@ -1,6 +1,8 @@
 /* hot: a small per-process memory of recently served cache rows, revalidated against the database. */
 #include "hot.h"
 #include "cache.h"
+#include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -245,4 +247,50 @@ size_t hot_count(const struct hot *h)
 size_t hot_bytes(const struct hot *h)
 {
     return h ? h->bytes : 0;
+}
+
+static int still_fresh(const struct cache_entry *e, long max_age)
+{
+    return e->left > 0 && !(max_age >= 0 && e->age >= max_age);
+}
+
+int hot_lookup(struct hot *h, struct db *d, const unsigned char key[32], long max_age, struct cache_entry *e,
+               char *err, size_t errlen)
+{
+    int trusted = 0;
+    if (hot_get(h, key, util_now_ms(), e, &trusted)) {
+        if (trusted && e->left > 0) {
+            metrics_hot(MH_MEMORY);
+            return 1;
+        }
+        uint64_t rev = 0;
+        long age = 0, left = 0;
+        int phase = 0;
+        int rc = cache_check(d, key, &rev, &age, &left, &phase, err, errlen);
+        if (rc < 0) {
+            if (!still_fresh(e, max_age))
+                return -1;
+            /* The database is unreachable: a copy that has not expired is a
+             * better answer than an error or a call to Google (db_outage =
+             * bypass would make one per request). */
+            log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "database: %s; serving hot rows from memory", err);
+            metrics_hot(MH_MEMORY);
+            return 1;
+        }
+        if (rc == 1 && rev == e->rev) {
+            hot_confirm(h, key, age, left, phase, util_now_ms());
+            e->age = age;
+            e->left = left;
+            metrics_hot(MH_CHECKED);
+            return 1;
+        }
+        metrics_hot(MH_REREAD);
+        hot_drop(h, key);
+        if (rc == 0)
+            return 0;
+    }
+    int found = cache_lookup(d, key, e, err, errlen);
+    if (found == 1)
+        hot_put(h, key, e, util_now_ms());
+    return found;
 }

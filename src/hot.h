@@ -14,6 +14,7 @@
 
 struct hot;
 struct cache_entry;
+struct db;
 
 /* NULL (no memory) or a table holding at most max_bytes of bodies. */
 struct hot *hot_new(size_t max_bytes, long trust_ms);
@@ -33,6 +34,15 @@ int hot_put(struct hot *h, const unsigned char key[32], const struct cache_entry
 void hot_confirm(struct hot *h, const unsigned char key[32], long age, long left, int phase_ms,
                  long long now_ms);
 void hot_drop(struct hot *h, const unsigned char key[32]);
+/* The row for key into *e, like cache_lookup (1, 0, -1): from memory while
+ * the database confirmed it less than trust_ms ago and it has not expired,
+ * else after asking the database (only for the revision when memory holds
+ * a copy: no body crosses the socket). A copy served from memory is not
+ * copied: e->data points into the table. While the database is unreachable
+ * a held copy that is still fresh (unexpired, and younger than max_age
+ * unless that is -1) is served. h may be NULL (then: cache_lookup). */
+int hot_lookup(struct hot *h, struct db *d, const unsigned char key[32], long max_age, struct cache_entry *e,
+               char *err, size_t errlen);
 /* For tests. */
 size_t hot_count(const struct hot *h);
 size_t hot_bytes(const struct hot *h);

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #define RUN_LOCK "ytcache-refresh"
-#define HOT_MAX 500
+#define MAX_CANDIDATES 500       /* the LIMIT of load_candidates */
 
 struct run {
     struct proxy *p;
@@ -83,6 +83,21 @@ static int tally(struct run *r, int rc, const struct proxy_refresh_info *info, l
     }
 }
 
+/* Refresh one request if it is due and the run's budget has room for it
+ * (the budget is only checked when a call would be made): a
+ * PROXY_REFRESH_* status, or -1 when the budget ends this part of the run. */
+static int refresh_due(struct run *r, const char *resource, const char *qs, long ttl, unsigned flags,
+                       struct proxy_refresh_info *info)
+{
+    long within = r->c->refresh_interval;
+    int rc = proxy_refresh(r->p, resource, qs, within, ttl, flags | PROXY_RF_DRY_RUN, info);
+    if (rc != PROXY_REFRESH_DUE || r->o->dry_run)
+        return rc;
+    if (over_budget(r, info->cost))
+        return -1;
+    return proxy_refresh(r->p, resource, qs, within, ttl, flags, info);
+}
+
 /* Trending lists per region (and category), following pages. */
 static int warm_trending(struct run *r)
 {
@@ -111,22 +126,16 @@ static int warm_trending(struct run *r)
                     canon_append_encoded(&qs, token);
                 }
                 struct proxy_refresh_info info;
-                int rc;
                 char what[96];
                 snprintf(what, sizeof what, "trending %s%s%s page %ld", region, cat ? " category " : "", cat ? cat : "",
                          page + 1);
-                /* the budget is only checked when a call would be made */
-                rc = proxy_refresh(r->p, "videos", qs.data ? qs.data : "", c->refresh_interval, 0, 1, 1, &info);
-                if (rc == PROXY_REFRESH_DUE && !r->o->dry_run) {
-                    if (over_budget(r, info.cost)) {
-                        if (r->o->verbose)
-                            fprintf(r->out, "%s: run budget of %ld units reached\n", what, c->refresh_run_budget);
-                        buf_free(&qs);
-                        return 0;
-                    }
-                    rc = proxy_refresh(r->p, "videos", qs.data ? qs.data : "", c->refresh_interval, 0, 1, 0, &info);
-                }
+                int rc = refresh_due(r, "videos", qs.data ? qs.data : "", PROXY_TTL_CONFIGURED, PROXY_RF_RESERVE, &info);
                 buf_free(&qs);
+                if (rc < 0) {
+                    if (r->o->verbose)
+                        fprintf(r->out, "%s: run budget of %ld units reached\n", what, c->refresh_run_budget);
+                    return 0;
+                }
                 if (tally(r, rc, &info, &fetched, &skipped, what) < 0)
                     return -1;
                 next_page(info.body, info.len, token, sizeof token);
@@ -141,13 +150,14 @@ static int warm_trending(struct run *r)
     return 0;
 }
 
-struct hot {
+/* A stored row clients use that expires soon: a refresh-ahead candidate. */
+struct candidate {
     char *request;
     long ttl;
     long hits;
 };
 
-static int load_hot(struct run *r, struct hot *hot, size_t *n)
+static int load_candidates(struct run *r, struct candidate *cand, size_t *n)
 {
     static const char sql[] =
         "SELECT request, ttl, recent_hits FROM cache"
@@ -156,7 +166,7 @@ static int load_hot(struct run *r, struct hot *hot, size_t *n)
         " ORDER BY recent_hits DESC LIMIT 500";
     char err[256];
     *n = 0;
-    struct db *d = r->p->db;
+    struct db *d = proxy_db(r->p);
     long long threshold = r->c->refresh_hot_hits, within = r->c->refresh_interval;
     MYSQL_BIND p[2];
     db_bind_long(&p[0], &threshold);
@@ -176,12 +186,12 @@ static int load_hot(struct run *r, struct hot *hot, size_t *n)
     }
     int f;
     while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
-        if (f == MYSQL_DATA_TRUNCATED || *n >= HOT_MAX)
+        if (f == MYSQL_DATA_TRUNCATED || *n >= MAX_CANDIDATES)
             continue;      /* a request this large is not one we made */
-        hot[*n].request = util_strndup(req, rlen);
-        hot[*n].ttl = (long)ttl;
-        hot[*n].hits = (long)hits;
-        if (hot[*n].request)
+        cand[*n].request = util_strndup(req, rlen);
+        cand[*n].ttl = (long)ttl;
+        cand[*n].hits = (long)hits;
+        if (cand[*n].request)
             (*n)++;
     }
     mysql_stmt_close(st);
@@ -217,36 +227,33 @@ static int request_query(const char *json, char *resource, size_t rlen, buf_t *q
  * never dip into the bucket's reserve. */
 static int refresh_ahead(struct run *r)
 {
-    struct hot *hot = calloc(HOT_MAX, sizeof *hot);
+    struct candidate *cand = calloc(MAX_CANDIDATES, sizeof *cand);
     size_t n = 0;
     long fetched = 0, skipped = 0, units_before = r->units;
     int rc = 0;
-    if (!hot || load_hot(r, hot, &n) < 0) {
-        free(hot);
+    if (!cand || load_candidates(r, cand, &n) < 0) {
+        free(cand);
         r->db_failed = 1;
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         char resource[32];
         buf_t qs = { 0 };
-        if (request_query(hot[i].request, resource, sizeof resource, &qs) < 0) {
+        if (request_query(cand[i].request, resource, sizeof resource, &qs) < 0) {
             buf_free(&qs);
             continue;
         }
         struct proxy_refresh_info info;
         char what[64];
-        snprintf(what, sizeof what, "hot %s entry (%ld hits)", resource, hot[i].hits);
-        int pr = proxy_refresh(r->p, resource, qs.data ? qs.data : "", r->c->refresh_interval, hot[i].ttl, 0, 1, &info);
-        if (pr == PROXY_REFRESH_DUE && !r->o->dry_run) {
-            if (over_budget(r, info.cost)) {
-                if (r->o->verbose)
-                    fprintf(r->out, "refresh-ahead: run budget of %ld units reached\n", r->c->refresh_run_budget);
-                buf_free(&qs);
-                break;
-            }
-            pr = proxy_refresh(r->p, resource, qs.data ? qs.data : "", r->c->refresh_interval, hot[i].ttl, 0, 0, &info);
-        }
+        snprintf(what, sizeof what, "hot %s entry (%ld hits)", resource, cand[i].hits);
+        /* never the bucket's reserve: no PROXY_RF_RESERVE */
+        int pr = refresh_due(r, resource, qs.data ? qs.data : "", cand[i].ttl, 0, &info);
         buf_free(&qs);
+        if (pr < 0) {
+            if (r->o->verbose)
+                fprintf(r->out, "refresh-ahead: run budget of %ld units reached\n", r->c->refresh_run_budget);
+            break;
+        }
         if (tally(r, pr, &info, &fetched, &skipped, what) < 0) {
             rc = -1;
             break;
@@ -256,8 +263,8 @@ static int refresh_ahead(struct run *r)
         fprintf(r->out, "refresh-ahead: %zu hot, %s %ld, skipped %ld, units %ld\n", n,
                 r->o->dry_run ? "would fetch" : "fetched", fetched, skipped, r->units - units_before);
     for (size_t i = 0; i < n; i++)
-        free(hot[i].request);
-    free(hot);
+        free(cand[i].request);
+    free(cand);
     return rc;
 }
 
@@ -266,7 +273,7 @@ static long long purge_batches(struct run *r, const char *what, const char *sql,
 {
     char err[256];
     long long total = 0;
-    struct db *d = r->p->db;
+    struct db *d = proxy_db(r->p);
     for (;;) {
         if (db_connect(d, err, sizeof err) < 0)
             break;
@@ -312,7 +319,7 @@ static void housekeeping(struct run *r)
                 rows < 0 ? 0 : rows, clients < 0 ? 0 : clients, usage < 0 ? 0 : usage);
     /* WebSub leases lapse silently: renew those ending before renew_before */
     char err[256];
-    int renewed = websub_renew(r->p->db, r->c, r->c->websub_renew_before + r->c->refresh_interval, err, sizeof err);
+    int renewed = websub_renew(proxy_db(r->p), r->c, r->c->websub_renew_before + r->c->refresh_interval, err, sizeof err);
     if (renewed < 0) {
         fprintf(stderr, "ytcache-refresh: websub renewals: %s\n", err);
         r->db_failed = 1;
@@ -325,7 +332,7 @@ int refresh_run(struct proxy *p, const struct conf *c, const struct refresh_opts
 {
     char err[256];
     struct run r = { p, c, o, out, 0, 0, 0, 0 };
-    int locked = cache_lock_named(p->db, RUN_LOCK, 0, err, sizeof err);
+    int locked = cache_lock_named(proxy_db(p), RUN_LOCK, 0, err, sizeof err);
     if (locked < 0) {
         fprintf(stderr, "ytcache-refresh: database: %s\n", err);
         return REFRESH_EXIT_DB;
@@ -342,7 +349,7 @@ int refresh_run(struct proxy *p, const struct conf *c, const struct refresh_opts
     proxy_flush(p);
     if (o->verbose)
         fprintf(out, "units spent this run: %ld (budget %ld)\n", r.units, c->refresh_run_budget);
-    cache_unlock_named(p->db, RUN_LOCK, err, sizeof err);
+    cache_unlock_named(proxy_db(p), RUN_LOCK, err, sizeof err);
     if (r.db_failed)
         return REFRESH_EXIT_DB;
     if (r.upstream_failed)
