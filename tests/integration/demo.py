@@ -277,8 +277,13 @@ for what, name, probe in (("nginx: master", "nginx", "/"),
         ok(yth.wait_for(lambda: getattr(get(d, probe), "status", None) == 200, 30),
            "%s killed: the demo answers again" % name)
     else:
+        port = int(ytdeploy.read_file(os.path.join(d.state, "fake_upstream.port")).decode().strip() or 0)
+        ok(yth.wait_for(lambda: yth.can_connect(("127.0.0.1", port)), 30),
+           "%s killed: listening again on its port (%d)" % (name, port))
+        # misses that failed meanwhile may have opened ytcache's breaker
+        # ([quota] breaker_cooldown, 30 s): poll gently past it
         p = "/youtube/v3/videos?part=snippet&id=" + yth.vid("demoUp2")
-        ok(yth.wait_for(lambda: getattr(get(d, p), "status", None) == 200, 30),
+        ok(yth.wait_for(lambda: getattr(get(d, p), "status", None) == 200, 45, interval=1.0),
            "%s killed: misses are answered again (same port)" % name)
     is_(len(re.findall(r"demo: %s \(pid" % name, d.output())) - n0, 1, "%s killed: one log line" % name)
 stop_clean(d, signal.SIGTERM, "SIGTERM")
