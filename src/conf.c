@@ -303,15 +303,10 @@ static int set_ttl_rule(struct conf *c, const char *key, const char *v, char *er
     return 0;
 }
 
-static int valid_name(const char *s, size_t max, const char *extra)
+/* A bucket or region name that fits a field of `size` bytes. */
+static int valid_name(const char *s, size_t size)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n >= max)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i]))
-            return 0;
-    return 1;
+    return util_all_in(s, UTIL_ALNUM "_-", 1, size - 1);
 }
 
 static struct quota_bucket *find_bucket(struct conf *c, const char *name)
@@ -339,7 +334,7 @@ static int set_quota_rule(struct conf *c, const char *key, const char *v, char *
     const char *name = dot + 1;
     long units;
     if (strcmp(k, "bucket") == 0 || strcmp(k, "reserve") == 0) {
-        if (!valid_name(name, sizeof c->buckets[0].name, "_-")) {
+        if (!valid_name(name, sizeof c->buckets[0].name)) {
             snprintf(err, errlen, "bad bucket name");
             return -1;
         }
@@ -396,7 +391,7 @@ static int set_quota_rule(struct conf *c, const char *key, const char *v, char *
         memset(&b, 0, sizeof b);
         const char *dot2 = strchr(name, '.');
         size_t blen = dot2 ? (size_t)(dot2 - name) : 0;
-        if (!dot2 || blen == 0 || blen >= sizeof b.bucket || !valid_name(dot2 + 1, sizeof b.region, "_-")) {
+        if (!dot2 || blen == 0 || blen >= sizeof b.bucket || !valid_name(dot2 + 1, sizeof b.region)) {
             snprintf(err, errlen, "budget key must be budget.BUCKET.REGION");
             return -1;
         }

@@ -194,20 +194,18 @@ static int key_result(int rc, const char *what, const char *label, const char *e
 }
 
 /* The rules, and the messages that state them. */
-#define KEY_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+#define KEY_CHARS UTIL_ALNUM "._-"
 #define LABEL_RULE "a label is 1-64 characters of A-Z a-z 0-9 . _ -"
 #define SECRET_RULE "the key must be 8-128 characters of A-Z a-z 0-9 . _ -"
 
 static int valid_label(const char *s)
 {
-    size_t n = strlen(s);
-    return n > 0 && n <= 64 && strspn(s, KEY_CHARS) == n;
+    return util_all_in(s, KEY_CHARS, 1, 64);
 }
 
 static int valid_secret(const char *s)
 {
-    size_t n = strlen(s);
-    return n >= 8 && n <= 128 && strspn(s, KEY_CHARS) == n;
+    return util_all_in(s, KEY_CHARS, 8, 128);
 }
 
 static int keys_list(struct db *d)
