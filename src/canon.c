@@ -372,7 +372,7 @@ static int add_param(struct canon *c, const struct rspec *rs, const char *name, 
     }
     if (strcmp(name, "ttl") == 0 || strcmp(name, "age") == 0) {
         long t;
-        if (util_parse_long(value, 0, 10L * 366 * 86400, &t) < 0 || value[0] == '+') {
+        if (util_parse_long(value, 0, CANON_TTL_MAX, &t) < 0 || value[0] == '+') {
             yerr_set(e, 400, "invalidParameter", name,
                      "Parameter %s must be a number of seconds.", name);
             return -1;
@@ -600,7 +600,7 @@ const char *canon_get(const struct canon *c, const char *name)
     return NULL;
 }
 
-int canon_cache_key(struct canon *c, const char *keyid, unsigned char out[32])
+int canon_cache_key(struct canon *c, const char *keyid, unsigned char out[CANON_KEY_LEN])
 {
     /* the buffer lives with the struct: no allocation per request */
     buf_t *b = &c->keybuf;
@@ -608,7 +608,7 @@ int canon_cache_key(struct canon *c, const char *keyid, unsigned char out[32])
     if (buf_appends(b, c->resource) < 0 || buf_append(b, "\n", 1) < 0 || buf_appends(b, keyid) < 0 ||
         buf_append(b, "\n", 1) < 0 || buf_append(b, c->query.data ? c->query.data : "", c->query.len) < 0) {
         /* no key rather than one every failed request would share */
-        memset(out, 0, 32);
+        memset(out, 0, CANON_KEY_LEN);
         return -1;
     }
     util_sha256(b->data, b->len, out);
@@ -638,8 +638,8 @@ int canon_request_json(const struct canon *c, const char *keyid, buf_t *out)
 
 void canon_key_fingerprint(const char *key, char *out, size_t outlen)
 {
-    unsigned char h[32];
-    char hex[65];
+    unsigned char h[UTIL_SHA256_LEN];
+    char hex[2 * UTIL_SHA256_LEN + 1];
     util_sha256(key, strlen(key), h);
     util_hex(h, 8, hex);
     snprintf(out, outlen, "fp:%s", hex);

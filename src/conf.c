@@ -39,8 +39,8 @@ static const char *const outage_modes[] = { "bypass", "error", NULL };
 static const char *const key_modes[] = { "pool", "passthrough", NULL };
 
 #define OFF(f) offsetof(struct conf, f)
-#define DAY 86400L
-#define YEAR (366 * DAY)
+#define DAY UTIL_DAY_SECS
+#define YEAR UTIL_YEAR_SECS
 
 /* Every setting and its default, in one place. Units: _ms milliseconds,
  * durations (O_SECS) seconds, sizes bytes. */
@@ -419,7 +419,7 @@ static int set_quota_rule(struct conf *c, const char *key, const char *v, char *
 
 void conf_defaults(struct conf *c)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         if (set_opt(c, &opts[i], opts[i].def, err, sizeof err) < 0)
@@ -522,7 +522,7 @@ static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, siz
     char line[4096];
     char section[32] = "";
     long lineno = 0;
-    char msg[256];
+    char msg[UTIL_ERRLEN];
     while (fgets(line, sizeof line, fp)) {
         lineno++;
         size_t len = strlen(line);
@@ -634,7 +634,7 @@ int conf_load(struct conf *c, const char *path, char *err, size_t errlen)
         const char *v = getenv(env_overrides[i].env);
         if (!v)
             continue;
-        char msg[256];
+        char msg[UTIL_ERRLEN];
         if (set_opt(c, find_opt(env_overrides[i].section, env_overrides[i].key), v, msg, sizeof msg) < 0) {
             snprintf(err, errlen, "$%s: %s", env_overrides[i].env, msg);
             return -1;
@@ -644,7 +644,7 @@ int conf_load(struct conf *c, const char *path, char *err, size_t errlen)
         if (strcmp(c->cors_origins[i], "*") == 0)
             c->cors_any = 1;
     if (check_consistency(c, err, errlen) < 0) {
-        char msg[256];
+        char msg[UTIL_ERRLEN];
         util_copy(msg, sizeof msg, err);
         snprintf(err, errlen, "%s: %s", c->path[0] ? c->path : "(defaults)", msg);
         return -1;

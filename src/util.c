@@ -298,8 +298,8 @@ static long pacific_offset(long t)
     struct tm u;
     gmtime_r(&tt, &u);
     long y = u.tm_year + 1900;
-    long start = days_from_civil(y, 3, nth_sunday(y, 3, 2)) * 86400L + 10 * 3600;
-    long end = days_from_civil(y, 11, nth_sunday(y, 11, 1)) * 86400L + 9 * 3600;
+    long start = days_from_civil(y, 3, nth_sunday(y, 3, 2)) * UTIL_DAY_SECS + 10 * 3600;
+    long end = days_from_civil(y, 11, nth_sunday(y, 11, 1)) * UTIL_DAY_SECS + 9 * 3600;
     return (t >= start && t < end) ? -7 * 3600 : -8 * 3600;
 }
 
@@ -308,7 +308,7 @@ long util_secs_to_pacific_midnight(time_t now)
     long t = (long)now;
     long offset = pacific_offset(t);
     long local = t + offset;
-    long left = 86400 - ((local % 86400) + 86400) % 86400;
+    long left = UTIL_DAY_SECS - ((local % UTIL_DAY_SECS) + UTIL_DAY_SECS) % UTIL_DAY_SECS;
     /* the days DST starts and ends are 23 and 25 hours long */
     return left + (offset - pacific_offset(t + left));
 }

@@ -25,6 +25,17 @@ void buf_free(buf_t *b);
 int util_parse_ll(const char *s, long long min, long long max, long long *out);
 int util_parse_long(const char *s, long min, long max, long *out);
 
+/* Seconds; the year is a long one: these are bounds, not calendar sums. */
+#define UTIL_DAY_SECS 86400L
+#define UTIL_YEAR_SECS (366 * UTIL_DAY_SECS)
+
+/* The text of a number macro, to splice into SQL: "LIMIT " UTIL_STR(N). */
+#define UTIL_STR_(x) #x
+#define UTIL_STR(x) UTIL_STR_(x)
+
+/* Room for one error message ("what: why") filled through err/errlen. */
+#define UTIL_ERRLEN 256
+
 #define UTIL_SHA256_LEN 32
 void util_sha256(const void *p, size_t n, unsigned char out[UTIL_SHA256_LEN]);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */

@@ -262,8 +262,7 @@ static int load_sub(struct db *d, const char *channel, struct sub *s, char *err,
 
 void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, struct websub_answer *a)
 {
-    char mode[16], topic[300], challenge[1024], lease[16], channel[32], err[256];
-    (void)c;
+    char mode[16], topic[300], challenge[1024], lease[16], channel[32], err[UTIL_ERRLEN];
     if (query_param(qs, "hub.mode", mode, sizeof mode) < 0 || query_param(qs, "hub.topic", topic, sizeof topic) < 0 ||
         query_param(qs, "hub.challenge", challenge, sizeof challenge) < 0 ||
         query_param(qs, "channel", channel, sizeof channel) < 0 || !util_all_in(channel, UTIL_B64URL, 24, 24) || !challenge[0]) {
@@ -290,7 +289,7 @@ void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, st
     }
     long lease_s = 0;
     if (query_param(qs, "hub.lease_seconds", lease, sizeof lease) == 0)
-        util_parse_long(lease, 0, 100L * 86400, &lease_s);
+        util_parse_long(lease, 0, 100 * UTIL_DAY_SECS, &lease_s);
     static const char sql_active[] =
         "UPDATE websub_subs SET state = 'active', verified_at = UTC_TIMESTAMP(), lease_seconds = ?,"
         " lease_expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, last_error = NULL WHERE channel_id = ?";
@@ -398,7 +397,7 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
 void websub_notify(struct db *d, const struct conf *c, const char *qs, const char *body, size_t len,
                    const char *signature, struct websub_answer *a)
 {
-    char channel[32], err[256];
+    char channel[32], err[UTIL_ERRLEN];
     /* the hub retries non-2xx answers: forged or broken messages are
      * acknowledged and dropped, as WebSub asks */
     if (query_param(qs, "channel", channel, sizeof channel) < 0 || !util_all_in(channel, UTIL_B64URL, 24, 24)) {
@@ -568,7 +567,7 @@ int websub_request(struct db *d, const struct conf *c, const char *channel_id, i
     if (rc < 0) {
         static const char sql_fail[] = "UPDATE websub_subs SET last_error = ? WHERE channel_id = ?";
         MYSQL_BIND q[2];
-        char msg[256];
+        char msg[UTIL_ERRLEN];
         util_copy(msg, sizeof msg, err);
         unsigned long ml = strlen(msg);
         db_bind_str(&q[0], msg, &ml);
@@ -603,14 +602,18 @@ int websub_forget(struct db *d, const char *channel_id, char *err, size_t errlen
     return 0;
 }
 
+/* Leases renewed per run, soonest to end first; the rest wait for the next run. */
+#define RENEW_BATCH 100
+
 int websub_renew(struct db *d, const struct conf *c, long within, char *err, size_t errlen)
 {
     static const char sql[] =
         "SELECT channel_id FROM websub_subs WHERE state = 'active'"
-        " AND lease_expires_at < UTC_TIMESTAMP() + INTERVAL ? SECOND ORDER BY lease_expires_at LIMIT 100";
+        " AND lease_expires_at < UTC_TIMESTAMP() + INTERVAL ? SECOND ORDER BY lease_expires_at"
+        " LIMIT " UTIL_STR(RENEW_BATCH);
     long long w = within;
     MYSQL_BIND p[1], r[1];
-    char ids[100][32];
+    char ids[RENEW_BATCH][32];
     size_t n = 0;
     char id[32];
     unsigned long len = 0;
@@ -620,7 +623,7 @@ int websub_renew(struct db *d, const struct conf *c, long within, char *err, siz
     MYSQL_STMT *st = db_select(d, sql, p, r, err, errlen);
     if (!st)
         return -1;
-    while (n < 100 && mysql_stmt_fetch(st) == 0) {
+    while (n < RENEW_BATCH && mysql_stmt_fetch(st) == 0) {
         id[len < sizeof id ? len : sizeof id - 1] = '\0';
         util_copy(ids[n++], sizeof ids[0], id);
     }

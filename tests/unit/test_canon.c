@@ -21,7 +21,7 @@ static const char *canon_of(const char *res, const char *qs)
     return out;
 }
 
-static void key_of(const char *res, const char *qs, const char *keyid, unsigned char out[32])
+static void key_of(const char *res, const char *qs, const char *keyid, unsigned char out[CANON_KEY_LEN])
 {
     ck_assert_int_eq(canon_parse(&c, res, qs, &e), 0);
     ck_assert_int_eq(canon_cache_key(&c, keyid, out), 0);
@@ -63,19 +63,19 @@ END_TEST
 
 START_TEST(meaningful_differences)
 {
-    unsigned char a[32], b[32], k1[32], k2[32];
+    unsigned char a[CANON_KEY_LEN], b[CANON_KEY_LEN], k1[CANON_KEY_LEN], k2[CANON_KEY_LEN];
     key_of("playlistItems", "part=snippet&playlistId=UUabcdefghij", "pool", a);
     key_of("playlistItems", "part=snippet&playlistId=UUabcdefghij&pageToken=CAUQAA", "pool", b);
-    ck_assert(memcmp(a, b, 32) != 0);
+    ck_assert(memcmp(a, b, CANON_KEY_LEN) != 0);
     key_of("playlistItems", "part=snippet&playlistId=UUabcdefghij&pageToken=CAoQAA", "pool", k1);
-    ck_assert(memcmp(b, k1, 32) != 0);
+    ck_assert(memcmp(b, k1, CANON_KEY_LEN) != 0);
     /* same request, other key identity: other entry */
     key_of("playlistItems", "part=snippet&playlistId=UUabcdefghij", "fp:0011223344556677", k2);
-    ck_assert(memcmp(a, k2, 32) != 0);
+    ck_assert(memcmp(a, k2, CANON_KEY_LEN) != 0);
     /* same params, other resource: other entry */
     key_of("videos", "part=snippet&id=dQw4w9WgXcQ", "pool", k1);
     key_of("videos", "id=dQw4w9WgXcQ&part=snippet&key=whatever", "pool", k2);
-    ck_assert(memcmp(k1, k2, 32) == 0);
+    ck_assert(memcmp(k1, k2, CANON_KEY_LEN) == 0);
 }
 END_TEST
 
@@ -208,8 +208,8 @@ void *__wrap_realloc(void *p, size_t n)
  * request would share (and look up and store under). */
 START_TEST(cache_key_out_of_memory)
 {
-    static const unsigned char zero[32];
-    unsigned char k[32], want[32];
+    static const unsigned char zero[CANON_KEY_LEN];
+    unsigned char k[CANON_KEY_LEN], want[CANON_KEY_LEN];
     buf_t b = { 0 };
     fail_realloc = 1;
     int seam = buf_appends(&b, "x");

@@ -9,7 +9,7 @@
 
 static char path[64];
 static struct conf c;
-static char err[1200];
+static char err[CONF_ERRLEN];
 
 static int load_text(const char *text)
 {

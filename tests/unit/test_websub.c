@@ -8,7 +8,7 @@ static char body[65536];
 static size_t blen;
 static struct websub_entry e[WEBSUB_MAX_ENTRIES];
 static size_t n;
-static char err[256];
+static char err[UTIL_ERRLEN];
 
 static int parse_file(const char *name)
 {
