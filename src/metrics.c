@@ -108,13 +108,6 @@ int metrics_open(const struct conf *c, char *err, size_t errlen)
     return 0;
 }
 
-void metrics_close(void)
-{
-    if (m != &local)
-        munmap(m, sizeof(struct shm));
-    m = &local;
-}
-
 void metrics_request(enum metrics_route route, enum metrics_cache cache)
 {
     if ((unsigned)route < MR__COUNT && (unsigned)cache < MC__COUNT)
