@@ -232,10 +232,8 @@ START_TEST(cache_key_out_of_memory)
 END_TEST
 #endif
 
-int main(void)
+TAP_MAIN("canon", "canon")
 {
-    Suite *s = suite_create("canon");
-    TCase *t = tcase_create("canon");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, sorted_and_normalised);
     tcase_add_test(t, duplicates);
@@ -249,6 +247,4 @@ int main(void)
     tcase_add_loop_test(t, acceptances, 0, sizeof good / sizeof good[0]);
     tcase_add_test(t, id_list_cap);
     tcase_add_test(t, request_json);
-    suite_add_tcase(s, t);
-    return tap_run(s);
 }

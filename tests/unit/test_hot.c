@@ -198,16 +198,12 @@ START_TEST(many_keys_grow)
 }
 END_TEST
 
-int main(void)
+TAP_MAIN("hot", "hot")
 {
-    Suite *s = suite_create("hot");
-    TCase *t = tcase_create("hot");
     tcase_add_test(t, get_put_confirm);
     tcase_add_test(t, ages_with_server_seconds);
     tcase_add_test(t, trust_zero_and_null);
     tcase_add_test(t, refuses_rev0_and_big);
     tcase_add_test(t, lru_order);
     tcase_add_test(t, many_keys_grow);
-    suite_add_tcase(s, t);
-    return tap_run(s);
 }

@@ -282,10 +282,8 @@ START_TEST(error_shape)
 }
 END_TEST
 
-int main(void)
+TAP_MAIN("util", "util")
 {
-    Suite *s = suite_create("util");
-    TCase *t = tcase_create("util");
     tcase_add_test(t, numbers);
     tcase_add_test(t, buffers);
     tcase_add_loop_test(t, pct_decode, 0, sizeof pct_cases / sizeof pct_cases[0]);
@@ -298,6 +296,4 @@ int main(void)
     tcase_add_loop_test(t, pacific_date, 0, sizeof pdays / sizeof pdays[0]);
     tcase_add_test(t, etag_match);
     tcase_add_test(t, error_shape);
-    suite_add_tcase(s, t);
-    return tap_run(s);
 }
