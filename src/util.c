@@ -1,4 +1,4 @@
-/* util: growable buffers, checked number parsing, hashing, errors and time helpers. */
+/* util: growable buffers, checked numbers, hashing, percent and hex coding, character classes, errors, time. */
 #include "util.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* util: growable buffers, checked number parsing, hashing, errors and time helpers. */
+/* util: growable buffers, checked numbers, hashing, percent and hex coding, character classes, errors, time. */
 #ifndef YTC_UTIL_H
 #define YTC_UTIL_H
 
@@ -46,7 +46,7 @@ int util_hexval(int ch);
  * character is not a hex digit (out is then partly written). */
 int util_unhex(const char *hex, size_t n, unsigned char *out);
 
-/* Percent-decode in[0..inlen) into out, which may be in itself (decoding
+/* Percent-decode in[0..inlen) into out, which may be in (in place: decoding
  * never grows): '+' is a space (query strings and HTML forms), %XX takes
  * hex digits of either case, and a '%' without two of them is an error,
  * never passed on. %00 gives a NUL byte that *outlen counts, so a caller
