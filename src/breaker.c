@@ -38,7 +38,7 @@ int breaker_is_failure(enum up_class cls)
 
 int breaker_allow(struct db *d, const struct conf *c, struct breaker_ticket *t, long *retry_after)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     MYSQL_BIND r[4];
     long long state = 0, failures = 0, open_ms = 0, probe_gone = 1;
     my_bool n[4] = { 0 };
@@ -87,7 +87,7 @@ int breaker_allow(struct db *d, const struct conf *c, struct breaker_ticket *t, 
 
 void breaker_record(struct db *d, const struct conf *c, const struct breaker_ticket *t, enum up_class cls)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     if (!breaker_is_failure(cls)) {
         /* success (or an answer that proves Google is up): close if not closed */
         if (t->state_seen == 0 && t->failures_seen == 0 && !t->probe)
@@ -129,7 +129,7 @@ void breaker_release(struct db *d, const struct breaker_ticket *t)
 {
     static const char sql[] =
         "UPDATE breaker SET state = 1, probe_until = NULL WHERE name = 'upstream' AND state = 2";
-    char err[256];
+    char err[UTIL_ERRLEN];
     if (!t->probe)
         return;
     /* opened_at is unchanged, so the next miss may take the probe at once */

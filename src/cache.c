@@ -44,10 +44,10 @@ static const char SQL_PURGE_EXPIRED[] =
 static const char SQL_PURGE_ENDPOINT[] = "DELETE FROM cache WHERE endpoint = ?";
 static const char SQL_PURGE_ALL[] = "DELETE FROM cache";
 
-int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *e, char *err, size_t errlen)
+int cache_lookup(struct db *d, const unsigned char key[CANON_KEY_LEN], struct cache_entry *e, char *err, size_t errlen)
 {
     MYSQL_BIND p[1], r[8];
-    unsigned long klen = 32, blen = 0, elen = 0;
+    unsigned long klen = CANON_KEY_LEN, blen = 0, elen = 0;
     long long status = 0, ttl = 0, age = 0, left = 0, rev = 0, phase = 0;
     my_bool n_body = 0, n_status = 0, n_etag = 0, n_ttl = 0, n_age = 0, n_left = 0, n_rev = 0, n_phase = 0;
     db_bind_blob(&p[0], key, &klen);
@@ -79,11 +79,11 @@ int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *
     return 1;
 }
 
-int cache_check(struct db *d, const unsigned char key[32], uint64_t *rev, long *age, long *left,
+int cache_check(struct db *d, const unsigned char key[CANON_KEY_LEN], uint64_t *rev, long *age, long *left,
                 int *phase_ms, char *err, size_t errlen)
 {
     MYSQL_BIND p[1], r[4];
-    unsigned long klen = 32;
+    unsigned long klen = CANON_KEY_LEN;
     long long v = 0, a = 0, l = 0, ph = 0;
     my_bool n_v = 0, n_a = 0, n_l = 0, n_ph = 0;
     db_bind_blob(&p[0], key, &klen);
@@ -114,17 +114,17 @@ static long long new_rev(void)
     return v ? (long long)v : 1;
 }
 
-static int cache_store_row(struct db *d, const unsigned char key[32], const char *request_json,
+static int cache_store_row(struct db *d, const unsigned char key[CANON_KEY_LEN], const char *request_json,
                            const char *body, size_t len, long status, const char *etag, long ttl,
                            char *err, size_t errlen);
 
 /* For a request of several ids, list each in cache_ids (invalidation by one id). */
-static int store_ids(struct db *d, const unsigned char key[32], const char *ids, char *err, size_t errlen)
+static int store_ids(struct db *d, const unsigned char key[CANON_KEY_LEN], const char *ids, char *err, size_t errlen)
 {
     static const char SQL_IDS_DEL[] = "DELETE FROM cache_ids WHERE cache_key = ?";
     static const char SQL_IDS_ADD[] = "INSERT IGNORE INTO cache_ids (id, cache_key) VALUES (?, ?)";
     MYSQL_BIND p[2];
-    unsigned long klen = 32;
+    unsigned long klen = CANON_KEY_LEN;
     db_bind_blob(&p[0], key, &klen);
     if (db_run(d, DBS_IDS_DEL, SQL_IDS_DEL, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
         return -1;
@@ -148,7 +148,7 @@ static int store_ids(struct db *d, const unsigned char key[32], const char *ids,
     return 0;
 }
 
-int cache_store(struct db *d, const unsigned char key[32], const char *request_json,
+int cache_store(struct db *d, const unsigned char key[CANON_KEY_LEN], const char *request_json,
                 const char *body, size_t len, long status, const char *etag, long ttl,
                 const char *ids, char *err, size_t errlen)
 {
@@ -159,7 +159,7 @@ int cache_store(struct db *d, const unsigned char key[32], const char *request_j
     if (multi) {
         if (rc == 0)
             rc = store_ids(d, key, ids, err, errlen);
-        char err2[256];
+        char err2[UTIL_ERRLEN];
         if (db_exec_static(d, rc == 0 ? "COMMIT" : "ROLLBACK", err2, sizeof err2) < 0 && rc == 0) {
             util_copy(err, errlen, err2);
             rc = -1;
@@ -168,12 +168,12 @@ int cache_store(struct db *d, const unsigned char key[32], const char *request_j
     return rc;
 }
 
-static int cache_store_row(struct db *d, const unsigned char key[32], const char *request_json,
+static int cache_store_row(struct db *d, const unsigned char key[CANON_KEY_LEN], const char *request_json,
                            const char *body, size_t len, long status, const char *etag, long ttl,
                            char *err, size_t errlen)
 {
     MYSQL_BIND p[15];
-    unsigned long klen = 32, rlen = strlen(request_json), blen = len, elen = strlen(etag);
+    unsigned long klen = CANON_KEY_LEN, rlen = strlen(request_json), blen = len, elen = strlen(etag);
     long long st = status, t = ttl, rev = new_rev();
     db_bind_blob(&p[0], key, &klen);
     db_bind_str(&p[1], request_json, &rlen);
@@ -193,16 +193,16 @@ static int cache_store_row(struct db *d, const unsigned char key[32], const char
     return db_run(d, DBS_STORE, SQL_STORE, p, NULL, NULL, NULL, NULL, err, errlen);
 }
 
-void cache_hits_add(struct cache_hits *h, const unsigned char key[32])
+void cache_hits_add(struct cache_hits *h, const unsigned char key[CANON_KEY_LEN])
 {
     for (size_t i = 0; i < h->used; i++)
-        if (memcmp(h->key[i], key, 32) == 0) {
+        if (memcmp(h->key[i], key, CANON_KEY_LEN) == 0) {
             h->count[i]++;
             return;
         }
     if (h->used == CACHE_HIT_SLOTS)
         return;     /* full: the caller flushes before adding more */
-    memcpy(h->key[h->used], key, 32);
+    memcpy(h->key[h->used], key, CANON_KEY_LEN);
     h->count[h->used++] = 1;
 }
 
@@ -225,7 +225,7 @@ int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errle
     size_t order[CACHE_HIT_SLOTS];
     for (size_t i = 0; i < h->used; i++) {
         size_t j = i;
-        while (j > 0 && memcmp(h->key[order[j - 1]], h->key[i], 32) > 0) {
+        while (j > 0 && memcmp(h->key[order[j - 1]], h->key[i], CANON_KEY_LEN) > 0) {
             order[j] = order[j - 1];
             j--;
         }
@@ -234,7 +234,7 @@ int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errle
     for (size_t k = 0; k < h->used && rc == 0; k++) {
         size_t i = order[k];
         MYSQL_BIND p[3];
-        unsigned long klen = 32;
+        unsigned long klen = CANON_KEY_LEN;
         long long n = (long long)h->count[i];
         db_bind_long(&p[0], &n);
         db_bind_long(&p[1], &n);
@@ -265,13 +265,13 @@ int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errle
     return rc;
 }
 
-static void lock_name(const unsigned char key[32], char out[48])
+static void lock_name(const unsigned char key[CANON_KEY_LEN], char out[48])
 {
     memcpy(out, "ytcache:", 8);
     util_hex(key, 16, out + 8);     /* 32 hex digits + NUL: 41 bytes in all */
 }
 
-int cache_lock(struct db *d, const unsigned char key[32], long wait_ms, char *err, size_t errlen)
+int cache_lock(struct db *d, const unsigned char key[CANON_KEY_LEN], long wait_ms, char *err, size_t errlen)
 {
     char name[48];
     lock_name(key, name);
@@ -299,7 +299,7 @@ int cache_lock_named(struct db *d, const char *name, long wait_ms, char *err, si
     return got == 1 ? 1 : 0;
 }
 
-int cache_unlock(struct db *d, const unsigned char key[32], char *err, size_t errlen)
+int cache_unlock(struct db *d, const unsigned char key[CANON_KEY_LEN], char *err, size_t errlen)
 {
     char name[48];
     lock_name(key, name);

@@ -2,6 +2,7 @@
 #ifndef YTC_CACHE_H
 #define YTC_CACHE_H
 
+#include "canon.h"
 #include "util.h"
 
 #include <stdint.h>
@@ -23,13 +24,13 @@ struct cache_entry {
 
 /* 1 found, 0 not found, -1 database error. Reuses e->body's memory; e->data
  * points at it. */
-int cache_lookup(struct db *d, const unsigned char key[32], struct cache_entry *e, char *err, size_t errlen);
+int cache_lookup(struct db *d, const unsigned char key[CANON_KEY_LEN], struct cache_entry *e, char *err, size_t errlen);
 /* The row's revision, age and time left, without its body: 1, 0 (no row), -1. */
-int cache_check(struct db *d, const unsigned char key[32], uint64_t *rev, long *age, long *left,
+int cache_check(struct db *d, const unsigned char key[CANON_KEY_LEN], uint64_t *rev, long *age, long *left,
                 int *phase_ms, char *err, size_t errlen);
 /* Upsert a row (with a new revision); `ids` (the id param, may be NULL) with several ids also
  * fills cache_ids, in the same transaction. */
-int cache_store(struct db *d, const unsigned char key[32], const char *request_json,
+int cache_store(struct db *d, const unsigned char key[CANON_KEY_LEN], const char *request_json,
                 const char *body, size_t len, long status, const char *etag, long ttl,
                 const char *ids, char *err, size_t errlen);
 /* Hit counts are gathered per process and written in one transaction at
@@ -37,19 +38,19 @@ int cache_store(struct db *d, const unsigned char key[32], const char *request_j
  * write (a write per hit means an fsync per hit). */
 #define CACHE_HIT_SLOTS 64
 struct cache_hits {
-    unsigned char key[CACHE_HIT_SLOTS][32];
+    unsigned char key[CACHE_HIT_SLOTS][CANON_KEY_LEN];
     unsigned long count[CACHE_HIT_SLOTS];
     size_t used;
     long long last_flush_ms;
 };
-void cache_hits_add(struct cache_hits *h, const unsigned char key[32]);
+void cache_hits_add(struct cache_hits *h, const unsigned char key[CANON_KEY_LEN]);
 /* 1 if a flush is due: a full table, or a second since the last flush. */
 int cache_hits_due(const struct cache_hits *h, long long now_ms);
 /* Write the gathered counts; the table is emptied even on error (counts are advisory). */
 int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errlen);
 /* Cross-process fetch lock (GET_LOCK). 1 got it, 0 timed out, -1 error. */
-int cache_lock(struct db *d, const unsigned char key[32], long wait_ms, char *err, size_t errlen);
-int cache_unlock(struct db *d, const unsigned char key[32], char *err, size_t errlen);
+int cache_lock(struct db *d, const unsigned char key[CANON_KEY_LEN], long wait_ms, char *err, size_t errlen);
+int cache_unlock(struct db *d, const unsigned char key[CANON_KEY_LEN], char *err, size_t errlen);
 /* The same for any name (at most 64 characters), e.g. the refresher's run lock. */
 int cache_lock_named(struct db *d, const char *name, long wait_ms, char *err, size_t errlen);
 int cache_unlock_named(struct db *d, const char *name, char *err, size_t errlen);

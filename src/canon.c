@@ -209,39 +209,6 @@ static char *scratch_put(struct canon *c, const char *s, size_t n)
     return p;
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode (and '+' as space) in place; -1 on a bad escape. */
-static int pct_decode(char *s, size_t *len)
-{
-    size_t w = 0;
-    for (size_t r = 0; r < *len; r++) {
-        char ch = s[r];
-        if (ch == '+') {
-            ch = ' ';
-        } else if (ch == '%') {
-            if (r + 2 >= *len)
-                return -1;
-            int hi = hexval((unsigned char)s[r + 1]);
-            int lo = hexval((unsigned char)s[r + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            ch = (char)(hi * 16 + lo);
-            r += 2;
-        }
-        s[w++] = ch;
-    }
-    *len = w;
-    s[w] = '\0';
-    return 0;
-}
-
 static int has_ctl(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -250,30 +217,20 @@ static int has_ctl(const char *s, size_t n)
     return 0;
 }
 
-static int all_in(const char *s, const char *set, size_t minlen, size_t maxlen)
-{
-    size_t n = strlen(s);
-    if (n < minlen || n > maxlen)
-        return 0;
-    return strspn(s, set) == n;
-}
-
-#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-#define B64URL ALNUM "-_"
 
 static int valid_id(enum idfmt f, const char *s)
 {
     switch (f) {
     case ID_VIDEO:
-        return all_in(s, B64URL, 11, 11);
+        return util_all_in(s, UTIL_B64URL, 11, 11);
     case ID_CHANNEL:
-        return strncmp(s, "UC", 2) == 0 && all_in(s, B64URL, 24, 24);
+        return strncmp(s, "UC", 2) == 0 && util_all_in(s, UTIL_B64URL, 24, 24);
     case ID_PLAYLIST:
-        return all_in(s, B64URL, 2, 64);
+        return util_all_in(s, UTIL_B64URL, 2, 64);
     case ID_NUMERIC:
-        return all_in(s, "0123456789", 1, 9);
+        return util_all_in(s, UTIL_DIGIT, 1, 9);
     case ID_GENERIC:
-        return all_in(s, B64URL ".", 1, 128);
+        return util_all_in(s, UTIL_B64URL ".", 1, 128);
     }
     return 0;
 }
@@ -365,22 +322,22 @@ static int valid_scalar(const struct pspec *ps, const char *v)
     case P_VIDEOID: return valid_id(ID_VIDEO, v);
     case P_CHANNELID: return valid_id(ID_CHANNEL, v);
     case P_PLAYLISTID: return valid_id(ID_PLAYLIST, v);
-    case P_TOKEN: return all_in(v, B64URL, 1, 256);
-    case P_REGION: return all_in(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 2, 2);
-    case P_LANG: return all_in(v, B64URL, 1, 35);
+    case P_TOKEN: return util_all_in(v, UTIL_B64URL, 1, 256);
+    case P_REGION: return util_all_in(v, UTIL_ALPHA, 2, 2);
+    case P_LANG: return util_all_in(v, UTIL_B64URL, 1, 35);
     case P_UINT: {
         long x;
         return v[0] != '-' && v[0] != '+' && util_parse_long(v, ps->min, ps->max, &x) == 0;
     }
     case P_ENUM: return in_list(ps->values, v);
     case P_TEXT: return n >= 1 && (long)n <= ps->max && util_utf8_valid((const unsigned char *)v, n);
-    case P_DATETIME: return all_in(v, "0123456789TZtz:.+-", 10, 40);
-    case P_LOCATION: return all_in(v, "0123456789.,+-", 3, 64) && strchr(v, ',') != NULL;
-    case P_RADIUS: return all_in(v, "0123456789.kmfti", 2, 16);
-    case P_FIELDS: return all_in(v, ALNUM "_,/()*", 1, (size_t)ps->max);
-    case P_HANDLE: return all_in(v, B64URL "@.", 1, 100);
+    case P_DATETIME: return util_all_in(v, UTIL_DIGIT "TZtz:.+-", 10, 40);
+    case P_LOCATION: return util_all_in(v, UTIL_DIGIT ".,+-", 3, 64) && strchr(v, ',') != NULL;
+    case P_RADIUS: return util_all_in(v, UTIL_DIGIT ".kmfti", 2, 16);
+    case P_FIELDS: return util_all_in(v, UTIL_ALNUM "_,/()*", 1, (size_t)ps->max);
+    case P_HANDLE: return util_all_in(v, UTIL_B64URL "@.", 1, 100);
     case P_GENID: return valid_id(ID_GENERIC, v);
-    case P_TOPIC: return all_in(v, B64URL "/", 2, 64);
+    case P_TOPIC: return util_all_in(v, UTIL_B64URL "/", 2, 64);
     default: return 0;
     }
 }
@@ -390,27 +347,11 @@ static int cmp_param(const void *a, const void *b)
     return strcmp(((const struct canon_param *)a)->name, ((const struct canon_param *)b)->name);
 }
 
-static int unreserved(unsigned char ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-           ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == ',';
-}
-
 int canon_append_encoded(buf_t *b, const char *s)
 {
-    static const char hx[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (unreserved(ch)) {
-            if (buf_append(b, s, 1) < 0)
-                return -1;
-        } else {
-            char t[3] = { '%', hx[ch >> 4], hx[ch & 15] };
-            if (buf_append(b, t, 3) < 0)
-                return -1;
-        }
-    }
-    return 0;
+    /* RFC 3986 unreserved, and ',' so that id lists stay readable; changing
+     * this set changes every cache key */
+    return util_pct_encode(b, s, "-_.~,");
 }
 
 static struct canon_param *find_param(struct canon *c, const char *name)
@@ -431,7 +372,7 @@ static int add_param(struct canon *c, const struct rspec *rs, const char *name, 
     }
     if (strcmp(name, "ttl") == 0 || strcmp(name, "age") == 0) {
         long t;
-        if (util_parse_long(value, 0, 10L * 366 * 86400, &t) < 0 || value[0] == '+') {
+        if (util_parse_long(value, 0, CANON_TTL_MAX, &t) < 0 || value[0] == '+') {
             yerr_set(e, 400, "invalidParameter", name,
                      "Parameter %s must be a number of seconds.", name);
             return -1;
@@ -589,7 +530,8 @@ int canon_parse(struct canon *c, const char *resource, const char *qs, struct ye
             if (eq)
                 *eq = '\0';
             size_t nl = strlen(name), vl = strlen(value);
-            if (pct_decode(name, &nl) < 0 || pct_decode(value, &vl) < 0) {
+            if (util_pct_decode(name, nl, name, nl + 1, &nl) < 0 ||
+                util_pct_decode(value, vl, value, vl + 1, &vl) < 0) {
                 yerr_set(e, 400, "invalidParameter", "", "Malformed percent-encoding in the query string.");
                 return -1;
             }
@@ -658,7 +600,7 @@ const char *canon_get(const struct canon *c, const char *name)
     return NULL;
 }
 
-int canon_cache_key(struct canon *c, const char *keyid, unsigned char out[32])
+int canon_cache_key(struct canon *c, const char *keyid, unsigned char out[CANON_KEY_LEN])
 {
     /* the buffer lives with the struct: no allocation per request */
     buf_t *b = &c->keybuf;
@@ -666,7 +608,7 @@ int canon_cache_key(struct canon *c, const char *keyid, unsigned char out[32])
     if (buf_appends(b, c->resource) < 0 || buf_append(b, "\n", 1) < 0 || buf_appends(b, keyid) < 0 ||
         buf_append(b, "\n", 1) < 0 || buf_append(b, c->query.data ? c->query.data : "", c->query.len) < 0) {
         /* no key rather than one every failed request would share */
-        memset(out, 0, 32);
+        memset(out, 0, CANON_KEY_LEN);
         return -1;
     }
     util_sha256(b->data, b->len, out);
@@ -696,8 +638,8 @@ int canon_request_json(const struct canon *c, const char *keyid, buf_t *out)
 
 void canon_key_fingerprint(const char *key, char *out, size_t outlen)
 {
-    unsigned char h[32];
-    char hex[65];
+    unsigned char h[UTIL_SHA256_LEN];
+    char hex[2 * UTIL_SHA256_LEN + 1];
     util_sha256(key, strlen(key), h);
     util_hex(h, 8, hex);
     snprintf(out, outlen, "fp:%s", hex);

@@ -6,6 +6,10 @@
 
 #define CANON_MAX_PARAMS 40
 #define CANON_MAX_IDS 50
+/* The cache key: a SHA-256 (the cache table's BINARY(32) cache_key). */
+#define CANON_KEY_LEN UTIL_SHA256_LEN
+/* The largest ttl=/age= a client may ask for; [cache] max_ttl clamps it. */
+#define CANON_TTL_MAX (10 * UTIL_YEAR_SECS)
 
 struct canon_param {
     const char *name;
@@ -37,7 +41,7 @@ const char *canon_get(const struct canon *c, const char *name);
 
 /* SHA-256 of resource, key identity and canonical query. 0, or -1 out of
  * memory (out is then zeroed and must not be used). */
-int canon_cache_key(struct canon *c, const char *keyid, unsigned char out[32]);
+int canon_cache_key(struct canon *c, const char *keyid, unsigned char out[CANON_KEY_LEN]);
 
 /* {"endpoint":..,"key":..,"params":{..}} for the cache row. 0 / -1. */
 int canon_request_json(const struct canon *c, const char *keyid, buf_t *out);

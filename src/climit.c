@@ -105,7 +105,7 @@ int climit_take(struct db *d, const struct conf *c, const char *client, long uni
 void climit_refund(struct db *d, const struct conf *c, const char *client, long units)
 {
     static const char sql[] = "UPDATE client_limits SET tat_us = tat_us - ? WHERE client = ?";
-    char err[256];
+    char err[UTIL_ERRLEN];
     if (c->client_units <= 0)
         return;
     long long inc = (long long)c->client_window * 1000000LL / c->client_units * units;

@@ -39,8 +39,8 @@ static const char *const outage_modes[] = { "bypass", "error", NULL };
 static const char *const key_modes[] = { "pool", "passthrough", NULL };
 
 #define OFF(f) offsetof(struct conf, f)
-#define DAY 86400L
-#define YEAR (366 * DAY)
+#define DAY UTIL_DAY_SECS
+#define YEAR UTIL_YEAR_SECS
 
 /* Every setting and its default, in one place. Units: _ms milliseconds,
  * durations (O_SECS) seconds, sizes bytes. */
@@ -303,15 +303,10 @@ static int set_ttl_rule(struct conf *c, const char *key, const char *v, char *er
     return 0;
 }
 
-static int valid_name(const char *s, size_t max, const char *extra)
+/* A bucket or region name that fits a field of `size` bytes. */
+static int valid_name(const char *s, size_t size)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n >= max)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i]))
-            return 0;
-    return 1;
+    return util_all_in(s, UTIL_ALNUM "_-", 1, size - 1);
 }
 
 static struct quota_bucket *find_bucket(struct conf *c, const char *name)
@@ -327,7 +322,7 @@ static struct quota_bucket *find_bucket(struct conf *c, const char *name)
 static int set_bucket(struct conf *c, char which, const char *name, const char *v, char *err, size_t errlen)
 {
     long units;
-    if (!valid_name(name, sizeof c->buckets[0].name, "_-")) {
+    if (!valid_name(name, sizeof c->buckets[0].name)) {
         snprintf(err, errlen, "bad bucket name");
         return -1;
     }
@@ -390,7 +385,7 @@ static int set_budget(struct conf *c, const char *name, const char *v, char *err
     memset(&b, 0, sizeof b);
     const char *dot2 = strchr(name, '.');
     size_t blen = dot2 ? (size_t)(dot2 - name) : 0;
-    if (!dot2 || blen == 0 || blen >= sizeof b.bucket || !valid_name(dot2 + 1, sizeof b.region, "_-")) {
+    if (!dot2 || blen == 0 || blen >= sizeof b.bucket || !valid_name(dot2 + 1, sizeof b.region)) {
         snprintf(err, errlen, "budget key must be budget.BUCKET.REGION");
         return -1;
     }
@@ -439,7 +434,7 @@ static int set_quota_rule(struct conf *c, const char *key, const char *v, char *
 
 void conf_defaults(struct conf *c)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         if (set_opt(c, &opts[i], opts[i].def, err, sizeof err) < 0)
@@ -562,7 +557,7 @@ static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, siz
     char line[4096];
     char section[32] = "";
     long lineno = 0;
-    char msg[256];
+    char msg[UTIL_ERRLEN];
     while (fgets(line, sizeof line, fp)) {
         lineno++;
         size_t len = strlen(line);
@@ -664,7 +659,7 @@ int conf_load(struct conf *c, const char *path, char *err, size_t errlen)
         const char *v = getenv(env_overrides[i].env);
         if (!v)
             continue;
-        char msg[256];
+        char msg[UTIL_ERRLEN];
         if (set_opt(c, find_opt(env_overrides[i].section, env_overrides[i].key), v, msg, sizeof msg) < 0) {
             snprintf(err, errlen, "$%s: %s", env_overrides[i].env, msg);
             return -1;
@@ -674,7 +669,7 @@ int conf_load(struct conf *c, const char *path, char *err, size_t errlen)
         if (strcmp(c->cors_origins[i], "*") == 0)
             c->cors_any = 1;
     if (check_consistency(c, err, errlen) < 0) {
-        char msg[256];
+        char msg[UTIL_ERRLEN];
         util_copy(msg, sizeof msg, err);
         snprintf(err, errlen, "%s: %s", c->path[0] ? c->path : "(defaults)", msg);
         return -1;

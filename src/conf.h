@@ -7,6 +7,8 @@
 struct canon;
 
 #define CONF_MAX_LIST 32
+/* Room for conf_load's "FILE:LINE: message: text" (a path may be long). */
+#define CONF_ERRLEN 1200
 
 struct ttl_rule {
     char resource[32];
@@ -129,7 +131,11 @@ void conf_defaults(struct conf *c);
  * 0 on success; -1 with "FILE:LINE: message: text" in err. */
 int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
 void conf_free(struct conf *c);
-/* Set one [section] key from text, as if read from the file (command-line overrides). */
+/* Set one setting of the option table from text, with the checks the file's
+ * value would get (command-line overrides). Not for the rules a file may
+ * also hold ([ttl] entries, [quota] bucket.B, reserve.B, cost.R, budget.B.R:
+ * "unknown setting"); the value is taken as it is, not unquoted; and
+ * conf_load's consistency checks are not run again. */
 int conf_set(struct conf *c, const char *section, const char *key, const char *value, char *err, size_t errlen);
 const char *conf_default_path(void);
 

@@ -48,11 +48,6 @@ void db_close(struct db **pd)
     *pd = NULL;
 }
 
-int db_connected(const struct db *d)
-{
-    return d->my != NULL;
-}
-
 MYSQL *db_handle(struct db *d)
 {
     return d->my;

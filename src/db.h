@@ -38,7 +38,6 @@ void db_close(struct db **d);
  * dead server costs one connect attempt per interval, not one per request.
  * 0 connected, -1 not (err filled). */
 int db_connect(struct db *d, char *err, size_t errlen);
-int db_connected(const struct db *d);
 void db_disconnect(struct db *d);
 MYSQL *db_handle(struct db *d);
 

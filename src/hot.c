@@ -11,7 +11,7 @@
 struct hot_entry {
     struct hot_entry *chain;         /* same bucket */
     struct hot_entry *prev, *next;   /* LRU list, most recent first */
-    unsigned char key[32];
+    unsigned char key[CANON_KEY_LEN];
     uint64_t rev;
     long status;
     long ttl;
@@ -70,17 +70,17 @@ void hot_free(struct hot **hp)
 
 /* Cache keys are SHA-256 digests: any 8 of their bytes are a good hash.
  * nbucket is a power of two. */
-static size_t slot(const unsigned char key[32], size_t nbucket)
+static size_t slot(const unsigned char key[CANON_KEY_LEN], size_t nbucket)
 {
     uint64_t x;
     memcpy(&x, key, sizeof x);
     return (size_t)(x & (nbucket - 1));
 }
 
-static struct hot_entry **find(struct hot *h, const unsigned char key[32])
+static struct hot_entry **find(struct hot *h, const unsigned char key[CANON_KEY_LEN])
 {
     struct hot_entry **pp = &h->bucket[slot(key, h->nbucket)];
-    while (*pp && memcmp((*pp)->key, key, 32) != 0)
+    while (*pp && memcmp((*pp)->key, key, CANON_KEY_LEN) != 0)
         pp = &(*pp)->chain;
     return pp;
 }
@@ -146,7 +146,7 @@ static void grow(struct hot *h)
     h->nbucket = n;
 }
 
-int hot_get(struct hot *h, const unsigned char key[32], long long now_ms, struct cache_entry *e, int *trusted)
+int hot_get(struct hot *h, const unsigned char key[CANON_KEY_LEN], long long now_ms, struct cache_entry *e, int *trusted)
 {
     if (!h)
         return 0;
@@ -174,7 +174,7 @@ int hot_get(struct hot *h, const unsigned char key[32], long long now_ms, struct
     return 1;
 }
 
-int hot_put(struct hot *h, const unsigned char key[32], const struct cache_entry *row, long long now_ms)
+int hot_put(struct hot *h, const unsigned char key[CANON_KEY_LEN], const struct cache_entry *row, long long now_ms)
 {
     if (!h)
         return -1;
@@ -190,7 +190,7 @@ int hot_put(struct hot *h, const unsigned char key[32], const struct cache_entry
     if (!e)
         return -1;
     memset(e, 0, sizeof *e);
-    memcpy(e->key, key, 32);
+    memcpy(e->key, key, CANON_KEY_LEN);
     e->rev = row->rev;
     e->status = row->status;
     e->ttl = row->ttl;
@@ -216,7 +216,7 @@ int hot_put(struct hot *h, const unsigned char key[32], const struct cache_entry
     return 0;
 }
 
-void hot_confirm(struct hot *h, const unsigned char key[32], long age, long left, int phase_ms,
+void hot_confirm(struct hot *h, const unsigned char key[CANON_KEY_LEN], long age, long left, int phase_ms,
                  long long now_ms)
 {
     if (!h)
@@ -230,7 +230,7 @@ void hot_confirm(struct hot *h, const unsigned char key[32], long age, long left
     e->base_ms = e->checked_ms = now_ms;
 }
 
-void hot_drop(struct hot *h, const unsigned char key[32])
+void hot_drop(struct hot *h, const unsigned char key[CANON_KEY_LEN])
 {
     if (!h)
         return;

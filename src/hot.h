@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "canon.h"
 
 /* A FastCGI worker answers most hits from a few hot rows. Keeping them in
  * memory saves reading the body from the database on every hit; each
@@ -23,17 +24,17 @@ void hot_free(struct hot **h);
  * table (valid until the next hot_* call; e->body is left alone) and age
  * and time left as of now_ms; *trusted is 1 if the database confirmed it
  * less than trust_ms ago. 0 if not held. */
-int hot_get(struct hot *h, const unsigned char key[32], long long now_ms, struct cache_entry *e, int *trusted);
+int hot_get(struct hot *h, const unsigned char key[CANON_KEY_LEN], long long now_ms, struct cache_entry *e, int *trusted);
 /* Remember a row just read from the database (e->data, age/left as the
  * server said e->phase_ms into its current second), taken to be now_ms
  * (read the clock after the query: a copy then expires a little early
  * rather than late). A row too large for the table, or with rev 0 (written
  * before revisions existed), is not kept. 0, or -1 if nothing was kept. */
-int hot_put(struct hot *h, const unsigned char key[32], const struct cache_entry *e, long long now_ms);
+int hot_put(struct hot *h, const unsigned char key[CANON_KEY_LEN], const struct cache_entry *e, long long now_ms);
 /* The database confirmed the held row (same rev) with these age/left. */
-void hot_confirm(struct hot *h, const unsigned char key[32], long age, long left, int phase_ms,
+void hot_confirm(struct hot *h, const unsigned char key[CANON_KEY_LEN], long age, long left, int phase_ms,
                  long long now_ms);
-void hot_drop(struct hot *h, const unsigned char key[32]);
+void hot_drop(struct hot *h, const unsigned char key[CANON_KEY_LEN]);
 /* The row for key into *e, like cache_lookup (1, 0, -1): from memory while
  * the database confirmed it less than trust_ms ago and it has not expired,
  * else after asking the database (only for the revision when memory holds
@@ -41,7 +42,7 @@ void hot_drop(struct hot *h, const unsigned char key[32]);
  * copied: e->data points into the table. While the database is unreachable
  * a held copy that is still fresh (unexpired, and younger than max_age
  * unless that is -1) is served. h may be NULL (then: cache_lookup). */
-int hot_lookup(struct hot *h, struct db *d, const unsigned char key[32], long max_age, struct cache_entry *e,
+int hot_lookup(struct hot *h, struct db *d, const unsigned char key[CANON_KEY_LEN], long max_age, struct cache_entry *e,
                char *err, size_t errlen);
 /* For tests. */
 size_t hot_count(const struct hot *h);

@@ -60,11 +60,6 @@ int http_read_body(struct http_io *io, size_t len, buf_t *b)
     return 0;
 }
 
-int http_flush(struct http_io *io)
-{
-    return io->out ? FCGX_FFlush(io->out) : 0;
-}
-
 /* RFC 9110 section 15 (429 and 431 from RFC 6585), indexed by status. 413
  * is RFC 9110's "Content Too Large", not RFC 7231's "Payload Too Large":
  * the current registry name, and clients ignore the phrase anyway. */

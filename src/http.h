@@ -17,7 +17,6 @@ struct http_io {
 
 const char *http_env(const struct http_io *io, const char *name);
 int http_write(struct http_io *io, const void *p, size_t n);
-int http_flush(struct http_io *io);
 /* Read a request body of exactly `len` bytes into b. 0 / -1 (short or failed read). */
 int http_read_body(struct http_io *io, size_t len, buf_t *b);
 

@@ -15,14 +15,6 @@ void log_set_level(int level)
     current_level = level;
 }
 
-int log_level_from_name(const char *name)
-{
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -1;
-}
-
 static void vlog(int level, const char *fmt, va_list ap)
 {
     char line[1024];

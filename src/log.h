@@ -5,7 +5,6 @@
 enum { YLOG_ERROR = 0, YLOG_WARN, YLOG_INFO, YLOG_DEBUG };
 
 void log_set_level(int level);
-int log_level_from_name(const char *name);   /* -1 if unknown */
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Like log_msg, but at most once per `interval` seconds for this `slot`;
  * the next line says how many were suppressed. Slots: small integers. */

@@ -3,6 +3,7 @@
 #include "conf.h"
 #include "db.h"
 #include "log.h"
+#include "quota.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -71,7 +72,7 @@ int metrics_open(const struct conf *c, char *err, size_t errlen)
         util_copy(path, sizeof path, c->metrics_file);
     } else {
         /* one file per user and configuration, where shared memory lives */
-        unsigned char h[32];
+        unsigned char h[UTIL_SHA256_LEN];
         char hex[17];
         util_sha256(c->path, strlen(c->path), h);
         util_hex(h, 8, hex);
@@ -105,13 +106,6 @@ int metrics_open(const struct conf *c, char *err, size_t errlen)
     }
     m = s;
     return 0;
-}
-
-void metrics_close(void)
-{
-    if (m != &local)
-        munmap(m, sizeof(struct shm));
-    m = &local;
 }
 
 void metrics_request(enum metrics_route route, enum metrics_cache cache)
@@ -176,7 +170,7 @@ static void label_value(buf_t *b, const char *s)
 
 static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     int up = db_connect(d, err, sizeof err) == 0;
     buf_appends(b, "# HELP ytcache_database_up Whether the cache database answered this scrape.\n"
                    "# TYPE ytcache_database_up gauge\n");
@@ -209,7 +203,7 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
             label[l1 < sizeof label ? l1 : sizeof label - 1] = '\0';
             bucket[l2 < sizeof bucket ? l2 : sizeof bucket - 1] = '\0';
             const struct quota_bucket *qb = conf_bucket(c, bucket);
-            long long left = !qb || exhausted || qb->limit < used ? 0 : qb->limit - used;
+            long long left = !qb || exhausted != QUOTA_ROW_OPEN || qb->limit < used ? 0 : qb->limit - used;
             buf_appends(&used_lines, "ytcache_quota_units_used{key=\"");
             label_value(&used_lines, label);
             buf_appends(&used_lines, "\",bucket=\"");

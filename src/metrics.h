@@ -15,7 +15,6 @@ enum metrics_cache { MC_HIT, MC_MISS, MC_STALE, MC_BYPASS, MC_NONE, MC__COUNT };
 /* Map the shared counters ([server] metrics_file, or a per-user file derived
  * from the config path). On failure counting stays per process; 0 / -1. */
 int metrics_open(const struct conf *c, char *err, size_t errlen);
-void metrics_close(void);
 
 void metrics_request(enum metrics_route route, enum metrics_cache cache);
 void metrics_upstream(enum up_class cls, double seconds);

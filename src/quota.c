@@ -9,12 +9,17 @@
 #include <string.h>
 #include <time.h>
 
+/* the row states of quota.h, as SQL text */
+#define ROW_OPEN UTIL_STR(QUOTA_ROW_OPEN)
+#define ROW_EXHAUSTED UTIL_STR(QUOTA_ROW_EXHAUSTED)
+#define ROW_DISABLED UTIL_STR(QUOTA_ROW_DISABLED)
+
 /* Picks the least-used key that still has room and charges it, in one
  * statement, so concurrent processes can never overspend; LAST_INSERT_ID(expr)
  * hands back which key it was. */
 static const char SQL_RESERVE[] =
     "UPDATE key_usage SET used = used + ?, calls = calls + 1, key_id = LAST_INSERT_ID(key_id)"
-    " WHERE bucket = ? AND day = ? AND exhausted = 0 AND used + ? <= ?"
+    " WHERE bucket = ? AND day = ? AND exhausted = " ROW_OPEN " AND used + ? <= ?"
     " ORDER BY used, key_id LIMIT 1";
 static const char SQL_NEW_DAY[] =
     "INSERT IGNORE INTO key_usage (key_id, bucket, day) SELECT id, ?, ? FROM api_keys WHERE state = 'active'";
@@ -23,11 +28,13 @@ static const char SQL_REFUND[] =
     "UPDATE key_usage SET used = GREATEST(used, ?) - ?, calls = GREATEST(calls, 1) - 1"
     " WHERE key_id = ? AND bucket = ? AND day = ?";
 static const char SQL_EXHAUST[] =
-    "UPDATE key_usage SET exhausted = 1 WHERE key_id = ? AND bucket = ? AND day = ? AND exhausted = 0";
+    "UPDATE key_usage SET exhausted = " ROW_EXHAUSTED
+    " WHERE key_id = ? AND bucket = ? AND day = ? AND exhausted = " ROW_OPEN;
 static const char SQL_DISABLE[] =
     "UPDATE api_keys SET state = 'disabled', disabled_reason = ?, last_error = ?, last_error_at = UTC_TIMESTAMP()"
     " WHERE id = ?";
-static const char SQL_DISABLE_USAGE[] = "UPDATE key_usage SET exhausted = 2 WHERE key_id = ? AND exhausted = 0";
+static const char SQL_DISABLE_USAGE[] =
+    "UPDATE key_usage SET exhausted = " ROW_DISABLED " WHERE key_id = ? AND exhausted = " ROW_OPEN;
 static const char SQL_BUDGET[] =
     "UPDATE budget_usage SET used = used + ? WHERE bucket = ? AND region = ? AND day = ? AND used + ? <= ?";
 static const char SQL_BUDGET_NEW[] = "INSERT IGNORE INTO budget_usage (bucket, region, day) VALUES (?, ?, ?)";
@@ -42,14 +49,14 @@ static const char SQL_SYNC_BACK[] =
     " WHERE fingerprint = ? AND source = 'config' AND state = 'disabled'"
     " AND disabled_reason = 'removed from the configuration file'";
 static const char SQL_SYNC_BACK_USAGE[] =
-    "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = 0"
-    " WHERE k.fingerprint = ? AND k.state = 'active' AND ku.exhausted = 2";
+    "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = " ROW_OPEN
+    " WHERE k.fingerprint = ? AND k.state = 'active' AND ku.exhausted = " ROW_DISABLED;
 static const char SQL_SYNC_LIST[] =
     "SELECT id, fingerprint FROM api_keys WHERE source = 'config' AND state = 'active'";
 
 void quota_fingerprint(const char *secret, char out[17])
 {
-    unsigned char h[32];
+    unsigned char h[UTIL_SHA256_LEN];
     util_sha256(secret, strlen(secret), h);
     util_hex(h, 8, out);
 }
@@ -187,7 +194,7 @@ static int budget_take(struct db *d, const char *bucket, const char *region, con
 
 static void budget_refund(struct db *d, const struct quota_grant *g)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     MYSQL_BIND p[5];
     struct sbind l1, l2, l3;
     long long u = g->units;
@@ -278,7 +285,7 @@ enum quota_status quota_reserve(struct db *d, const struct conf *c, const char *
 
 void quota_release(struct db *d, struct quota_grant *g)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     MYSQL_BIND p[5];
     struct sbind l1, l2;
     long long id = g->key_id, u = g->units;
@@ -296,7 +303,7 @@ void quota_release(struct db *d, struct quota_grant *g)
 int quota_settle(struct db *d, const struct conf *c, struct quota_grant *g, enum up_class cls,
                  const char *reason)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     MYSQL_BIND p[3];
     struct sbind l1, l2;
     long long id = g->key_id;
@@ -334,13 +341,13 @@ static const char SQL_KEY_ADD[] =
 static const char SQL_KEY_ENABLE[] =
     "UPDATE api_keys SET state = 'active', disabled_reason = NULL WHERE label = ?";
 static const char SQL_KEY_ENABLE_USAGE[] =
-    "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = 0"
-    " WHERE k.label = ? AND ku.exhausted = 2";
+    "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = " ROW_OPEN
+    " WHERE k.label = ? AND ku.exhausted = " ROW_DISABLED;
 static const char SQL_KEY_DISABLE[] =
     "UPDATE api_keys SET state = 'disabled', disabled_reason = ? WHERE label = ?";
 static const char SQL_KEY_DISABLE_USAGE[] =
-    "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = 2"
-    " WHERE k.label = ? AND ku.exhausted = 0";
+    "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = " ROW_DISABLED
+    " WHERE k.label = ? AND ku.exhausted = " ROW_OPEN;
 static const char SQL_KEY_REMOVE_USAGE[] =
     "DELETE ku FROM key_usage ku JOIN api_keys k ON k.id = ku.key_id WHERE k.label = ?";
 static const char SQL_KEY_REMOVE[] = "DELETE FROM api_keys WHERE label = ?";

@@ -8,6 +8,13 @@
 struct conf;
 struct db;
 
+/* key_usage.exhausted, one row per key, bucket and Pacific day: open, emptied
+ * for the day (Google said so), or its key disabled (invalid, blocked or
+ * turned off by ytcachectl) until enabled again. */
+#define QUOTA_ROW_OPEN 0
+#define QUOTA_ROW_EXHAUSTED 1
+#define QUOTA_ROW_DISABLED 2
+
 /* Units reserved on one key for one upstream call. */
 struct quota_grant {
     long key_id;

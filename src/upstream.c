@@ -98,19 +98,7 @@ void upstream_close(struct upstream **pu)
 static int url_append_key(buf_t *b, const char *key)
 {
     /* keys are [A-Za-z0-9_-] in practice; escape anything else anyway */
-    static const char hx[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.') {
-            if (buf_append(b, p, 1) < 0)
-                return -1;
-        } else {
-            char t[3] = { '%', hx[*p >> 4], hx[*p & 15] };
-            if (buf_append(b, t, 3) < 0)
-                return -1;
-        }
-    }
-    return 0;
+    return util_pct_encode(b, key, "-_.");
 }
 
 void upstream_fetch(struct upstream *u, const char *resource, const char *query, const char *key,
@@ -220,7 +208,7 @@ enum up_class upstream_classify(long status, const char *body, size_t len, char 
     }
     enum up_class cls;
     const char *et = get_str(root, "etag");
-    if (et && etaglen && strlen(et) < etaglen && strspn(et, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/+=.:") == strlen(et))
+    if (et && etaglen && util_all_in(et, UTIL_ALNUM "-_/+=.:", 0, etaglen - 1))
         memcpy(etag, et, strlen(et) + 1);
     if (status >= 200 && status < 300) {
         json_object_put(root);

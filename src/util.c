@@ -1,4 +1,4 @@
-/* util: growable buffers, checked number parsing, hashing, errors and time helpers. */
+/* util: growable buffers, checked numbers, hashing, percent and hex coding, character classes, errors, time. */
 #include "util.h"
 
 #include <errno.h>
@@ -122,12 +122,12 @@ int util_parse_long(const char *s, long min, long max, long *out)
     return 0;
 }
 
-void util_sha256(const void *p, size_t n, unsigned char out[32])
+void util_sha256(const void *p, size_t n, unsigned char out[UTIL_SHA256_LEN])
 {
     /* fetched once: EVP_sha256() makes EVP_Digest look the algorithm up on
      * every call, a measurable part of a cache hit */
     static EVP_MD *md;
-    unsigned int len = 32;
+    unsigned int len = UTIL_SHA256_LEN;
     if (!md)
         md = EVP_MD_fetch(NULL, "SHA256", NULL);
     EVP_Digest(p, n, out, &len, md ? md : EVP_sha256(), NULL);
@@ -141,6 +141,80 @@ void util_hex(const unsigned char *p, size_t n, char *out)
         out[2 * i + 1] = hx[p[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+int util_hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+int util_unhex(const char *hex, size_t n, unsigned char *out)
+{
+    if (n % 2)
+        return -1;
+    for (size_t i = 0; i < n; i += 2) {
+        int hi = util_hexval((unsigned char)hex[i]);
+        int lo = util_hexval((unsigned char)hex[i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i / 2] = (unsigned char)(hi * 16 + lo);
+    }
+    return 0;
+}
+
+int util_pct_decode(const char *in, size_t inlen, char *out, size_t outcap, size_t *outlen)
+{
+    if (!outcap)
+        return -1;
+    size_t w = 0;
+    for (size_t r = 0; r < inlen; r++) {
+        if (w + 1 >= outcap)
+            return -1;
+        char ch = in[r];
+        if (ch == '+') {
+            ch = ' ';
+        } else if (ch == '%') {
+            if (r + 2 >= inlen)
+                return -1;
+            int hi = util_hexval((unsigned char)in[r + 1]);
+            int lo = util_hexval((unsigned char)in[r + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            ch = (char)(hi * 16 + lo);
+            r += 2;
+        }
+        out[w++] = ch;
+    }
+    out[w] = '\0';
+    *outlen = w;
+    return 0;
+}
+
+int util_pct_encode(buf_t *b, const char *s, const char *keep)
+{
+    static const char hx[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            strchr(keep, ch)) {
+            if (buf_append(b, s, 1) < 0)
+                return -1;
+        } else {
+            char t[3] = { '%', hx[ch >> 4], hx[ch & 15] };
+            if (buf_append(b, t, 3) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int util_all_in(const char *s, const char *set, size_t minlen, size_t maxlen)
+{
+    size_t n = strlen(s);
+    return n >= minlen && n <= maxlen && strspn(s, set) == n;
 }
 
 int util_copy(char *dst, size_t dstlen, const char *src)
@@ -224,8 +298,8 @@ static long pacific_offset(long t)
     struct tm u;
     gmtime_r(&tt, &u);
     long y = u.tm_year + 1900;
-    long start = days_from_civil(y, 3, nth_sunday(y, 3, 2)) * 86400L + 10 * 3600;
-    long end = days_from_civil(y, 11, nth_sunday(y, 11, 1)) * 86400L + 9 * 3600;
+    long start = days_from_civil(y, 3, nth_sunday(y, 3, 2)) * UTIL_DAY_SECS + 10 * 3600;
+    long end = days_from_civil(y, 11, nth_sunday(y, 11, 1)) * UTIL_DAY_SECS + 9 * 3600;
     return (t >= start && t < end) ? -7 * 3600 : -8 * 3600;
 }
 
@@ -234,7 +308,7 @@ long util_secs_to_pacific_midnight(time_t now)
     long t = (long)now;
     long offset = pacific_offset(t);
     long local = t + offset;
-    long left = 86400 - ((local % 86400) + 86400) % 86400;
+    long left = UTIL_DAY_SECS - ((local % UTIL_DAY_SECS) + UTIL_DAY_SECS) % UTIL_DAY_SECS;
     /* the days DST starts and ends are 23 and 25 hours long */
     return left + (offset - pacific_offset(t + left));
 }

@@ -1,4 +1,4 @@
-/* util: growable buffers, checked number parsing, hashing, errors and time helpers. */
+/* util: growable buffers, checked numbers, hashing, percent and hex coding, character classes, errors, time. */
 #ifndef YTC_UTIL_H
 #define YTC_UTIL_H
 
@@ -25,9 +25,46 @@ void buf_free(buf_t *b);
 int util_parse_ll(const char *s, long long min, long long max, long long *out);
 int util_parse_long(const char *s, long min, long max, long *out);
 
-void util_sha256(const void *p, size_t n, unsigned char out[32]);
+/* Seconds; the year is a long one: these are bounds, not calendar sums. */
+#define UTIL_DAY_SECS 86400L
+#define UTIL_YEAR_SECS (366 * UTIL_DAY_SECS)
+
+/* The text of a number macro, to splice into SQL: "LIMIT " UTIL_STR(N). */
+#define UTIL_STR_(x) #x
+#define UTIL_STR(x) UTIL_STR_(x)
+
+/* Room for one error message ("what: why") filled through err/errlen. */
+#define UTIL_ERRLEN 256
+
+#define UTIL_SHA256_LEN 32
+void util_sha256(const void *p, size_t n, unsigned char out[UTIL_SHA256_LEN]);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *p, size_t n, char *out);
+/* The value of one hex digit of either case, or -1. */
+int util_hexval(int ch);
+/* n hex digits of either case into n/2 bytes: 0, or -1 if n is odd or a
+ * character is not a hex digit (out is then partly written). */
+int util_unhex(const char *hex, size_t n, unsigned char *out);
+
+/* Percent-decode in[0..inlen) into out, which may be in (in place: decoding
+ * never grows): '+' is a space (query strings and HTML forms), %XX takes
+ * hex digits of either case, and a '%' without two of them is an error,
+ * never passed on. %00 gives a NUL byte that *outlen counts, so a caller
+ * can tell it from the end and refuse it. out is NUL-terminated and holds
+ * outcap bytes with the terminator. 0, or -1 on a bad escape or if the
+ * result does not fit (never a cut value). */
+int util_pct_decode(const char *in, size_t inlen, char *out, size_t outcap, size_t *outlen);
+/* Append s percent-encoded: A-Z a-z 0-9 and the bytes in keep as they are,
+ * every other byte as %XX with upper-case hex (RFC 3986, 2.1). 0 / -1. */
+int util_pct_encode(buf_t *b, const char *s, const char *keep);
+
+/* Character classes for util_all_in. */
+#define UTIL_ALPHA "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#define UTIL_DIGIT "0123456789"
+#define UTIL_ALNUM UTIL_ALPHA UTIL_DIGIT
+#define UTIL_B64URL UTIL_ALNUM "-_"
+/* 1 if s has minlen..maxlen bytes, all of them in set. */
+int util_all_in(const char *s, const char *set, size_t minlen, size_t maxlen);
 /* Bounded copy that always terminates; returns -1 if truncated. */
 int util_copy(char *dst, size_t dstlen, const char *src);
 /* Duplicate, or NULL on allocation failure. */

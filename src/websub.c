@@ -35,13 +35,6 @@ struct parse {
     char why[96];
 };
 
-static int valid_chars(const char *s, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-    return n >= min && n <= max &&
-           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
-}
-
 static int name_is(const char *name, const char *ns, const char *local)
 {
     size_t nl = strlen(ns);
@@ -119,7 +112,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     if (p->in_entry && p->depth == p->in_entry) {
         struct websub_entry *e = &p->entries[p->n];
         /* keep only entries whose ids have the right shape */
-        if (valid_chars(e->video_id, 11, 11) && (!e->channel_id[0] || valid_chars(e->channel_id, 24, 24)))
+        if (util_all_in(e->video_id, UTIL_B64URL, 11, 11) && (!e->channel_id[0] || util_all_in(e->channel_id, UTIL_B64URL, 24, 24)))
             p->n++;
         p->in_entry = 0;
     }
@@ -197,29 +190,12 @@ int websub_signature_ok(const char *secret, const char *body, size_t len, const 
     unsigned int maclen = sizeof mac;
     if (!HMAC(EVP_sha1(), secret, (int)strlen(secret), (const unsigned char *)body, len, mac, &maclen) || maclen != 20)
         return 0;
-    for (int i = 0; i < 20; i++) {
-        unsigned v = 0;
-        for (int k = 0; k < 2; k++) {
-            char ch = hex[2 * i + k];
-            unsigned d = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0')
-                       : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
-                       : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10) : 16;
-            if (d > 15)
-                return 0;
-            v = v * 16 + d;
-        }
-        given[i] = (unsigned char)v;
-    }
+    if (util_unhex(hex, 40, given) < 0)
+        return 0;
     return CRYPTO_memcmp(mac, given, 20) == 0;
 }
 
 /* ---- the endpoint ------------------------------------------------------------ */
-
-static int hexval(char ch)
-{
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-         : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-}
 
 /* One query parameter, percent-decoded into out; 0 found, -1 not (or malformed). */
 static int query_param(const char *qs, const char *name, char *out, size_t outlen)
@@ -230,27 +206,13 @@ static int query_param(const char *qs, const char *name, char *out, size_t outle
         const char *amp = strchr(p, '&');
         size_t len = amp ? (size_t)(amp - p) : strlen(p);
         if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-            size_t w = 0;
-            for (size_t i = nl + 1; i < len; i++) {
-                if (w + 1 >= outlen)
-                    return -1;      /* too long: never answer with a cut value */
-                char ch = p[i];
-                if (ch == '+')
-                    ch = ' ';
-                else if (ch == '%') {
-                    if (i + 2 >= len)
-                        return -1;
-                    int hi = hexval(p[i + 1]), lo = hexval(p[i + 2]);
-                    if (hi < 0 || lo < 0)
-                        return -1;
-                    ch = (char)(hi * 16 + lo);
-                    i += 2;
-                }
-                if ((unsigned char)ch < 0x20)
+            /* a control byte (%00 too) is refused like a bad escape */
+            size_t w;
+            if (util_pct_decode(p + nl + 1, len - nl - 1, out, outlen, &w) < 0)
+                return -1;
+            for (size_t i = 0; i < w; i++)
+                if ((unsigned char)out[i] < 0x20)
                     return -1;
-                out[w++] = ch;
-            }
-            out[w] = '\0';
             return 0;
         }
         p = amp ? amp + 1 : NULL;
@@ -300,11 +262,10 @@ static int load_sub(struct db *d, const char *channel, struct sub *s, char *err,
 
 void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, struct websub_answer *a)
 {
-    char mode[16], topic[300], challenge[1024], lease[16], channel[32], err[256];
-    (void)c;
+    char mode[16], topic[300], challenge[1024], lease[16], channel[32], err[UTIL_ERRLEN];
     if (query_param(qs, "hub.mode", mode, sizeof mode) < 0 || query_param(qs, "hub.topic", topic, sizeof topic) < 0 ||
         query_param(qs, "hub.challenge", challenge, sizeof challenge) < 0 ||
-        query_param(qs, "channel", channel, sizeof channel) < 0 || !valid_chars(channel, 24, 24) || !challenge[0]) {
+        query_param(qs, "channel", channel, sizeof channel) < 0 || !util_all_in(channel, UTIL_B64URL, 24, 24) || !challenge[0]) {
         answer(a, 404, "unknown subscription\n");
         metrics_websub("intent_refused", 1);
         return;
@@ -328,7 +289,7 @@ void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, st
     }
     long lease_s = 0;
     if (query_param(qs, "hub.lease_seconds", lease, sizeof lease) == 0)
-        util_parse_long(lease, 0, 100L * 86400, &lease_s);
+        util_parse_long(lease, 0, 100 * UTIL_DAY_SECS, &lease_s);
     static const char sql_active[] =
         "UPDATE websub_subs SET state = 'active', verified_at = UTC_TIMESTAMP(), lease_seconds = ?,"
         " lease_expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, last_error = NULL WHERE channel_id = ?";
@@ -382,7 +343,7 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
     unsigned long long n = 0;
     MYSQL_BIND p[4];
     unsigned long l1, l2;
-    if (channel_id && valid_chars(channel_id, 24, 24)) {
+    if (channel_id && util_all_in(channel_id, UTIL_B64URL, 24, 24)) {
         char uploads[32];
         snprintf(uploads, sizeof uploads, "UU%s", channel_id + 2);   /* the channel's uploads playlist */
         l1 = strlen(channel_id);
@@ -413,7 +374,7 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
             return -1;
         total += (long long)n;
     }
-    if (video_id && valid_chars(video_id, 11, 11)) {
+    if (video_id && util_all_in(video_id, UTIL_B64URL, 11, 11)) {
         static const char videos[] = "videos";
         l1 = sizeof videos - 1;
         l2 = strlen(video_id);
@@ -436,10 +397,10 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
 void websub_notify(struct db *d, const struct conf *c, const char *qs, const char *body, size_t len,
                    const char *signature, struct websub_answer *a)
 {
-    char channel[32], err[256];
+    char channel[32], err[UTIL_ERRLEN];
     /* the hub retries non-2xx answers: forged or broken messages are
      * acknowledged and dropped, as WebSub asks */
-    if (query_param(qs, "channel", channel, sizeof channel) < 0 || !valid_chars(channel, 24, 24)) {
+    if (query_param(qs, "channel", channel, sizeof channel) < 0 || !util_all_in(channel, UTIL_B64URL, 24, 24)) {
         answer(a, 202, "ignored\n");
         metrics_websub("unknown_topic", 1);
         return;
@@ -559,7 +520,7 @@ static int hub_post(const struct conf *c, const char *mode, const char *topic, c
 int websub_request(struct db *d, const struct conf *c, const char *channel_id, int subscribe, char *err,
                    size_t errlen)
 {
-    if (!valid_chars(channel_id, 24, 24) || strncmp(channel_id, "UC", 2) != 0) {
+    if (!util_all_in(channel_id, UTIL_B64URL, 24, 24) || strncmp(channel_id, "UC", 2) != 0) {
         snprintf(err, errlen, "not a channel id");
         return -1;
     }
@@ -606,7 +567,7 @@ int websub_request(struct db *d, const struct conf *c, const char *channel_id, i
     if (rc < 0) {
         static const char sql_fail[] = "UPDATE websub_subs SET last_error = ? WHERE channel_id = ?";
         MYSQL_BIND q[2];
-        char msg[256];
+        char msg[UTIL_ERRLEN];
         util_copy(msg, sizeof msg, err);
         unsigned long ml = strlen(msg);
         db_bind_str(&q[0], msg, &ml);
@@ -620,7 +581,7 @@ int websub_request(struct db *d, const struct conf *c, const char *channel_id, i
 
 int websub_forget(struct db *d, const char *channel_id, char *err, size_t errlen)
 {
-    if (!valid_chars(channel_id, 24, 24) || strncmp(channel_id, "UC", 2) != 0) {
+    if (!util_all_in(channel_id, UTIL_B64URL, 24, 24) || strncmp(channel_id, "UC", 2) != 0) {
         snprintf(err, errlen, "not a channel id");
         return 2;
     }
@@ -641,14 +602,18 @@ int websub_forget(struct db *d, const char *channel_id, char *err, size_t errlen
     return 0;
 }
 
+/* Leases renewed per run, soonest to end first; the rest wait for the next run. */
+#define RENEW_BATCH 100
+
 int websub_renew(struct db *d, const struct conf *c, long within, char *err, size_t errlen)
 {
     static const char sql[] =
         "SELECT channel_id FROM websub_subs WHERE state = 'active'"
-        " AND lease_expires_at < UTC_TIMESTAMP() + INTERVAL ? SECOND ORDER BY lease_expires_at LIMIT 100";
+        " AND lease_expires_at < UTC_TIMESTAMP() + INTERVAL ? SECOND ORDER BY lease_expires_at"
+        " LIMIT " UTIL_STR(RENEW_BATCH);
     long long w = within;
     MYSQL_BIND p[1], r[1];
-    char ids[100][32];
+    char ids[RENEW_BATCH][32];
     size_t n = 0;
     char id[32];
     unsigned long len = 0;
@@ -658,7 +623,7 @@ int websub_renew(struct db *d, const struct conf *c, long within, char *err, siz
     MYSQL_STMT *st = db_select(d, sql, p, r, err, errlen);
     if (!st)
         return -1;
-    while (n < 100 && mysql_stmt_fetch(st) == 0) {
+    while (n < RENEW_BATCH && mysql_stmt_fetch(st) == 0) {
         id[len < sizeof id ? len : sizeof id - 1] = '\0';
         util_copy(ids[n++], sizeof ids[0], id);
     }

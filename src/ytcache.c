@@ -109,7 +109,7 @@ static void finish_request(FCGX_Request *req)
 static int serve_fcgi(const struct conf *c, int sock)
 {
     struct proxy p;
-    char err[256];
+    char err[UTIL_ERRLEN];
     if (proxy_init(&p, c, err, sizeof err) < 0) {
         log_msg(YLOG_ERROR, "%s", err);
         return 1;
@@ -136,7 +136,7 @@ static int serve_fcgi(const struct conf *c, int sock)
 static int serve_cgi(const struct conf *c)
 {
     struct proxy p;
-    char err[256];
+    char err[UTIL_ERRLEN];
     if (proxy_init(&p, c, err, sizeof err) < 0) {
         log_msg(YLOG_ERROR, "%s", err);
         cgi_fatal();
@@ -233,7 +233,7 @@ int main(int argc, char **argv)
     }
     int cgi = !listen_addr && FCGX_IsCGI();
     struct conf c;
-    char err[1200];
+    char err[CONF_ERRLEN];
     if (conf_load(&c, config, err, sizeof err) < 0) {
         log_msg(YLOG_ERROR, "%s", err);
         if (cgi)

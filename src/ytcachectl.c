@@ -20,6 +20,9 @@
 
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DB = 2, EXIT_HUB = 3 };
 
+/* Room for a database or hub error and what was being done. */
+#define CTL_ERRLEN 512
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -47,7 +50,7 @@ static void usage(FILE *fp)
 
 static int cmd_migrate(struct db *d, const struct conf *c)
 {
-    char err[512];
+    char err[CTL_ERRLEN];
     int from = 0, to = 0;
     if (migrate_run(d, &from, &to, err, sizeof err) < 0) {
         fprintf(stderr, "ytcachectl: migrate: %s\n", err);
@@ -78,7 +81,7 @@ static int cmd_stats(struct db *d, const struct conf *c)
         "SELECT endpoint, COUNT(*), COALESCE(SUM(LENGTH(response)), 0), COALESCE(SUM(hits), 0),"
         " COALESCE(SUM(expires_at > UTC_TIMESTAMP()), 0)"
         " FROM cache GROUP BY endpoint ORDER BY endpoint";
-    char err[512];
+    char err[CTL_ERRLEN];
     char endpoint[64];
     unsigned long elen = 0;
     long long rows = 0, bytes = 0, hits = 0, fresh = 0;
@@ -127,7 +130,7 @@ static int stats_quota(struct db *d, const struct conf *c)
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &rt);
     printf("\nquota for Pacific day %s (resets %s, in %ldh%02ldm)\n", day, when, left_s / 3600, left_s % 3600 / 60);
-    char err[512];
+    char err[CTL_ERRLEN];
     unsigned long dlen = strlen(day);
     MYSQL_BIND p[2];
     db_bind_str(&p[0], day, &dlen);
@@ -153,9 +156,10 @@ static int stats_quota(struct db *d, const struct conf *c)
         bucket[l3 < sizeof bucket ? l3 : sizeof bucket - 1] = '\0';
         const struct quota_bucket *b = conf_bucket(c, bucket);
         long long limit = b ? b->limit : 0;
-        long long left = exhausted || limit < used ? 0 : limit - used;
+        long long left = exhausted != QUOTA_ROW_OPEN || limit < used ? 0 : limit - used;
         printf("%-24s %-9s %-10s %10lld %10lld %10lld  %s\n", label, state, bucket, used, left, calls,
-               exhausted == 1 ? "exhausted (Google said so)" : exhausted == 2 ? "disabled" : "");
+               exhausted == QUOTA_ROW_EXHAUSTED ? "exhausted (Google said so)"
+               : exhausted == QUOTA_ROW_DISABLED ? "disabled" : "");
     }
     mysql_stmt_close(st);
     long long hits = 0, upstream = 0;
@@ -194,20 +198,18 @@ static int key_result(int rc, const char *what, const char *label, const char *e
 }
 
 /* The rules, and the messages that state them. */
-#define KEY_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+#define KEY_CHARS UTIL_ALNUM "._-"
 #define LABEL_RULE "a label is 1-64 characters of A-Z a-z 0-9 . _ -"
 #define SECRET_RULE "the key must be 8-128 characters of A-Z a-z 0-9 . _ -"
 
 static int valid_label(const char *s)
 {
-    size_t n = strlen(s);
-    return n > 0 && n <= 64 && strspn(s, KEY_CHARS) == n;
+    return util_all_in(s, KEY_CHARS, 1, 64);
 }
 
 static int valid_secret(const char *s)
 {
-    size_t n = strlen(s);
-    return n >= 8 && n <= 128 && strspn(s, KEY_CHARS) == n;
+    return util_all_in(s, KEY_CHARS, 8, 128);
 }
 
 static int keys_list(struct db *d)
@@ -215,7 +217,7 @@ static int keys_list(struct db *d)
     static const char sql[] =
         "SELECT label, secret, fingerprint, source, state, COALESCE(disabled_reason, ''), COALESCE(last_error, '')"
         " FROM api_keys ORDER BY label";
-    char err[512];
+    char err[CTL_ERRLEN];
     char label[65], secret[129], fp[17], source[9], state[9], reason[256], last[256];
     unsigned long len[7] = { 0 };
     my_bool n[7] = { 0 };
@@ -260,7 +262,7 @@ static int keys_import(struct db *d, const struct conf *c, const char *path)
         fprintf(stderr, "ytcachectl: keys import: %s: cannot open\n", path);
         return EXIT_USAGE;
     }
-    char line[512], err[512];
+    char line[512], err[CTL_ERRLEN];
     long lineno = 0, added = 0;
     int rc = EXIT_OK;
     while (fgets(line, sizeof line, fp)) {
@@ -304,7 +306,7 @@ static int keys_import(struct db *d, const struct conf *c, const char *path)
 
 static int cmd_keys(struct db *d, const struct conf *c, int argc, char **argv)
 {
-    char err[512];
+    char err[CTL_ERRLEN];
     if (argc < 1) {
         usage(stderr);
         return EXIT_USAGE;
@@ -368,7 +370,7 @@ static int websub_list(struct db *d)
         "SELECT channel_id, state, COALESCE(DATE_FORMAT(lease_expires_at, '%Y-%m-%d %H:%i'), '-'),"
         " COALESCE(DATE_FORMAT(last_notified_at, '%Y-%m-%d %H:%i'), '-'), notifications, COALESCE(last_error, '')"
         " FROM websub_subs ORDER BY channel_id";
-    char err[512];
+    char err[CTL_ERRLEN];
     char ch[33], state[17], lease[24], seen[24], last[256];
     long long count = 0;
     unsigned long len[6] = { 0 };
@@ -398,7 +400,7 @@ static int websub_list(struct db *d)
 
 static int cmd_websub(struct db *d, const struct conf *c, int argc, char **argv)
 {
-    char err[512];
+    char err[CTL_ERRLEN];
     if (argc == 1 && strcmp(argv[0], "list") == 0)
         return websub_list(d);
     if (argc >= 2 && strcmp(argv[0], "forget") == 0) {
@@ -433,7 +435,7 @@ static int cmd_websub(struct db *d, const struct conf *c, int argc, char **argv)
 
 static int cmd_purge(struct db *d, const struct conf *c, int argc, char **argv)
 {
-    char err[512];
+    char err[CTL_ERRLEN];
     long long n;
     if (argc < 1) {
         usage(stderr);
@@ -488,7 +490,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[optind];
     struct conf c;
-    char err[1200];
+    char err[CONF_ERRLEN];
     if (conf_load(&c, config, err, sizeof err) < 0) {
         fprintf(stderr, "ytcachectl: %s\n", err);
         conf_free(&c);

@@ -33,21 +33,23 @@ Control endpoints:
         X-Hub-Signature: sha1=<hex HMAC-SHA1(secret, body)>.
         Answers {"status": N, "body": TEXT} of the callback's answer.
 
-Stdlib only.  Quiet unless --verbose, and never prints a secret.
+Stdlib only (the main is tests/lib/fakeserve.py).  Quiet unless --verbose,
+and never prints a secret.
 """
 
-import argparse
 import hashlib
 import hmac
 import http.client
 import json
 import os
 import secrets
-import signal
 import sys
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import fakeserve  # noqa: E402
 
 
 def sign(secret, body):
@@ -194,44 +196,16 @@ class Handler(BaseHTTPRequestHandler):
             threading.Thread(target=hub.verify, args=(form, lease), daemon=True).start()
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--bind", default="127.0.0.1")
-    ap.add_argument("--portfile")
+    ap = fakeserve.arg_parser(__doc__)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
 
     hub = Hub()
-    srv = Server((args.bind, args.port), Handler)
+    srv = fakeserve.Server((args.bind, args.port), Handler)
     srv.hub = hub
     srv.verbose = args.verbose
-
-    def on_signal(signum, frame):
-        hub.stop.set()
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    port = srv.server_address[1]
-    if args.portfile:
-        tmp = args.portfile + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, args.portfile)
-    else:
-        print(port, flush=True)
-    while not hub.stop.wait(1.0):
-        pass
-    srv.shutdown()
-    srv.server_close()
-    return 0
+    return fakeserve.serve(srv, hub.stop, args.portfile)
 
 
 if __name__ == "__main__":

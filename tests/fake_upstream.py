@@ -62,10 +62,10 @@ Demo mode (--demo; off by default, and then nothing above changes):
     JSON answer, error bodies included, carries a top-level
     "simulated": true (which Google never sends); other resources get the
     plain fake's bodies with that marker.  Modes of /__mode apply as usual.
-Stdlib only.  Quiet unless --verbose (and then keys are redacted).
+Stdlib only (the main is tests/lib/fakeserve.py).  Quiet unless --verbose
+(and then keys are redacted).
 """
 
-import argparse
 import base64
 import datetime
 import hashlib
@@ -73,13 +73,15 @@ import json
 import os
 import random
 import re
-import signal
 import socket
 import struct
 import sys
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import fakeserve  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data", "upstream")
@@ -1166,18 +1168,13 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
+class Server(fakeserve.Server):
     block_on_close = False
-    allow_reuse_address = True
     request_queue_size = 128
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--bind", default="127.0.0.1")
-    ap.add_argument("--portfile")
+    ap = fakeserve.arg_parser(__doc__)
     ap.add_argument("--keys", default="", help="comma list of valid server keys "
                     "(empty: any non-empty key is valid)")
     ap.add_argument("--verbose", action="store_true")
@@ -1205,28 +1202,7 @@ def main():
     fake = Fake(keys, demo)
     srv.fake = fake
     srv.verbose = args.verbose
-
-    def on_signal(signum, frame):
-        fake.stop.set()
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True)
-    t.start()
-    port = srv.server_address[1]
-    if args.portfile:
-        tmp = args.portfile + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, args.portfile)
-    else:
-        print(port, flush=True)
-    while not fake.stop.wait(1.0):
-        pass
-    srv.shutdown()
-    srv.server_close()
-    return 0
+    return fakeserve.serve(srv, fake.stop, args.portfile)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     qs[size - 1] = '\0';
     struct yerr e;
     if (canon_parse(&c, res, qs, &e) == 0) {
-        unsigned char key[32];
+        unsigned char key[CANON_KEY_LEN];
         buf_t json = { 0 };
         if (canon_cache_key(&c, "pool", key) < 0 || canon_request_json(&c, "pool", &json) < 0)
             abort();

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         close(fd);
         return 0;
     }
-    char path[64], err[1200];
+    char path[64], err[CONF_ERRLEN];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     struct conf c;
     if (conf_load(&c, path, err, sizeof err) < 0 && strncmp(err, path, strlen(path)) != 0)

@@ -20,9 +20,9 @@ struct model {
     unsigned char fill;
 };
 
-static void key_of(unsigned k, unsigned char key[32])
+static void key_of(unsigned k, unsigned char key[CANON_KEY_LEN])
 {
-    memset(key, 0, 32);
+    memset(key, 0, CANON_KEY_LEN);
     key[0] = (unsigned char)(k * 37);     /* low bits decide the bucket: collide some */
     key[31] = (unsigned char)k;
 }
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     long long now = 0;
     for (size_t i = 0; i + 3 <= size; i += 3) {
         unsigned op = data[i] & 3, k = (data[i] >> 2) % KEYS;
-        unsigned char key[32];
+        unsigned char key[CANON_KEY_LEN];
         key_of(k, key);
         now += data[i + 1];
         struct cache_entry v = { 0 };

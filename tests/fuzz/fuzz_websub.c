@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct websub_entry e[WEBSUB_MAX_ENTRIES];
     size_t n = 0;
-    char err[256];
+    char err[UTIL_ERRLEN];
     if (websub_parse_atom((const char *)data, size, e, WEBSUB_MAX_ENTRIES, &n, err, sizeof err) == 0) {
         if (n > WEBSUB_MAX_ENTRIES)
             __builtin_trap();

@@ -12,8 +12,6 @@ the invalidation statements (taken from src/websub.c); metrics."""
 
 import hashlib
 import hmac
-import http.client
-import json
 import os
 import re
 import subprocess
@@ -47,29 +45,13 @@ def uploads(channel):
 
 # ---------------------------------------------------------------- the fake hub
 
-class FakeHub:
-    def __init__(self, tmp):
-        self.portfile = os.path.join(tmp, "fake-hub.port")
-        self.proc = yth.Proc(tmp, "fake-hub", [sys.executable or "python3", FAKE_HUB, "--port", "0",
-                                               "--portfile", self.portfile])
-        if not yth.wait_for(lambda: os.path.exists(self.portfile) or not self.proc.alive(), 30) \
-                or not self.proc.alive():
-            yth.bail("fake hub did not start:\n" + self.proc.log_text()[-2000:])
-        self.port = int(yth.read_file(self.portfile).decode().strip())
-        self.url = "http://127.0.0.1:%d/subscribe" % self.port
+class FakeHub(yth.FakeServer):
+    what = "fake hub"
+    timeout = 30
 
-    def _call(self, method, path, body=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            data = json.dumps(body).encode() if body is not None else None
-            c.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
-            r = c.getresponse()
-            raw = r.read()
-            if r.status != 200:
-                raise RuntimeError("fake hub %s %s: %d %r" % (method, path, r.status, raw))
-            return json.loads(raw)
-        finally:
-            c.close()
+    def __init__(self, tmp):
+        self._start(tmp, "fake-hub", FAKE_HUB)
+        self.url = "http://127.0.0.1:%d/subscribe" % self.port
 
     def stats(self):
         return self._call("GET", "/__stats")

@@ -12,7 +12,9 @@ Every test in tests/integration/ is an executable TAP script:
 It starts, all on loopback, in one temporary directory:
   * a private MariaDB (own datadir copied from a template kept under
     $YTC_BUILDDIR/tests/.mariadb-template, own unix socket and port),
-  * tests/fake_upstream.py, the fake YouTube Data API,
+  * tests/fake_upstream.py, the fake YouTube Data API (FakeUpstream; the
+    WebSub hub tests/fake_hub.py is started by tests/integration/websub.py,
+    both through FakeServer),
   * ytcache under spawn-fcgi, `ytcache --listen`, or fcgiwrap (CGI),
   * nginx in front of it,
 and stops all of it at exit (also on SIGTERM/SIGINT and on a per-test time
@@ -882,33 +884,29 @@ def sql_str(s):
 
 # ------------------------------------------------------------------ fake upstream
 
-class FakeUpstream:
-    """tests/fake_upstream.py on a loopback port.  demo=True starts it with
-    --demo (made-up believable data marked "simulated": true, pictures
-    under /demo-media/; media_base passes --media-base); its files are
-    then named fake-upstream-demo* (or name*), so it can run beside another."""
+class FakeServer:
+    """One of the fake servers (tests/fake_upstream.py, tests/fake_hub.py;
+    their main is tests/lib/fakeserve.py) on a loopback port, and the JSON
+    client of its /__ control endpoints."""
 
-    def __init__(self, tmp, keys=(SERVER_KEY,), demo=False, media_base=None, name=None):
-        self.tmp = tmp
-        self.demo = demo
-        name = name or ("fake-upstream-demo" if demo else "fake-upstream")
+    what = "fake server"     # for messages
+    timeout = 10             # seconds per control call
+
+    def _start(self, tmp, name, script, args=()):
+        """Run script on a free port; its log and port file are named name*."""
         self.portfile = os.path.join(tmp, name + ".port")
-        self.keys = list(keys)
-        argv = [sys.executable or "python3", FAKE_UPSTREAM, "--port", "0",
-                "--portfile", self.portfile, "--keys", ",".join(self.keys)]
-        if demo:
-            argv.append("--demo")
-            if media_base:
-                argv += ["--media-base", media_base]
+        argv = [sys.executable or "python3", script, "--port", "0",
+                "--portfile", self.portfile] + list(args)
         self.proc = Proc(tmp, name, argv)
         if not wait_for(lambda: os.path.exists(self.portfile) or not self.proc.alive(), 30) \
                 or not self.proc.alive():
-            bail("fake upstream did not start:\n" + self.proc.log_text()[-2000:])
+            bail("%s did not start:\n" % self.what + self.proc.log_text()[-2000:])
         self.port = int(read_file(self.portfile).decode().strip())
-        self.base_url = "http://127.0.0.1:%d/youtube/v3" % self.port
 
     def _call(self, method, path, body=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        """A control call: body (if not None) as JSON; the JSON answer, or
+        RuntimeError unless the fake answered 200."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         try:
             data = json.dumps(body).encode() if body is not None else None
             c.request(method, path, body=data,
@@ -916,10 +914,32 @@ class FakeUpstream:
             r = c.getresponse()
             raw = r.read()
             if r.status != 200:
-                raise RuntimeError("fake upstream %s %s: %d %r" % (method, path, r.status, raw))
+                raise RuntimeError("%s %s %s: %d %r" % (self.what, method, path, r.status, raw))
             return json.loads(raw)
         finally:
             c.close()
+
+
+class FakeUpstream(FakeServer):
+    """tests/fake_upstream.py on a loopback port.  demo=True starts it with
+    --demo (made-up believable data marked "simulated": true, pictures
+    under /demo-media/; media_base passes --media-base); its files are
+    then named fake-upstream-demo* (or name*), so it can run beside another."""
+
+    what = "fake upstream"
+
+    def __init__(self, tmp, keys=(SERVER_KEY,), demo=False, media_base=None, name=None):
+        self.tmp = tmp
+        self.demo = demo
+        name = name or ("fake-upstream-demo" if demo else "fake-upstream")
+        self.keys = list(keys)
+        args = ["--keys", ",".join(self.keys)]
+        if demo:
+            args.append("--demo")
+            if media_base:
+                args += ["--media-base", media_base]
+        self._start(tmp, name, FAKE_UPSTREAM, args)
+        self.base_url = "http://127.0.0.1:%d/youtube/v3" % self.port
 
     def stats(self):
         return self._call("GET", "/__stats")

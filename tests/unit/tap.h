@@ -16,6 +16,26 @@ static inline int tap_run(Suite *s)
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* The main of a unit test: one suite of one test case named `tcase`, whose
+ * tests the block after the macro adds to `t` (a function body, so #ifdef
+ * works inside it):
+ *     TAP_MAIN("util", "util")
+ *     {
+ *         tcase_add_test(t, numbers);
+ *     }
+ */
+#define TAP_MAIN(suite, tcase)                                              \
+    static void tap_add_tests(TCase *t);                                    \
+    int main(void)                                                          \
+    {                                                                       \
+        Suite *s = suite_create(suite);                                     \
+        TCase *t = tcase_create(tcase);                                     \
+        tap_add_tests(t);                                                   \
+        suite_add_tcase(s, t);                                              \
+        return tap_run(s);                                                  \
+    }                                                                       \
+    static void tap_add_tests(TCase *t)
+
 /* Path of a test data file, from $YTC_SRCDIR. */
 static inline const char *tap_data(const char *rel, char *buf, size_t len)
 {

@@ -21,7 +21,7 @@ static const char *canon_of(const char *res, const char *qs)
     return out;
 }
 
-static void key_of(const char *res, const char *qs, const char *keyid, unsigned char out[32])
+static void key_of(const char *res, const char *qs, const char *keyid, unsigned char out[CANON_KEY_LEN])
 {
     ck_assert_int_eq(canon_parse(&c, res, qs, &e), 0);
     ck_assert_int_eq(canon_cache_key(&c, keyid, out), 0);
@@ -63,19 +63,19 @@ END_TEST
 
 START_TEST(meaningful_differences)
 {
-    unsigned char a[32], b[32], k1[32], k2[32];
+    unsigned char a[CANON_KEY_LEN], b[CANON_KEY_LEN], k1[CANON_KEY_LEN], k2[CANON_KEY_LEN];
     key_of("playlistItems", "part=snippet&playlistId=UUabcdefghij", "pool", a);
     key_of("playlistItems", "part=snippet&playlistId=UUabcdefghij&pageToken=CAUQAA", "pool", b);
-    ck_assert(memcmp(a, b, 32) != 0);
+    ck_assert(memcmp(a, b, CANON_KEY_LEN) != 0);
     key_of("playlistItems", "part=snippet&playlistId=UUabcdefghij&pageToken=CAoQAA", "pool", k1);
-    ck_assert(memcmp(b, k1, 32) != 0);
+    ck_assert(memcmp(b, k1, CANON_KEY_LEN) != 0);
     /* same request, other key identity: other entry */
     key_of("playlistItems", "part=snippet&playlistId=UUabcdefghij", "fp:0011223344556677", k2);
-    ck_assert(memcmp(a, k2, 32) != 0);
+    ck_assert(memcmp(a, k2, CANON_KEY_LEN) != 0);
     /* same params, other resource: other entry */
     key_of("videos", "part=snippet&id=dQw4w9WgXcQ", "pool", k1);
     key_of("videos", "id=dQw4w9WgXcQ&part=snippet&key=whatever", "pool", k2);
-    ck_assert(memcmp(k1, k2, 32) == 0);
+    ck_assert(memcmp(k1, k2, CANON_KEY_LEN) == 0);
 }
 END_TEST
 
@@ -114,6 +114,10 @@ static const struct { const char *res, *qs, *want; } bad[] = {
     { "search", "part=snippet&q=%4", "ERR:400:invalidParameter:" },
     { "search", "part=snippet&q=a%0d%0aX-Injected:%201", "ERR:400:invalidParameter:q" },
     { "search", "part=snippet&q=a%00b", "ERR:400:invalidParameter:q" },
+    { "search", "part=snippet&q=a%7fb", "ERR:400:invalidParameter:q" },
+    { "search", "part=snippet&q=abc%", "ERR:400:invalidParameter:" },
+    { "search", "part=snippet&q=abc%4", "ERR:400:invalidParameter:" },
+    { "search", "part=snippet&q%00=abc", "ERR:400:invalidParameter:" },
     { "search", "part=snippet&q=%ff%fe", "ERR:400:invalidParameter:q" },
     { "search", "part=snippet&q=%ed%a0%80", "ERR:400:invalidParameter:q" },
     { "search", "part=snippet&regionCode=USA", "ERR:400:invalidParameter:regionCode" },
@@ -204,8 +208,8 @@ void *__wrap_realloc(void *p, size_t n)
  * request would share (and look up and store under). */
 START_TEST(cache_key_out_of_memory)
 {
-    static const unsigned char zero[32];
-    unsigned char k[32], want[32];
+    static const unsigned char zero[CANON_KEY_LEN];
+    unsigned char k[CANON_KEY_LEN], want[CANON_KEY_LEN];
     buf_t b = { 0 };
     fail_realloc = 1;
     int seam = buf_appends(&b, "x");
@@ -228,10 +232,8 @@ START_TEST(cache_key_out_of_memory)
 END_TEST
 #endif
 
-int main(void)
+TAP_MAIN("canon", "canon")
 {
-    Suite *s = suite_create("canon");
-    TCase *t = tcase_create("canon");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, sorted_and_normalised);
     tcase_add_test(t, duplicates);
@@ -245,6 +247,4 @@ int main(void)
     tcase_add_loop_test(t, acceptances, 0, sizeof good / sizeof good[0]);
     tcase_add_test(t, id_list_cap);
     tcase_add_test(t, request_json);
-    suite_add_tcase(s, t);
-    return tap_run(s);
 }

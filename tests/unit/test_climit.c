@@ -28,11 +28,7 @@ START_TEST(client_id)
 }
 END_TEST
 
-int main(void)
+TAP_MAIN("climit", "climit")
 {
-    Suite *s = suite_create("climit");
-    TCase *t = tcase_create("climit");
     tcase_add_loop_test(t, client_id, 0, sizeof cases / sizeof cases[0]);
-    suite_add_tcase(s, t);
-    return tap_run(s);
 }

@@ -9,7 +9,7 @@
 
 static char path[64];
 static struct conf c;
-static char err[1200];
+static char err[CONF_ERRLEN];
 
 static int load_text(const char *text)
 {
@@ -176,10 +176,8 @@ START_TEST(ttl_selection)
 }
 END_TEST
 
-int main(void)
+TAP_MAIN("conf", "conf")
 {
-    Suite *s = suite_create("conf");
-    TCase *t = tcase_create("conf");
     tcase_add_checked_fixture(t, NULL, teardown);
     tcase_add_test(t, defaults);
     tcase_add_test(t, parse_ok);
@@ -189,6 +187,4 @@ int main(void)
     tcase_add_test(t, ttl_selection);
     tcase_add_test(t, quota_model);
     tcase_add_loop_test(t, quota_errors, 0, sizeof bad_quota / sizeof bad_quota[0]);
-    suite_add_tcase(s, t);
-    return tap_run(s);
 }

@@ -23,11 +23,11 @@ static const struct cache_entry *row(uint64_t rev, const char *etag, long ttl, l
     return &e;
 }
 
-static void key(unsigned char k[32], int n)
+static void key(unsigned char k[CANON_KEY_LEN], int n)
 {
     /* like a digest: the first bytes differ, which is what the table hashes */
-    memset(k, 0, 32);
-    for (int i = 0; i < 32; i++)
+    memset(k, 0, CANON_KEY_LEN);
+    for (int i = 0; i < CANON_KEY_LEN; i++)
         k[i] = (unsigned char)(n * 131 + i * 7);
 }
 
@@ -36,7 +36,7 @@ START_TEST(get_put_confirm)
     struct hot *h = hot_new(1 << 20, 1000);
     struct cache_entry v = { 0 };
     int trusted = 0;
-    unsigned char k[32];
+    unsigned char k[CANON_KEY_LEN];
     key(k, 1);
     ck_assert_int_eq(hot_get(h, k, 0, &v, &trusted), 0);
     ck_assert_int_eq(hot_put(h, k, row(42, "tag", 3600, 5, 100, 0, "{\"a\":1}", 7), 10000), 0);
@@ -82,7 +82,7 @@ START_TEST(ages_with_server_seconds)
     struct hot *h = hot_new(1 << 20, 60000);
     struct cache_entry v = { 0 };
     int trusted = 0;
-    unsigned char k[32];
+    unsigned char k[CANON_KEY_LEN];
     key(k, 4);
     ck_assert_int_eq(hot_put(h, k, row(9, "", 2, 0, 2, 700, "{}", 2), 1000), 0);
     ck_assert_int_eq(hot_get(h, k, 1299, &v, &trusted), 1);
@@ -108,7 +108,7 @@ START_TEST(trust_zero_and_null)
     struct hot *h = hot_new(1 << 20, 0);
     struct cache_entry v = { 0 };
     int trusted = 0;
-    unsigned char k[32];
+    unsigned char k[CANON_KEY_LEN];
     key(k, 2);
     ck_assert_int_eq(hot_put(h, k, row(1, "", 60, 0, 60, 0, "{}", 2), 5), 0);
     ck_assert_int_eq(hot_get(h, k, 5, &v, &trusted), 1);
@@ -126,7 +126,7 @@ END_TEST
 START_TEST(refuses_rev0_and_big)
 {
     struct hot *h = hot_new(4096, 1000);
-    unsigned char k[32];
+    unsigned char k[CANON_KEY_LEN];
     static char big[2048];
     memset(big, 'x', sizeof big);
     key(k, 3);
@@ -148,7 +148,7 @@ START_TEST(lru_order)
     struct hot *h = hot_new(16 * 1024, 1000);
     static char b[1000];
     memset(b, 'y', sizeof b);
-    unsigned char k[32];
+    unsigned char k[CANON_KEY_LEN];
     struct cache_entry v = { 0 };
     int trusted = 0;
     size_t fit = 0;
@@ -178,7 +178,7 @@ START_TEST(many_keys_grow)
 {
     /* enough rows to grow the bucket array several times; all stay findable */
     struct hot *h = hot_new(64u << 20, 1000);
-    unsigned char k[32];
+    unsigned char k[CANON_KEY_LEN];
     struct cache_entry v = { 0 };
     int trusted = 0;
     for (int n = 0; n < 5000; n++) {
@@ -198,16 +198,12 @@ START_TEST(many_keys_grow)
 }
 END_TEST
 
-int main(void)
+TAP_MAIN("hot", "hot")
 {
-    Suite *s = suite_create("hot");
-    TCase *t = tcase_create("hot");
     tcase_add_test(t, get_put_confirm);
     tcase_add_test(t, ages_with_server_seconds);
     tcase_add_test(t, trust_zero_and_null);
     tcase_add_test(t, refuses_rev0_and_big);
     tcase_add_test(t, lru_order);
     tcase_add_test(t, many_keys_grow);
-    suite_add_tcase(s, t);
-    return tap_run(s);
 }

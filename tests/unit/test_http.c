@@ -147,14 +147,10 @@ START_TEST(sources)
 }
 END_TEST
 
-int main(void)
+TAP_MAIN("http", "http")
 {
-    Suite *s = suite_create("http");
-    TCase *t = tcase_create("http");
     tcase_add_loop_test(t, registry, 0, NRFC);
     tcase_add_loop_test(t, own_statuses, 0, sizeof emitted / sizeof emitted[0]);
     tcase_add_test(t, status_lines);
     tcase_add_test(t, sources);
-    suite_add_tcase(s, t);
-    return tap_run(s);
 }

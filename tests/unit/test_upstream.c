@@ -170,14 +170,10 @@ START_TEST(outcome_status_matches_classify)
 }
 END_TEST
 
-int main(void)
+TAP_MAIN("upstream", "classify")
 {
-    Suite *s = suite_create("upstream");
-    TCase *t = tcase_create("classify");
     tcase_add_test(t, cases_file);
     tcase_add_test(t, etag_and_cacheability);
     tcase_add_test(t, outcome_table);
     tcase_add_test(t, outcome_status_matches_classify);
-    suite_add_tcase(s, t);
-    return tap_run(s);
 }

@@ -1,4 +1,5 @@
-/* Unit tests: number parsing, UTF-8, Pacific midnight, ETag matching, error bodies. */
+/* Unit tests: number parsing, percent and hex coding, character classes, UTF-8,
+ * Pacific midnight, ETag matching, error bodies. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,157 @@ START_TEST(numbers)
     ck_assert_int_eq(util_parse_ll("0x10", 0, 100, &v), -1);
     ck_assert_int_eq(util_parse_ll("101", 0, 100, &v), -1);
     ck_assert_int_eq(util_parse_ll("99999999999999999999", 0, 100, &v), -1);
+}
+END_TEST
+
+/* One decode of a C string with room for outcap bytes: the text, or "ERR". */
+static const char *pct_of(const char *in, size_t outcap, size_t *outlen)
+{
+    static char out[256];
+    ck_assert_uint_le(outcap, sizeof out);
+    return util_pct_decode(in, strlen(in), out, outcap, outlen) < 0 ? "ERR" : out;
+}
+
+/* What canon.c (query parameters, in place) and websub.c (hub query
+ * parameters into a bounded buffer) both relied on. */
+static const struct { const char *in, *want; size_t len; } pct_cases[] = {
+    { "", "", 0 },
+    { "abc", "abc", 3 },
+    { "hello+world", "hello world", 11 },          /* '+' is a space ... */
+    { "a%2Bb", "a+b", 3 },                         /* ... and %2B a plus */
+    { "%20%2b", " +", 2 },                         /* either case of hex digit */
+    { "%C3%A9t%c3%a9", "\xc3\xa9t\xc3\xa9", 5 },   /* bytes, not characters */
+    { "%2541", "%41", 3 },                         /* decoded once, not twice */
+    { "%3D%26", "=&", 2 },
+    { "%7F%1f", "\x7f\x1f", 2 },                   /* control bytes pass: callers refuse them */
+    { "%", "ERR", 0 },                             /* a bad escape is refused, never passed on */
+    { "abc%", "ERR", 0 },
+    { "%4", "ERR", 0 },
+    { "ab%4", "ERR", 0 },
+    { "%zz", "ERR", 0 },
+    { "%g0", "ERR", 0 },
+    { "%0g", "ERR", 0 },
+    { "% 41", "ERR", 0 },
+    { "%+41", "ERR", 0 },
+};
+
+START_TEST(pct_decode)
+{
+    size_t n = 99;
+    const char *got = pct_of(pct_cases[_i].in, 256, &n);
+    ck_assert_msg(strcmp(got, pct_cases[_i].want) == 0, "%s: got \"%s\"", pct_cases[_i].in, got);
+    if (strcmp(pct_cases[_i].want, "ERR") != 0)
+        ck_assert_uint_eq(n, pct_cases[_i].len);
+}
+END_TEST
+
+START_TEST(pct_decode_edges)
+{
+    size_t n = 0;
+    char buf[16];
+    /* %00 is a NUL byte that the length counts: canon.c refuses it by
+     * strlen() != length, websub.c as a control byte */
+    memcpy(buf, "a%00b", 6);
+    ck_assert_int_eq(util_pct_decode(buf, 5, buf, sizeof buf, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(memcmp(buf, "a\0b", 4), 0);
+    ck_assert_uint_eq(strlen(buf), 1);
+    /* in place, the way canon.c decodes (room: the text and its NUL) */
+    memcpy(buf, "x%41+%42y", 10);
+    ck_assert_int_eq(util_pct_decode(buf, 9, buf, 10, &n), 0);
+    ck_assert_str_eq(buf, "xA By");
+    ck_assert_uint_eq(n, 5);
+    /* only inlen bytes are read: the rest of a query string is not */
+    ck_assert_int_eq(util_pct_decode("ab&c=d", 2, buf, sizeof buf, &n), 0);
+    ck_assert_str_eq(buf, "ab");
+    ck_assert_int_eq(util_pct_decode("%41%", 3, buf, sizeof buf, &n), 0);
+    ck_assert_str_eq(buf, "A");
+    /* websub.c's bounded buffers: what fits with its NUL, else -1, never a cut value */
+    ck_assert_str_eq(pct_of("abcd", 5, &n), "abcd");
+    ck_assert_str_eq(pct_of("abcde", 5, &n), "ERR");
+    ck_assert_str_eq(pct_of("%41%42%43%44", 5, &n), "ABCD");
+    ck_assert_str_eq(pct_of("%41%42%43%44%45", 5, &n), "ERR");
+    ck_assert_str_eq(pct_of("", 1, &n), "");
+    ck_assert_str_eq(pct_of("a", 1, &n), "ERR");
+    ck_assert_int_eq(util_pct_decode("", 0, buf, 0, &n), -1);
+}
+END_TEST
+
+START_TEST(pct_encode)
+{
+    buf_t b = { 0 };
+    /* canon.c's set (every cache key depends on it): ',' and '~' kept */
+    ck_assert_int_eq(util_pct_encode(&b, "Az09-_.~, +/%&=\xc3\xa9\x7f", "-_.~,"), 0);
+    ck_assert_str_eq(b.data, "Az09-_.~,%20%2B%2F%25%26%3D%C3%A9%7F");
+    /* upstream.c's set for key=: ',' and '~' escaped; hex is upper case */
+    buf_reset(&b);
+    ck_assert_int_eq(util_pct_encode(&b, "AIza-_.~,\xff", "-_."), 0);
+    ck_assert_str_eq(b.data, "AIza-_.%7E%2C%FF");
+    buf_reset(&b);
+    ck_assert_int_eq(util_pct_encode(&b, "", "-_."), 0);
+    ck_assert_uint_eq(b.len, 0);
+    /* every byte comes back from the decoder ('+' is never written) */
+    char all[256], back[256];
+    for (int i = 1; i < 256; i++)
+        all[i - 1] = (char)i;
+    all[255] = '\0';
+    for (int set = 0; set < 2; set++) {
+        buf_reset(&b);
+        ck_assert_int_eq(util_pct_encode(&b, all, set ? "-_." : "-_.~,"), 0);
+        ck_assert_ptr_null(strchr(b.data, '+'));
+        size_t n = 0;
+        ck_assert_int_eq(util_pct_decode(b.data, b.len, back, sizeof back, &n), 0);
+        ck_assert_uint_eq(n, 255);
+        ck_assert_int_eq(memcmp(back, all, 255), 0);
+    }
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(hex)
+{
+    for (int ch = 0; ch < 256; ch++) {
+        int want = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+        ck_assert_int_eq(util_hexval(ch), want);
+    }
+    ck_assert_int_eq(util_hexval(-1), -1);
+    unsigned char out[20];
+    ck_assert_int_eq(util_unhex("00ff7Fa0", 8, out), 0);     /* either case (X-Hub-Signature) */
+    ck_assert_int_eq(memcmp(out, "\x00\xff\x7f\xa0", 4), 0);
+    ck_assert_int_eq(util_unhex("", 0, out), 0);
+    ck_assert_int_eq(util_unhex("abc", 3, out), -1);          /* odd */
+    ck_assert_int_eq(util_unhex("0g", 2, out), -1);
+    ck_assert_int_eq(util_unhex("g0", 2, out), -1);
+    ck_assert_int_eq(util_unhex("0 ", 2, out), -1);
+    ck_assert_int_eq(util_unhex("\xff" "0", 2, out), -1);
+    /* and back: util_hex writes lower case */
+    static const char sig[] = "DE7C9B85B8B78AA6BC8A7A36F70A90701C9DB4D9";
+    char text[41];
+    ck_assert_int_eq(util_unhex(sig, 40, out), 0);
+    util_hex(out, 20, text);
+    ck_assert_str_eq(text, "de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9");
+}
+END_TEST
+
+START_TEST(char_classes)
+{
+    ck_assert(util_all_in("dQw4w9WgXcQ", UTIL_B64URL, 11, 11));
+    ck_assert(!util_all_in("dQw4w9WgXc", UTIL_B64URL, 11, 11));        /* bounds are inclusive */
+    ck_assert(!util_all_in("dQw4w9WgXcQQ", UTIL_B64URL, 11, 11));
+    ck_assert(!util_all_in("dQw4w9WgXc'", UTIL_B64URL, 11, 11));
+    ck_assert(!util_all_in("dQw4w9WgXc.", UTIL_B64URL, 11, 11));
+    ck_assert(util_all_in("dQw4w9WgXc.", UTIL_B64URL ".", 11, 11));
+    ck_assert(util_all_in("", UTIL_ALNUM, 0, 5));                      /* the etag check allows "" */
+    ck_assert(!util_all_in("", UTIL_ALNUM, 1, 5));
+    ck_assert(util_all_in("US", UTIL_ALPHA, 2, 2));
+    ck_assert(!util_all_in("U5", UTIL_ALPHA, 2, 2));
+    ck_assert(util_all_in("0123456789", UTIL_DIGIT, 1, 10));
+    ck_assert(!util_all_in("12a", UTIL_DIGIT, 1, 10));
+    ck_assert(!util_all_in("\xc3\xa9", UTIL_ALNUM, 1, 10));            /* bytes >= 0x80 are no letters */
+    ck_assert(!util_all_in("ab", "", 0, 10));
+    ck_assert_uint_eq(strlen(UTIL_ALNUM), 62);
+    ck_assert_uint_eq(strlen(UTIL_B64URL), 64);
 }
 END_TEST
 
@@ -130,17 +282,18 @@ START_TEST(error_shape)
 }
 END_TEST
 
-int main(void)
+TAP_MAIN("util", "util")
 {
-    Suite *s = suite_create("util");
-    TCase *t = tcase_create("util");
     tcase_add_test(t, numbers);
     tcase_add_test(t, buffers);
+    tcase_add_loop_test(t, pct_decode, 0, sizeof pct_cases / sizeof pct_cases[0]);
+    tcase_add_test(t, pct_decode_edges);
+    tcase_add_test(t, pct_encode);
+    tcase_add_test(t, hex);
+    tcase_add_test(t, char_classes);
     tcase_add_test(t, utf8);
     tcase_add_loop_test(t, pacific_midnight, 0, sizeof pacific / sizeof pacific[0]);
     tcase_add_loop_test(t, pacific_date, 0, sizeof pdays / sizeof pdays[0]);
     tcase_add_test(t, etag_match);
     tcase_add_test(t, error_shape);
-    suite_add_tcase(s, t);
-    return tap_run(s);
 }

@@ -8,7 +8,7 @@ static char body[65536];
 static size_t blen;
 static struct websub_entry e[WEBSUB_MAX_ENTRIES];
 static size_t n;
-static char err[256];
+static char err[UTIL_ERRLEN];
 
 static int parse_file(const char *name)
 {
@@ -81,15 +81,11 @@ START_TEST(signature)
 }
 END_TEST
 
-int main(void)
+TAP_MAIN("websub", "websub")
 {
-    Suite *s = suite_create("websub");
-    TCase *t = tcase_create("websub");
     tcase_add_test(t, upload);
     tcase_add_test(t, deleted);
     tcase_add_loop_test(t, refused, 0, sizeof hostile / sizeof hostile[0]);
     tcase_add_test(t, bad_ids_dropped);
     tcase_add_test(t, signature);
-    suite_add_tcase(s, t);
-    return tap_run(s);
 }
