@@ -168,7 +168,7 @@ void answer_preflight(struct answer *a)
 
 void answer_health(struct answer *a, struct db *d)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     int schema = migrate_version(d, err, sizeof err);
     int state = 0;
     long failures = 0;

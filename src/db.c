@@ -68,6 +68,11 @@ static void mark_failed(struct db *d)
     d->failed_at_ms = t ? t : 1;
 }
 
+long db_retry_after(const struct conf *c)
+{
+    return c->db_retry_ms / 1000 + 1;
+}
+
 int db_connect(struct db *d, char *err, size_t errlen)
 {
     if (d->my)

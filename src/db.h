@@ -33,6 +33,9 @@ enum db_stmt_id {
 
 int db_open(struct db **d, const struct conf *c);
 void db_close(struct db **d);
+/* Retry-After for an answer made without the database: whole seconds
+ * until the next connect attempt ([database] retry_interval_ms), at least 1. */
+long db_retry_after(const struct conf *c);
 
 /* Connect if not connected. Honours retry_interval_ms after a failure so a
  * dead server costs one connect attempt per interval, not one per request.

@@ -1,5 +1,6 @@
 /* fetch: one upstream fetch through client limit, breaker, quota reservation, the call and its settlement. */
 #include "fetch.h"
+#include "db.h"
 #include "breaker.h"
 #include "canon.h"
 #include "climit.h"
@@ -76,7 +77,7 @@ static void fetch_unaccounted(struct fetcher *f, struct fetch_req *q)
 {
     const struct conf *c = f->conf;
     if (c->n_keys == 0) {
-        decided(q, UP_DB_ERROR, c->db_retry_ms / 1000 + 1);
+        decided(q, UP_DB_ERROR, db_retry_after(c));
         return;
     }
     for (size_t i = 0; i < c->n_keys; i++) {
@@ -92,7 +93,7 @@ static void fetch_unaccounted(struct fetcher *f, struct fetch_req *q)
 /* Nothing to spend on the first attempt: never call upstream in this state. */
 static void no_grant(struct fetcher *f, struct fetch_req *q, enum quota_status qs)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     long long nkeys = 0, nactive = 0;
     if (qs == QUOTA_EXHAUSTED && quota_pool_count(f->db, &nkeys, &nactive, err, sizeof err) == 0 && nactive == 0) {
         /* the fix differs: add a key, or enable one that is there */
@@ -121,7 +122,7 @@ static void no_grant(struct fetcher *f, struct fetch_req *q, enum quota_status q
 static void fetch_pooled(struct fetcher *f, struct fetch_req *q)
 {
     const struct conf *c = f->conf;
-    char err[256];
+    char err[UTIL_ERRLEN];
     if (!f->keys_synced) {
         if (quota_sync_keys(f->db, c, err, sizeof err) < 0)
             log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot synchronise keys: %s", err);
@@ -166,7 +167,7 @@ static void fetch_pooled(struct fetcher *f, struct fetch_req *q)
 void fetch_run(struct fetcher *f, struct fetch_req *q, int db_ok)
 {
     const struct conf *c = f->conf;
-    char err[256];
+    char err[UTIL_ERRLEN];
     q->up->cls = UP_TRANSPORT;
     if (!db_ok) {
         if (q->upstream_key)

@@ -254,7 +254,7 @@ static int still_fresh(const struct cache_entry *e, long max_age)
     return e->left > 0 && !(max_age >= 0 && e->age >= max_age);
 }
 
-int hot_lookup(struct hot *h, struct db *d, const unsigned char key[32], long max_age, struct cache_entry *e,
+int hot_lookup(struct hot *h, struct db *d, const unsigned char key[CANON_KEY_LEN], long max_age, struct cache_entry *e,
                char *err, size_t errlen)
 {
     int trusted = 0;

@@ -21,7 +21,7 @@ struct req_vars {
     struct fetch_req fetch;      /* what a fetch needs, and what it did */
     struct yerr err;             /* the answer when nothing else is sent */
     char keyid[32];              /* "pool" or "fp:<hex>" */
-    unsigned char key[32];       /* cache key */
+    unsigned char key[CANON_KEY_LEN]; /* cache key */
     long ttl;
     int have_entry;              /* entry holds a row (maybe expired) */
     int defer_hit;               /* count a hit after the response is out */
@@ -42,7 +42,7 @@ struct req {
 
 int proxy_init(struct proxy *p, const struct conf *c, char *err, size_t errlen)
 {
-    char merr[1200];
+    char merr[UTIL_ERRLEN];
     memset(p, 0, sizeof *p);
     p->conf = c;
     p->req = calloc(1, sizeof *p->req);
@@ -129,7 +129,7 @@ static long store_ttl(const struct proxy *p)
 static void store(struct proxy *p)
 {
     struct req *r = p->req;
-    char err[256];
+    char err[UTIL_ERRLEN];
     if (canon_request_json(&r->canon, r->v.keyid, &r->scratch) < 0 ||
         cache_store(p->db, r->v.key, r->scratch.data, r->up.body.data, r->up.body.len, r->up.status,
                     r->up.etag, store_ttl(p), canon_get(&r->canon, "id"), err, sizeof err) < 0)
@@ -159,7 +159,7 @@ static void serve_hit(struct req *r)
 static void db_unavailable(struct req *r, const struct conf *c)
 {
     yerr_set(&r->v.err, 503, "databaseUnavailable", "", "The cache database is unavailable.");
-    r->v.err.retry_after = c->db_retry_ms / 1000 + 1;
+    r->v.err.retry_after = db_retry_after(c);
 }
 
 /* Fetch, store what may be stored, answer the client. */
@@ -195,7 +195,7 @@ static void miss(struct proxy *p)
 {
     struct req *r = p->req;
     const struct conf *c = p->conf;
-    char err[256];
+    char err[UTIL_ERRLEN];
     int locked = cache_lock(p->db, r->v.key, c->lock_wait_ms, err, sizeof err);
     if (locked < 0) {
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "fetch lock unavailable: %s", err);
@@ -230,7 +230,7 @@ static void serve(struct proxy *p)
 {
     struct req *r = p->req;
     const struct conf *c = p->conf;
-    char err[256];
+    char err[UTIL_ERRLEN];
     /* hot memory first, then the database */
     int found = hot_lookup(p->hot, p->db, r->v.key, max_age(r), &r->entry, err, sizeof err);
     if (found < 0) {
@@ -347,7 +347,7 @@ void proxy_handle(struct proxy *p, struct http_io *io)
 
 void proxy_flush(struct proxy *p)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     if (p->hits.used && cache_hits_flush(p->db, &p->hits, err, sizeof err) < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot count hits: %s", err);
 }
@@ -355,7 +355,7 @@ void proxy_flush(struct proxy *p)
 void proxy_after(struct proxy *p)
 {
     struct req *r = p->req;
-    char err[256];
+    char err[UTIL_ERRLEN];
     if (r->v.defer_hit) {
         if (p->hits.used == CACHE_HIT_SLOTS)
             proxy_flush(p);
@@ -404,7 +404,7 @@ int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long du
 {
     static struct http_io no_io = { NULL, NULL, NULL };
     struct req *r = reset_req(p, &no_io);
-    char err[256];
+    char err[UTIL_ERRLEN];
     memset(info, 0, sizeof *info);
     util_copy(r->v.client, sizeof r->v.client, "refresher");
     r->v.fetch.refresher = 1;

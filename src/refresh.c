@@ -14,7 +14,7 @@
 #include <string.h>
 
 #define RUN_LOCK "ytcache-refresh"
-#define MAX_CANDIDATES 500       /* the LIMIT of load_candidates */
+#define MAX_CANDIDATES 500       /* spliced into load_candidates' LIMIT */
 
 struct run {
     struct proxy *p;
@@ -163,8 +163,8 @@ static int load_candidates(struct run *r, struct candidate *cand, size_t *n)
         "SELECT request, ttl, recent_hits FROM cache"
         " WHERE recent_hits >= ? AND expires_at < UTC_TIMESTAMP() + INTERVAL ? SECOND"
         " AND apikey = 'pool' AND status = 200"
-        " ORDER BY recent_hits DESC LIMIT 500";
-    char err[256];
+        " ORDER BY recent_hits DESC LIMIT " UTIL_STR(MAX_CANDIDATES);
+    char err[UTIL_ERRLEN];
     *n = 0;
     struct db *d = proxy_db(r->p);
     long long threshold = r->c->refresh_hot_hits, within = r->c->refresh_interval;
@@ -271,7 +271,7 @@ static int refresh_ahead(struct run *r)
 /* Delete in bounded batches so no statement holds locks for long. */
 static long long purge_batches(struct run *r, const char *what, const char *sql, long long arg)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     long long total = 0;
     struct db *d = proxy_db(r->p);
     for (;;) {
@@ -318,7 +318,7 @@ static void housekeeping(struct run *r)
         fprintf(r->out, "housekeeping: %lld expired rows, %lld client-limit rows, %lld old usage rows deleted\n",
                 rows < 0 ? 0 : rows, clients < 0 ? 0 : clients, usage < 0 ? 0 : usage);
     /* WebSub leases lapse silently: renew those ending before renew_before */
-    char err[256];
+    char err[UTIL_ERRLEN];
     int renewed = websub_renew(proxy_db(r->p), r->c, r->c->websub_renew_before + r->c->refresh_interval, err, sizeof err);
     if (renewed < 0) {
         fprintf(stderr, "ytcache-refresh: websub renewals: %s\n", err);
@@ -330,7 +330,7 @@ static void housekeeping(struct run *r)
 
 int refresh_run(struct proxy *p, const struct conf *c, const struct refresh_opts *o, FILE *out)
 {
-    char err[256];
+    char err[UTIL_ERRLEN];
     struct run r = { p, c, o, out, 0, 0, 0, 0 };
     int locked = cache_lock_named(proxy_db(p), RUN_LOCK, 0, err, sizeof err);
     if (locked < 0) {
