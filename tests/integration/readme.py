@@ -121,7 +121,7 @@ LISTED = {
     "./configure && make": "rebuilds this tree (the test runs on the build it is given)",
     "bench/run": "a benchmark (about 5 minutes); `bench/run --help` is run",
     "bench/run --rounds 3 --profile": "a benchmark (8 minutes)",
-    "bench/run --targets proxy_cache,fastcgi --no-zipf": "a benchmark (minutes)",
+    "bench/run --targets proxy_cache,fastcgi,fastcgi_bare --no-zipf": "a benchmark (minutes)",
     "bench/run --alt-build ../ytcache-patched": "a benchmark against a second build tree",
     "bench/run --profile": "a benchmark (minutes)",
     "bench/run --alt-build DIR": "a benchmark against a second build tree",
