@@ -22,13 +22,16 @@
 
 /* ---- Atom parsing ---------------------------------------------------------- */
 
+/* The element whose text is being collected inside an entry. */
+enum field { F_NONE, F_VIDEO_ID, F_CHANNEL_ID, F_BY_URI /* deleted-entry's <by><uri> */ };
+
 struct parse {
     XML_Parser xp;
     struct websub_entry *entries;
     size_t max, n;
     int depth;
     int in_entry;                /* depth of the open <entry>/<deleted-entry>, 0 if none */
-    int field;                   /* 1 videoId, 2 channelId, 3 uri inside deleted-entry's <by> */
+    enum field field;
     char text[128];
     size_t tlen;
     int failed;
@@ -73,8 +76,9 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     }
     if (!p->in_entry)
         return;
-    p->field = name_is(name, NS_YT, "videoId") ? 1 : name_is(name, NS_YT, "channelId") ? 2
-             : (p->entries[p->n].deleted && name_is(name, NS_ATOM, "uri")) ? 3 : 0;
+    p->field = name_is(name, NS_YT, "videoId") ? F_VIDEO_ID
+             : name_is(name, NS_YT, "channelId") ? F_CHANNEL_ID
+             : (p->entries[p->n].deleted && name_is(name, NS_ATOM, "uri")) ? F_BY_URI : F_NONE;
     p->tlen = 0;
 }
 
@@ -84,7 +88,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
     if (!p->field)
         return;
     if (p->tlen + (size_t)len >= sizeof p->text) {
-        p->field = 0;       /* too long for an id: ignore the field */
+        p->field = F_NONE;  /* too long for an id: ignore the field */
         return;
     }
     memcpy(p->text + p->tlen, s, (size_t)len);
@@ -97,17 +101,17 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     if (p->in_entry && p->field) {
         struct websub_entry *e = &p->entries[p->n];
         p->text[p->tlen] = '\0';
-        if (p->field == 1)
+        if (p->field == F_VIDEO_ID)
             util_copy(e->video_id, sizeof e->video_id, p->text);
-        else if (p->field == 2)
+        else if (p->field == F_CHANNEL_ID)
             util_copy(e->channel_id, sizeof e->channel_id, p->text);
-        else if (p->field == 3) {
+        else if (p->field == F_BY_URI) {
             /* https://www.youtube.com/channel/UC... */
             const char *slash = strrchr(p->text, '/');
             if (slash)
                 util_copy(e->channel_id, sizeof e->channel_id, slash + 1);
         }
-        p->field = 0;
+        p->field = F_NONE;
     }
     if (p->in_entry && p->depth == p->in_entry) {
         struct websub_entry *e = &p->entries[p->n];
