@@ -500,6 +500,49 @@ static int validate(struct canon *c, const struct rspec *rs, struct yerr *e)
     return 0;
 }
 
+/* Decode one name=value pair in place and check it: a name of 1-64
+ * characters, no control characters or NULs, UTF-8, a bounded value. */
+static int decode_pair(char *name, char *value, struct yerr *e)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    if (util_pct_decode(name, nl, name, nl + 1, &nl) < 0 ||
+        util_pct_decode(value, vl, value, vl + 1, &vl) < 0) {
+        yerr_set(e, 400, "invalidParameter", "", "Malformed percent-encoding in the query string.");
+        return -1;
+    }
+    if (nl == 0 || nl > 64 || has_ctl(name, nl) || strlen(name) != nl) {
+        yerr_set(e, 400, "invalidParameter", "", "Malformed parameter name.");
+        return -1;
+    }
+    if (has_ctl(value, vl) || strlen(value) != vl) {
+        yerr_set(e, 400, "invalidParameter", name, "Parameter %s contains a control character.", name);
+        return -1;
+    }
+    if (!util_utf8_valid((const unsigned char *)value, vl)) {
+        yerr_set(e, 400, "invalidParameter", name, "Parameter %s is not valid UTF-8.", name);
+        return -1;
+    }
+    if (vl > 2048) {
+        yerr_set(e, 400, "invalidParameter", name, "Parameter %s is too long.", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* The canonical query: parameters sorted by name, values re-encoded. */
+static int build_query(struct canon *c, struct yerr *e)
+{
+    qsort(c->params, c->n, sizeof c->params[0], cmp_param);
+    for (size_t i = 0; i < c->n; i++) {
+        if ((i && buf_append(&c->query, "&", 1) < 0) || buf_appends(&c->query, c->params[i].name) < 0 ||
+            buf_append(&c->query, "=", 1) < 0 || canon_append_encoded(&c->query, c->params[i].value) < 0) {
+            yerr_set(e, 500, "internalError", "", "Out of memory.");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int canon_parse(struct canon *c, const char *resource, const char *qs, struct yerr *e)
 {
     size_t qslen = strlen(qs);
@@ -529,31 +572,10 @@ int canon_parse(struct canon *c, const char *resource, const char *qs, struct ye
             char *name = p, *value = eq ? eq + 1 : p + strlen(p);
             if (eq)
                 *eq = '\0';
-            size_t nl = strlen(name), vl = strlen(value);
-            if (util_pct_decode(name, nl, name, nl + 1, &nl) < 0 ||
-                util_pct_decode(value, vl, value, vl + 1, &vl) < 0) {
-                yerr_set(e, 400, "invalidParameter", "", "Malformed percent-encoding in the query string.");
+            if (decode_pair(name, value, e) < 0)
                 return -1;
-            }
-            if (nl == 0 || nl > 64 || has_ctl(name, nl) || strlen(name) != nl) {
-                yerr_set(e, 400, "invalidParameter", "", "Malformed parameter name.");
-                return -1;
-            }
-            if (has_ctl(value, vl) || strlen(value) != vl) {
-                yerr_set(e, 400, "invalidParameter", name,
-                         "Parameter %s contains a control character.", name);
-                return -1;
-            }
-            if (!util_utf8_valid((const unsigned char *)value, vl)) {
-                yerr_set(e, 400, "invalidParameter", name, "Parameter %s is not valid UTF-8.", name);
-                return -1;
-            }
             if (npairs >= sizeof pairs / sizeof pairs[0]) {
                 yerr_set(e, 400, "invalidParameter", "", "Too many parameters.");
-                return -1;
-            }
-            if (vl > 2048) {
-                yerr_set(e, 400, "invalidParameter", name, "Parameter %s is too long.", name);
                 return -1;
             }
             pairs[npairs].name = name;
@@ -581,15 +603,7 @@ int canon_parse(struct canon *c, const char *resource, const char *qs, struct ye
             return -1;
     if (validate(c, rs, e) < 0)
         return -1;
-    qsort(c->params, c->n, sizeof c->params[0], cmp_param);
-    for (size_t i = 0; i < c->n; i++) {
-        if ((i && buf_append(&c->query, "&", 1) < 0) || buf_appends(&c->query, c->params[i].name) < 0 ||
-            buf_append(&c->query, "=", 1) < 0 || canon_append_encoded(&c->query, c->params[i].value) < 0) {
-            yerr_set(e, 500, "internalError", "", "Out of memory.");
-            return -1;
-        }
-    }
-    return 0;
+    return build_query(c, e);
 }
 
 const char *canon_get(const struct canon *c, const char *name)
