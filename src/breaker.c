@@ -7,29 +7,29 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char SQL_READ[] =
+static const struct db_stmt SQL_READ = DB_STMT(
     "SELECT state, failures,"
     " COALESCE(TIMESTAMPDIFF(MICROSECOND, opened_at, NOW(3)) DIV 1000, 0),"
     " COALESCE(probe_until < NOW(3), 1)"
-    " FROM breaker WHERE name = 'upstream'";
+    " FROM breaker WHERE name = 'upstream'");
 /* Claim the single half-open probe: after the cool-down from open, or when
  * the previous probe never reported back. */
-static const char SQL_PROBE[] =
+static const struct db_stmt SQL_PROBE = DB_STMT(
     "UPDATE breaker SET state = 2, probe_until = NOW(3) + INTERVAL ? SECOND"
     " WHERE name = 'upstream' AND ((state = 1 AND opened_at <= NOW(3) - INTERVAL ? SECOND)"
-    " OR (state = 2 AND probe_until < NOW(3)))";
-static const char SQL_OK[] =
-    "UPDATE breaker SET state = 0, failures = 0, window_start = NULL, probe_until = NULL WHERE name = 'upstream'";
+    " OR (state = 2 AND probe_until < NOW(3)))");
+static const struct db_stmt SQL_OK = DB_STMT(
+    "UPDATE breaker SET state = 0, failures = 0, window_start = NULL, probe_until = NULL WHERE name = 'upstream'");
 /* Assignments run left to right (MySQL; MariaDB without SIMULTANEOUS_ASSIGNMENT):
  * each IF sees the columns already updated to its left. */
-static const char SQL_FAIL[] =
+static const struct db_stmt SQL_FAIL = DB_STMT(
     "UPDATE breaker SET"
     " failures = IF(window_start IS NOT NULL AND window_start > NOW(3) - INTERVAL ? SECOND, failures + 1, 1),"
     " window_start = IF(failures = 1, NOW(3), window_start),"
     " state = IF(state = 2 OR failures >= ?, 1, state),"
     " opened_at = IF(state = 1, NOW(3), opened_at),"
     " probe_until = IF(state = 1, NULL, probe_until)"
-    " WHERE name = 'upstream'";
+    " WHERE name = 'upstream'");
 
 int breaker_is_failure(enum up_class cls)
 {
@@ -49,7 +49,7 @@ int breaker_allow(struct db *d, const struct conf *c, struct breaker_ticket *t, 
     db_bind_out_long(&r[1], &failures, &n[1]);
     db_bind_out_long(&r[2], &open_ms, &n[2]);
     db_bind_out_long(&r[3], &probe_gone, &n[3]);
-    if (db_run(d, DBS_BR_READ, SQL_READ, NULL, r, NULL, &has_row, NULL, err, sizeof err) < 0) {
+    if (db_row(d, &SQL_READ, NULL, r, &has_row, err, sizeof err) < 0) {
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "breaker: %s", err);
         return 1;
     }
@@ -72,7 +72,7 @@ int breaker_allow(struct db *d, const struct conf *c, struct breaker_ticket *t, 
     unsigned long long affected = 0;
     db_bind_long(&p[0], &probe_s);
     db_bind_long(&p[1], &cool_s);
-    if (db_run(d, DBS_BR_PROBE, SQL_PROBE, p, NULL, NULL, NULL, &affected, err, sizeof err) < 0) {
+    if (db_run_affected(d, &SQL_PROBE, p, &affected, err, sizeof err) < 0) {
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "breaker: %s", err);
         return 1;
     }
@@ -92,7 +92,7 @@ void breaker_record(struct db *d, const struct conf *c, const struct breaker_tic
         /* success (or an answer that proves Google is up): close if not closed */
         if (t->state_seen == 0 && t->failures_seen == 0 && !t->probe)
             return;
-        if (db_run(d, DBS_BR_OK, SQL_OK, NULL, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+        if (db_run(d, &SQL_OK, NULL, err, sizeof err) < 0)
             log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "breaker: %s", err);
         else if (t->state_seen != 0 || t->probe)
             log_msg(YLOG_INFO, "breaker closed: upstream answered");
@@ -102,7 +102,7 @@ void breaker_record(struct db *d, const struct conf *c, const struct breaker_tic
     long long window = c->breaker_window, threshold = c->breaker_failures;
     db_bind_long(&p[0], &window);
     db_bind_long(&p[1], &threshold);
-    if (db_run(d, DBS_BR_FAIL, SQL_FAIL, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+    if (db_run(d, &SQL_FAIL, p, err, sizeof err) < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "breaker: %s", err);
     else if (t->probe || t->failures_seen + 1 >= c->breaker_failures)
         log_burst(LOG_SLOT_UPSTREAM, 10, YLOG_WARN, "breaker open: upstream failing (%s)", up_outcome(cls)->name);
@@ -118,7 +118,7 @@ int breaker_read(struct db *d, int *state, long *failures, char *err, size_t err
     db_bind_out_long(&r[1], &f, &n[1]);
     db_bind_out_long(&r[2], &open_ms, &n[2]);
     db_bind_out_long(&r[3], &probe_gone, &n[3]);
-    if (db_run(d, DBS_BR_READ, SQL_READ, NULL, r, NULL, &has_row, NULL, err, errlen) < 0)
+    if (db_row(d, &SQL_READ, NULL, r, &has_row, err, errlen) < 0)
         return -1;
     *state = has_row ? (int)st : 0;
     *failures = has_row ? (long)f : 0;
@@ -127,12 +127,12 @@ int breaker_read(struct db *d, int *state, long *failures, char *err, size_t err
 
 void breaker_release(struct db *d, const struct breaker_ticket *t)
 {
-    static const char sql[] =
-        "UPDATE breaker SET state = 1, probe_until = NULL WHERE name = 'upstream' AND state = 2";
+    static const struct db_stmt sql = DB_STMT(
+        "UPDATE breaker SET state = 1, probe_until = NULL WHERE name = 'upstream' AND state = 2");
     char err[UTIL_ERRLEN];
     if (!t->probe)
         return;
     /* opened_at is unchanged, so the next miss may take the probe at once */
-    if (db_run(d, DBS_BR_RELEASE, sql, NULL, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+    if (db_run(d, &sql, NULL, err, sizeof err) < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "breaker: %s", err);
 }

@@ -9,40 +9,40 @@
 
 /* The server's clock decides freshness, so that every host sharing the
  * database agrees on what has expired. */
-static const char SQL_LOOKUP[] =
+static const struct db_stmt SQL_LOOKUP = DB_STMT(
     "SELECT response, status, etag, ttl,"
     " TIMESTAMPDIFF(SECOND, fetched_at, UTC_TIMESTAMP()),"
     " TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at), rev,"
     " MICROSECOND(UTC_TIMESTAMP(6)) DIV 1000"
-    " FROM cache WHERE cache_key = ?";
+    " FROM cache WHERE cache_key = ?");
 
 /* The same row without its body: is a copy held in memory still current?
  * Both queries also say how far into its current second the server's clock
  * is (one statement sees one instant), so that a copy kept in memory ages
  * when the server's seconds tick, not up to a second later. */
-static const char SQL_CHECK[] =
+static const struct db_stmt SQL_CHECK = DB_STMT(
     "SELECT rev, TIMESTAMPDIFF(SECOND, fetched_at, UTC_TIMESTAMP()),"
     " TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at), MICROSECOND(UTC_TIMESTAMP(6)) DIV 1000"
-    " FROM cache WHERE cache_key = ?";
+    " FROM cache WHERE cache_key = ?");
 
 /* No VALUES() in the upsert: it is deprecated in MySQL 8 and absent from
  * its alias syntax's MariaDB counterpart, so the values are bound twice. */
-static const char SQL_STORE[] =
+static const struct db_stmt SQL_STORE = DB_STMT(
     "INSERT INTO cache (cache_key, request, response, status, etag, ttl, fetched_at, expires_at, rev)"
     " VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP() + INTERVAL ? SECOND, ?)"
     " ON DUPLICATE KEY UPDATE request = ?, response = ?, status = ?, etag = ?, ttl = ?,"
     " fetched_at = UTC_TIMESTAMP(), expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, recent_hits = 0,"
-    " rev = ?";
+    " rev = ?");
 
-static const char SQL_HIT[] =
+static const struct db_stmt SQL_HIT = DB_STMT(
     "UPDATE cache SET hits = hits + ?, recent_hits = recent_hits + ?, last_hit_at = UTC_TIMESTAMP()"
-    " WHERE cache_key = ?";
-static const char SQL_LOCK[] = "SELECT GET_LOCK(?, ?)";
-static const char SQL_UNLOCK[] = "SELECT RELEASE_LOCK(?)";
-static const char SQL_PURGE_EXPIRED[] =
-    "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND";
-static const char SQL_PURGE_ENDPOINT[] = "DELETE FROM cache WHERE endpoint = ?";
-static const char SQL_PURGE_ALL[] = "DELETE FROM cache";
+    " WHERE cache_key = ?");
+static const struct db_stmt SQL_LOCK = DB_STMT("SELECT GET_LOCK(?, ?)");
+static const struct db_stmt SQL_UNLOCK = DB_STMT("SELECT RELEASE_LOCK(?)");
+static const struct db_stmt SQL_PURGE_EXPIRED = DB_STMT(
+    "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND");
+static const struct db_stmt SQL_PURGE_ENDPOINT = DB_STMT("DELETE FROM cache WHERE endpoint = ?");
+static const struct db_stmt SQL_PURGE_ALL = DB_STMT("DELETE FROM cache");
 
 int cache_lookup(struct db *d, const unsigned char key[CANON_KEY_LEN], struct cache_entry *e, char *err, size_t errlen)
 {
@@ -61,7 +61,7 @@ int cache_lookup(struct db *d, const unsigned char key[CANON_KEY_LEN], struct ca
     db_bind_out_long(&r[7], &phase, &n_phase);
     buf_t *grow[8] = { &e->body, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
     int has_row = 0;
-    if (db_run(d, DBS_LOOKUP, SQL_LOOKUP, p, r, grow, &has_row, NULL, err, errlen) < 0)
+    if (db_row_grow(d, &SQL_LOOKUP, p, r, grow, &has_row, err, errlen) < 0)
         return -1;
     if (!has_row)
         return 0;
@@ -92,7 +92,7 @@ int cache_check(struct db *d, const unsigned char key[CANON_KEY_LEN], uint64_t *
     db_bind_out_long(&r[2], &l, &n_l);
     db_bind_out_long(&r[3], &ph, &n_ph);
     int has_row = 0;
-    if (db_run(d, DBS_CHECK, SQL_CHECK, p, r, NULL, &has_row, NULL, err, errlen) < 0)
+    if (db_row(d, &SQL_CHECK, p, r, &has_row, err, errlen) < 0)
         return -1;
     if (!has_row)
         return 0;
@@ -121,12 +121,12 @@ static int cache_store_row(struct db *d, const unsigned char key[CANON_KEY_LEN],
 /* For a request of several ids, list each in cache_ids (invalidation by one id). */
 static int store_ids(struct db *d, const unsigned char key[CANON_KEY_LEN], const char *ids, char *err, size_t errlen)
 {
-    static const char SQL_IDS_DEL[] = "DELETE FROM cache_ids WHERE cache_key = ?";
-    static const char SQL_IDS_ADD[] = "INSERT IGNORE INTO cache_ids (id, cache_key) VALUES (?, ?)";
+    static const struct db_stmt SQL_IDS_DEL = DB_STMT("DELETE FROM cache_ids WHERE cache_key = ?");
+    static const struct db_stmt SQL_IDS_ADD = DB_STMT("INSERT IGNORE INTO cache_ids (id, cache_key) VALUES (?, ?)");
     MYSQL_BIND p[2];
     unsigned long klen = CANON_KEY_LEN;
     db_bind_blob(&p[0], key, &klen);
-    if (db_run(d, DBS_IDS_DEL, SQL_IDS_DEL, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+    if (db_run(d, &SQL_IDS_DEL, p, err, errlen) < 0)
         return -1;
     const char *s = ids;
     while (*s) {
@@ -138,7 +138,7 @@ static int store_ids(struct db *d, const unsigned char key[CANON_KEY_LEN], const
             unsigned long ilen = n;
             db_bind_str(&p[0], id, &ilen);
             db_bind_blob(&p[1], key, &klen);
-            if (db_run(d, DBS_IDS_ADD, SQL_IDS_ADD, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+            if (db_run(d, &SQL_IDS_ADD, p, err, errlen) < 0)
                 return -1;
         }
         s += n;
@@ -190,7 +190,7 @@ static int cache_store_row(struct db *d, const unsigned char key[CANON_KEY_LEN],
     db_bind_long(&p[12], &t);
     db_bind_long(&p[13], &t);
     db_bind_long(&p[14], &rev);
-    return db_run(d, DBS_STORE, SQL_STORE, p, NULL, NULL, NULL, NULL, err, errlen);
+    return db_run(d, &SQL_STORE, p, err, errlen);
 }
 
 void cache_hits_add(struct cache_hits *h, const unsigned char key[CANON_KEY_LEN])
@@ -239,15 +239,15 @@ int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errle
         db_bind_long(&p[0], &n);
         db_bind_long(&p[1], &n);
         db_bind_blob(&p[2], h->key[i], &klen);
-        rc = db_run(d, DBS_HIT, SQL_HIT, p, NULL, NULL, NULL, NULL, err, errlen);
+        rc = db_run(d, &SQL_HIT, p, err, errlen);
     }
     if (db_exec_static(d, rc == 0 ? "COMMIT" : "ROLLBACK", err, errlen) < 0)
         rc = -1;
     if (rc == 0) {
         /* today's answers from cache, for the quota-saved figure in stats */
-        static const char SQL_COUNT[] =
+        static const struct db_stmt SQL_COUNT = DB_STMT(
             "INSERT INTO daily_counters (day, name, value) VALUES (?, 'hits', ?)"
-            " ON DUPLICATE KEY UPDATE value = value + ?";
+            " ON DUPLICATE KEY UPDATE value = value + ?");
         char day[11];
         long long total = 0;
         for (size_t i = 0; i < h->used; i++)
@@ -258,7 +258,7 @@ int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errle
         db_bind_str(&p[0], day, &dlen);
         db_bind_long(&p[1], &total);
         db_bind_long(&p[2], &total);
-        if (db_run(d, DBS_COUNTER, SQL_COUNT, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+        if (db_run(d, &SQL_COUNT, p, err, errlen) < 0)
             rc = -1;
     }
     h->used = 0;
@@ -290,7 +290,7 @@ int cache_lock_named(struct db *d, const char *name, long wait_ms, char *err, si
     db_bind_long(&p[1], &secs);
     db_bind_out_long(&r[0], &got, &isnull);
     int has_row = 0;
-    if (db_run(d, DBS_LOCK, SQL_LOCK, p, r, NULL, &has_row, NULL, err, errlen) < 0)
+    if (db_row(d, &SQL_LOCK, p, r, &has_row, err, errlen) < 0)
         return -1;
     if (!has_row || isnull) {
         snprintf(err, errlen, "GET_LOCK returned NULL");
@@ -311,7 +311,7 @@ int cache_unlock_named(struct db *d, const char *name, char *err, size_t errlen)
     MYSQL_BIND p[1];
     unsigned long nlen = strlen(name);
     db_bind_str(&p[0], name, &nlen);
-    return db_run(d, DBS_UNLOCK, SQL_UNLOCK, p, NULL, NULL, NULL, NULL, err, errlen);
+    return db_run(d, &SQL_UNLOCK, p, err, errlen);
 }
 
 long long cache_purge_expired(struct db *d, long grace_secs, char *err, size_t errlen)
@@ -320,7 +320,7 @@ long long cache_purge_expired(struct db *d, long grace_secs, char *err, size_t e
     long long g = grace_secs;
     unsigned long long n = 0;
     db_bind_long(&p[0], &g);
-    if (db_run(d, DBS_PURGE_EXPIRED, SQL_PURGE_EXPIRED, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+    if (db_run_affected(d, &SQL_PURGE_EXPIRED, p, &n, err, errlen) < 0)
         return -1;
     return (long long)n;
 }
@@ -331,7 +331,7 @@ long long cache_purge_endpoint(struct db *d, const char *endpoint, char *err, si
     unsigned long len = strlen(endpoint);
     unsigned long long n = 0;
     db_bind_str(&p[0], endpoint, &len);
-    if (db_run(d, DBS_PURGE_ENDPOINT, SQL_PURGE_ENDPOINT, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+    if (db_run_affected(d, &SQL_PURGE_ENDPOINT, p, &n, err, errlen) < 0)
         return -1;
     return (long long)n;
 }
@@ -339,7 +339,7 @@ long long cache_purge_endpoint(struct db *d, const char *endpoint, char *err, si
 long long cache_purge_all(struct db *d, char *err, size_t errlen)
 {
     unsigned long long n = 0;
-    if (db_run(d, DBS_PURGE_ALL, SQL_PURGE_ALL, NULL, NULL, NULL, NULL, &n, err, errlen) < 0)
+    if (db_run_affected(d, &SQL_PURGE_ALL, NULL, &n, err, errlen) < 0)
         return -1;
     return (long long)n;
 }

@@ -12,11 +12,11 @@
  * the burst tolerance of now. No window, so no boundary burst; one atomic
  * statement per miss. The database clock is used so every host agrees. */
 #define NOW_US "CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)"
-static const char SQL_TAKE[] =
+static const struct db_stmt SQL_TAKE = DB_STMT(
     "UPDATE client_limits SET tat_us = GREATEST(tat_us, " NOW_US ") + ?"
-    " WHERE client = ? AND GREATEST(tat_us, " NOW_US ") + ? - " NOW_US " <= ?";
-static const char SQL_NEW[] = "INSERT IGNORE INTO client_limits (client, tat_us) VALUES (?, " NOW_US ")";
-static const char SQL_TAT[] = "SELECT GREATEST(tat_us, " NOW_US ") - " NOW_US " FROM client_limits WHERE client = ?";
+    " WHERE client = ? AND GREATEST(tat_us, " NOW_US ") + ? - " NOW_US " <= ?");
+static const struct db_stmt SQL_NEW = DB_STMT("INSERT IGNORE INTO client_limits (client, tat_us) VALUES (?, " NOW_US ")");
+static const struct db_stmt SQL_TAT = DB_STMT("SELECT GREATEST(tat_us, " NOW_US ") - " NOW_US " FROM client_limits WHERE client = ?");
 
 static int valid_addr(const char *s, size_t n)
 {
@@ -77,7 +77,7 @@ int climit_take(struct db *d, const struct conf *c, const char *client, long uni
         db_bind_str(&p[1], client, &clen);
         db_bind_long(&p[2], &inc);
         db_bind_long(&p[3], &tau);
-        if (db_run(d, DBS_CL_TAKE, SQL_TAKE, p, NULL, NULL, NULL, &affected, err, errlen) < 0)
+        if (db_run_affected(d, &SQL_TAKE, p, &affected, err, errlen) < 0)
             return -1;
         if (affected == 1)
             return 1;
@@ -85,7 +85,7 @@ int climit_take(struct db *d, const struct conf *c, const char *client, long uni
             break;
         MYSQL_BIND q[1];
         db_bind_str(&q[0], client, &clen);
-        if (db_run(d, DBS_CL_NEW, SQL_NEW, q, NULL, NULL, NULL, &affected, err, errlen) < 0)
+        if (db_run_affected(d, &SQL_NEW, q, &affected, err, errlen) < 0)
             return -1;
     }
     /* over: the call fits again when max(TAT, now) + inc - tau <= now */
@@ -95,7 +95,7 @@ int climit_take(struct db *d, const struct conf *c, const char *client, long uni
     int has_row = 0;
     db_bind_str(&q[0], client, &clen);
     db_bind_out_long(&r[0], &ahead, &isnull);
-    if (db_run(d, DBS_CL_TAT, SQL_TAT, q, r, NULL, &has_row, NULL, err, errlen) < 0)
+    if (db_row(d, &SQL_TAT, q, r, &has_row, err, errlen) < 0)
         return -1;
     long long wait_us = ahead + inc - tau;
     *retry_after = wait_us <= 0 ? 1 : (long)((wait_us + 999999) / 1000000);
@@ -104,7 +104,7 @@ int climit_take(struct db *d, const struct conf *c, const char *client, long uni
 
 void climit_refund(struct db *d, const struct conf *c, const char *client, long units)
 {
-    static const char sql[] = "UPDATE client_limits SET tat_us = tat_us - ? WHERE client = ?";
+    static const struct db_stmt sql = DB_STMT("UPDATE client_limits SET tat_us = tat_us - ? WHERE client = ?");
     char err[UTIL_ERRLEN];
     if (c->client_units <= 0)
         return;
@@ -113,5 +113,5 @@ void climit_refund(struct db *d, const struct conf *c, const char *client, long 
     MYSQL_BIND p[2];
     db_bind_long(&p[0], &inc);
     db_bind_str(&p[1], client, &clen);
-    db_run(d, DBS_CL_REFUND, sql, p, NULL, NULL, NULL, NULL, err, sizeof err);
+    db_run(d, &sql, p, err, sizeof err);
 }

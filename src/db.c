@@ -9,10 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Prepared handles per connection, keyed by statement object. Bounded: a
+ * full table gives up one handle in turn, so more statements than slots
+ * cost a prepare each, never memory. */
+#define DB_SLOTS 64
+
+struct db_slot {
+    const struct db_stmt *s;
+    MYSQL_STMT *st;
+};
+
 struct db {
     const struct conf *conf;
     MYSQL *my;
-    MYSQL_STMT *stmt[DBS__COUNT];
+    struct db_slot slot[DB_SLOTS];
+    int nslots;                  /* slots in use, from the first */
+    int evict;                   /* the slot a full table gives up next */
     long long failed_at_ms;      /* last failed connect, 0 = none */
 };
 
@@ -28,11 +40,11 @@ int db_open(struct db **out, const struct conf *c)
 
 void db_disconnect(struct db *d)
 {
-    for (int i = 0; i < DBS__COUNT; i++)
-        if (d->stmt[i]) {
-            mysql_stmt_close(d->stmt[i]);
-            d->stmt[i] = NULL;
-        }
+    /* prepared handles belong to the connection */
+    for (int i = 0; i < d->nslots; i++)
+        mysql_stmt_close(d->slot[i].st);
+    d->nslots = 0;
+    d->evict = 0;
     if (d->my) {
         mysql_close(d->my);
         d->my = NULL;
@@ -46,11 +58,6 @@ void db_close(struct db **pd)
     db_disconnect(*pd);
     free(*pd);
     *pd = NULL;
-}
-
-MYSQL *db_handle(struct db *d)
-{
-    return d->my;
 }
 
 static const char *nz(const char *s)
@@ -159,46 +166,59 @@ static int fetch_grown(MYSQL_STMT *st, MYSQL_BIND *results, buf_t **grow, unsign
     return 0;
 }
 
-static int run_once(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIND *params,
-                    MYSQL_BIND *results, buf_t **grow, int *has_row, unsigned long long *affected,
-                    unsigned int *errnum, char *err, size_t errlen)
+/* What a run hands back besides its status; NULL members are not wanted. */
+struct run_out {
+    MYSQL_BIND *results;
+    buf_t **grow;
+    int *has_row;
+    unsigned long long *affected;
+};
+
+static MYSQL_STMT *cached(struct db *d, const struct db_stmt *s)
 {
-    MYSQL_STMT *st = d->stmt[id];
-    *errnum = 0;
+    for (int i = 0; i < d->nslots; i++)
+        if (d->slot[i].s == s)
+            return d->slot[i].st;
+    return NULL;
+}
+
+/* The connection's prepared handle for `s`, prepared now if it has none. */
+static MYSQL_STMT *prepared(struct db *d, const struct db_stmt *s, unsigned int *errnum, char *err, size_t errlen)
+{
+    MYSQL_STMT *st = cached(d, s);
+    if (st)
+        return st;
+    st = mysql_stmt_init(d->my);
     if (!st) {
-        st = mysql_stmt_init(d->my);
-        if (!st) {
-            *errnum = mysql_errno(d->my);
-            snprintf(err, errlen, "mysql_stmt_init: %s", mysql_error(d->my));
-            return -1;
-        }
-        if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
-            *errnum = mysql_stmt_errno(st);
-            snprintf(err, errlen, "prepare: %s", mysql_stmt_error(st));
-            mysql_stmt_close(st);
-            return -1;
-        }
-        d->stmt[id] = st;
+        *errnum = mysql_errno(d->my);
+        snprintf(err, errlen, "mysql_stmt_init: %s", mysql_error(d->my));
+        return NULL;
     }
-    if (has_row)
-        *has_row = 0;
-    if ((params && mysql_stmt_bind_param(st, params) != 0) || mysql_stmt_execute(st) != 0) {
+    if (mysql_stmt_prepare(st, s->sql, strlen(s->sql)) != 0) {
         *errnum = mysql_stmt_errno(st);
-        snprintf(err, errlen, "execute: %s", mysql_stmt_error(st));
-        return -1;
+        snprintf(err, errlen, "prepare: %s", mysql_stmt_error(st));
+        mysql_stmt_close(st);
+        return NULL;
     }
-    if (affected)
-        *affected = mysql_stmt_affected_rows(st);
-    if (!results) {
-        /* drain any result (SELECT RELEASE_LOCK(...) has one) */
-        if (mysql_stmt_field_count(st) > 0) {
-            mysql_stmt_store_result(st);
-            mysql_stmt_free_result(st);
-        }
-        return 0;
+    struct db_slot *sl;
+    if (d->nslots < DB_SLOTS) {
+        sl = &d->slot[d->nslots++];
+    } else {
+        sl = &d->slot[d->evict];
+        d->evict = (d->evict + 1) % DB_SLOTS;
+        mysql_stmt_close(sl->st);
     }
+    sl->s = s;
+    sl->st = st;
+    return st;
+}
+
+/* The first row into out->results; the rest is consumed so the statement
+ * can run again. */
+static int fetch_first(MYSQL_STMT *st, const struct run_out *out, unsigned int *errnum, char *err, size_t errlen)
+{
     int rc = 0;
-    if (mysql_stmt_bind_result(st, results) != 0) {
+    if (mysql_stmt_bind_result(st, out->results) != 0) {
         *errnum = mysql_stmt_errno(st);
         snprintf(err, errlen, "bind result: %s", mysql_stmt_error(st));
         mysql_stmt_free_result(st);
@@ -206,11 +226,10 @@ static int run_once(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIN
     }
     int f = mysql_stmt_fetch(st);
     if (f == 0 || f == MYSQL_DATA_TRUNCATED) {
-        if (has_row)
-            *has_row = 1;
-        if (grow)
-            rc = fetch_grown(st, results, grow, errnum, err, errlen);
-        /* consume the rest so the statement can run again */
+        if (out->has_row)
+            *out->has_row = 1;
+        if (out->grow)
+            rc = fetch_grown(st, out->results, out->grow, errnum, err, errlen);
         while (mysql_stmt_fetch(st) == 0)
             ;
     } else if (f == 1) {
@@ -222,15 +241,40 @@ static int run_once(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIN
     return rc;
 }
 
-int db_run(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIND *params,
-           MYSQL_BIND *results, buf_t **grow, int *has_row, unsigned long long *affected,
-           char *err, size_t errlen)
+static int run_once(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, const struct run_out *out,
+                    unsigned int *errnum, char *err, size_t errlen)
+{
+    *errnum = 0;
+    MYSQL_STMT *st = prepared(d, s, errnum, err, errlen);
+    if (!st)
+        return -1;
+    if (out->has_row)
+        *out->has_row = 0;
+    if ((params && mysql_stmt_bind_param(st, params) != 0) || mysql_stmt_execute(st) != 0) {
+        *errnum = mysql_stmt_errno(st);
+        snprintf(err, errlen, "execute: %s", mysql_stmt_error(st));
+        return -1;
+    }
+    if (out->affected)
+        *out->affected = mysql_stmt_affected_rows(st);
+    if (out->results)
+        return fetch_first(st, out, errnum, err, errlen);
+    /* drain any result (SELECT RELEASE_LOCK(...) has one) */
+    if (mysql_stmt_field_count(st) > 0) {
+        mysql_stmt_store_result(st);
+        mysql_stmt_free_result(st);
+    }
+    return 0;
+}
+
+static int run(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, const struct run_out *out, char *err,
+               size_t errlen)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (db_connect(d, err, errlen) < 0)
             return -1;
         unsigned int e = 0;
-        if (run_once(d, id, sql, params, results, grow, has_row, affected, &e, err, errlen) == 0)
+        if (run_once(d, s, params, out, &e, err, errlen) == 0)
             return 0;
         if (e == 0 || !is_conn_error(e))
             return -1;
@@ -238,6 +282,33 @@ int db_run(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIND *params
         db_disconnect(d);
     }
     return -1;
+}
+
+int db_run(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, char *err, size_t errlen)
+{
+    struct run_out out = { 0 };
+    return run(d, s, params, &out, err, errlen);
+}
+
+int db_run_affected(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, unsigned long long *affected,
+                    char *err, size_t errlen)
+{
+    struct run_out out = { .affected = affected };
+    return run(d, s, params, &out, err, errlen);
+}
+
+int db_row(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, MYSQL_BIND *results, int *has_row,
+           char *err, size_t errlen)
+{
+    struct run_out out = { .results = results, .has_row = has_row };
+    return run(d, s, params, &out, err, errlen);
+}
+
+int db_row_grow(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, MYSQL_BIND *results, buf_t **grow,
+                int *has_row, char *err, size_t errlen)
+{
+    struct run_out out = { .results = results, .grow = grow, .has_row = has_row };
+    return run(d, s, params, &out, err, errlen);
 }
 
 int db_exec_static(struct db *d, const char *sql, char *err, size_t errlen)
@@ -309,44 +380,68 @@ void db_bind_out_grow(MYSQL_BIND *b, unsigned long *len, my_bool *is_null)
     b->is_null = is_null;
 }
 
-unsigned long long db_last_insert_id(struct db *d, enum db_stmt_id id)
+unsigned long long db_last_insert_id(struct db *d, const struct db_stmt *s)
 {
-    return d->stmt[id] ? mysql_stmt_insert_id(d->stmt[id]) : 0;
+    MYSQL_STMT *st = cached(d, s);
+    return st ? mysql_stmt_insert_id(st) : 0;
 }
 
-MYSQL_STMT *db_select(struct db *d, const char *sql, MYSQL_BIND *params, MYSQL_BIND *results,
-                      char *err, size_t errlen)
+int db_rows_begin(struct db_rows *rows, struct db *d, const struct db_stmt *s, MYSQL_BIND *params,
+                  MYSQL_BIND *results, char *err, size_t errlen)
 {
+    rows->st = NULL;
     if (db_connect(d, err, errlen) < 0)
-        return NULL;
+        return -1;
+    /* its own handle, not the cache's: the caller may run other statements
+     * between rows, and a reconnect then must not close this one */
     MYSQL_STMT *st = mysql_stmt_init(d->my);
     if (!st) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        return -1;
     }
-    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0 || (params && mysql_stmt_bind_param(st, params) != 0) ||
+    if (mysql_stmt_prepare(st, s->sql, strlen(s->sql)) != 0 || (params && mysql_stmt_bind_param(st, params) != 0) ||
         mysql_stmt_execute(st) != 0 || mysql_stmt_store_result(st) != 0 ||
         (results && mysql_stmt_bind_result(st, results) != 0)) {
         snprintf(err, errlen, "%s", mysql_stmt_error(st));
-        if (is_conn_error(mysql_stmt_errno(st))) {
-            mysql_stmt_close(st);
-            db_disconnect(d);
-            return NULL;
-        }
+        int gone = is_conn_error(mysql_stmt_errno(st));
         mysql_stmt_close(st);
-        return NULL;
+        if (gone)
+            db_disconnect(d);
+        return -1;
     }
-    return st;
+    rows->st = st;
+    return 0;
 }
 
-int db_value(struct db *d, enum db_stmt_id id, const char *sql, long long *v, char *err, size_t errlen)
+int db_rows_next(struct db_rows *rows)
+{
+    switch (mysql_stmt_fetch(rows->st)) {
+    case 0:
+        return DB_ROW;
+    case MYSQL_DATA_TRUNCATED:
+        return DB_ROW_TRUNCATED;
+    case MYSQL_NO_DATA:
+        return DB_ROWS_END;
+    default:
+        return -1;
+    }
+}
+
+void db_rows_end(struct db_rows *rows)
+{
+    if (rows->st)
+        mysql_stmt_close(rows->st);
+    rows->st = NULL;
+}
+
+int db_value(struct db *d, const struct db_stmt *s, long long *v, char *err, size_t errlen)
 {
     MYSQL_BIND r[1];
     my_bool isnull = 0;
     int has_row = 0;
     *v = 0;
     db_bind_out_long(&r[0], v, &isnull);
-    if (db_run(d, id, sql, NULL, r, NULL, &has_row, NULL, err, errlen) < 0)
+    if (db_row(d, s, NULL, r, &has_row, err, errlen) < 0)
         return -1;
     if (!has_row || isnull)
         *v = 0;

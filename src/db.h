@@ -14,22 +14,22 @@ typedef bool my_bool;
 struct conf;
 struct db;
 
-/* Statement slots; each is prepared on first use and again after a reconnect. */
-enum db_stmt_id {
-    DBS_LOOKUP, DBS_CHECK, DBS_STORE, DBS_HIT, DBS_LOCK, DBS_UNLOCK,
-    DBS_PURGE_EXPIRED, DBS_PURGE_ENDPOINT, DBS_PURGE_ALL,
-    DBS_VERSION, DBS_SET_VERSION,
-    DBS_Q_RESERVE, DBS_Q_NEW_DAY, DBS_Q_SECRET, DBS_Q_REFUND, DBS_Q_EXHAUST, DBS_Q_DISABLE,
-    DBS_Q_DISABLE_USAGE, DBS_Q_BUDGET, DBS_Q_BUDGET_NEW, DBS_Q_BUDGET_REFUND, DBS_Q_SYNC_ADD, DBS_Q_SYNC_BACK, DBS_Q_SYNC_BACK_USAGE, DBS_Q_POOL,
-    DBS_CL_TAKE, DBS_CL_NEW, DBS_CL_TAT, DBS_CL_REFUND,
-    DBS_BR_READ, DBS_BR_PROBE, DBS_BR_OK, DBS_BR_FAIL, DBS_BR_RELEASE,
-    DBS_COUNTER,
-    DBS_K_ADD, DBS_K_ENABLE, DBS_K_ENABLE_USAGE, DBS_K_DISABLE, DBS_K_DISABLE_USAGE,
-    DBS_K_REMOVE_USAGE, DBS_K_REMOVE,
-    DBS_WS_LOAD, DBS_WS_ACTIVE, DBS_WS_GONE, DBS_WS_INV_CHANNEL, DBS_WS_INV_UPLOADS, DBS_WS_INV_ID,
-    DBS_WS_INV_IDS, DBS_WS_SEEN, DBS_WS_UPSERT, DBS_WS_FAIL, DBS_WS_FORGET, DBS_IDS_DEL, DBS_IDS_ADD,
-    DBS__COUNT
+/* A statement, declared by the module that runs it next to its code:
+ *     static const struct db_stmt SQL_LOOKUP = DB_STMT("SELECT ...");
+ * db.c prepares it on first use per connection and keeps the handle,
+ * keyed by the object's address, until the connection goes. */
+struct db_stmt {
+    const char *sql;
 };
+#define DB_STMT(text) { (text) }
+
+/* A many-row query in progress (db_rows_begin .. db_rows_end). */
+struct db_rows {
+    MYSQL_STMT *st;
+};
+
+/* What db_rows_next found. */
+enum { DB_ROWS_END = 0, DB_ROW = 1, DB_ROW_TRUNCATED = 2 };
 
 int db_open(struct db **d, const struct conf *c);
 void db_close(struct db **d);
@@ -42,28 +42,37 @@ long db_retry_after(const struct conf *c);
  * 0 connected, -1 not (err filled). */
 int db_connect(struct db *d, char *err, size_t errlen);
 void db_disconnect(struct db *d);
-MYSQL *db_handle(struct db *d);
 
-/* Execute a prepared statement with `params`; if it has a result, fetch the
- * first row into `results` (nres binds) and set *has_row. For result columns
- * whose `grow[i]` is non-NULL the column is fetched whole into that buffer
- * (bind those with buffer = NULL, buffer_length = 0). On a lost connection
- * it reconnects and tries once more. Returns 0 or -1 (err filled);
- * *affected gets the affected-row count when non-NULL. */
-int db_run(struct db *d, enum db_stmt_id id, const char *sql, MYSQL_BIND *params,
-           MYSQL_BIND *results, buf_t **grow, int *has_row, unsigned long long *affected,
+/* Execute `s` with `params` (NULL: none) and drain any result. On a lost
+ * connection it reconnects and tries once more. 0, or -1 with err filled. */
+int db_run(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, char *err, size_t errlen);
+/* db_run that also reports the affected-row count. */
+int db_run_affected(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, unsigned long long *affected,
+                    char *err, size_t errlen);
+/* db_run that fetches the first row into `results` and sets *has_row. */
+int db_row(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, MYSQL_BIND *results, int *has_row,
            char *err, size_t errlen);
+/* db_row where the result columns with `grow[i]` non-NULL are fetched whole
+ * into that buffer (bind those with db_bind_out_grow). */
+int db_row_grow(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, MYSQL_BIND *results, buf_t **grow,
+                int *has_row, char *err, size_t errlen);
 
-/* LAST_INSERT_ID of the last run of a statement (also LAST_INSERT_ID(expr) in an UPDATE). */
-unsigned long long db_last_insert_id(struct db *d, enum db_stmt_id id);
+/* LAST_INSERT_ID of the last run of `s` (also LAST_INSERT_ID(expr) in an UPDATE). */
+unsigned long long db_last_insert_id(struct db *d, const struct db_stmt *s);
 
 /* A parameterless query with one integer result (0 when it has no row). 0 / -1. */
-int db_value(struct db *d, enum db_stmt_id id, const char *sql, long long *v, char *err, size_t errlen);
+int db_value(struct db *d, const struct db_stmt *s, long long *v, char *err, size_t errlen);
 
-/* A one-off query with many rows (administration, reports): prepared,
- * executed and buffered; the caller fetches and closes it. NULL on error. */
-MYSQL_STMT *db_select(struct db *d, const char *sql, MYSQL_BIND *params, MYSQL_BIND *results,
-                      char *err, size_t errlen);
+/* A many-row query (administration, reports): prepared for this run alone,
+ * executed and buffered, without the reconnect-once retry. 0, or -1 with
+ * err filled. Then db_rows_next until it returns less than DB_ROW (or
+ * DB_ROW_TRUNCATED where a row too long for its buffers is skipped), and
+ * always db_rows_end after a successful begin. */
+int db_rows_begin(struct db_rows *rows, struct db *d, const struct db_stmt *s, MYSQL_BIND *params,
+                  MYSQL_BIND *results, char *err, size_t errlen);
+/* DB_ROW, DB_ROW_TRUNCATED (a column did not fit its buffer), DB_ROWS_END, or -1 on error. */
+int db_rows_next(struct db_rows *rows);
+void db_rows_end(struct db_rows *rows);
 
 /* Plain statement without parameters (static DDL for migrations only). */
 int db_exec_static(struct db *d, const char *sql, char *err, size_t errlen);

@@ -182,9 +182,9 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
     unsigned long dlen = strlen(day);
 
     /* units per key and bucket, today */
-    static const char q_units[] =
+    static const struct db_stmt q_units = DB_STMT(
         "SELECT k.label, ku.bucket, ku.used, ku.exhausted FROM api_keys k"
-        " JOIN key_usage ku ON ku.key_id = k.id AND ku.day = ? ORDER BY k.label, ku.bucket";
+        " JOIN key_usage ku ON ku.key_id = k.id AND ku.day = ? ORDER BY k.label, ku.bucket");
     MYSQL_BIND p[1];
     db_bind_str(&p[0], day, &dlen);
     char label[65], bucket[33];
@@ -196,10 +196,10 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
     db_bind_out_str(&ru[1], bucket, sizeof bucket - 1, &l2, &nu[1]);
     db_bind_out_long(&ru[2], &used, &nu[2]);
     db_bind_out_long(&ru[3], &exhausted, &nu[3]);
-    MYSQL_STMT *st = db_select(d, q_units, p, ru, err, sizeof err);
-    if (st) {
+    struct db_rows rs;
+    if (db_rows_begin(&rs, d, &q_units, p, ru, err, sizeof err) == 0) {
         buf_t used_lines = { 0 }, left_lines = { 0 };
-        while (mysql_stmt_fetch(st) == 0) {
+        while (db_rows_next(&rs) == DB_ROW) {
             label[l1 < sizeof label ? l1 : sizeof label - 1] = '\0';
             bucket[l2 < sizeof bucket ? l2 : sizeof bucket - 1] = '\0';
             const struct quota_bucket *qb = conf_bucket(c, bucket);
@@ -225,13 +225,13 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
             buf_append(b, left_lines.data, left_lines.len);
         buf_free(&used_lines);
         buf_free(&left_lines);
-        mysql_stmt_close(st);
+        db_rows_end(&rs);
     }
 
-    static const char q_misc[] =
+    static const struct db_stmt q_misc = DB_STMT(
         "SELECT (SELECT COUNT(*) FROM cache), (SELECT COALESCE(SUM(LENGTH(response)), 0) FROM cache),"
         " COALESCE((SELECT state FROM breaker WHERE name = 'upstream'), 0),"
-        " COALESCE((SELECT failures FROM breaker WHERE name = 'upstream'), 0)";
+        " COALESCE((SELECT failures FROM breaker WHERE name = 'upstream'), 0)");
     long long rows = 0, bytes = 0, state = 0, failures = 0;
     my_bool n[4] = { 0 };
     MYSQL_BIND r[4];
@@ -239,8 +239,8 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
     db_bind_out_long(&r[1], &bytes, &n[1]);
     db_bind_out_long(&r[2], &state, &n[2]);
     db_bind_out_long(&r[3], &failures, &n[3]);
-    st = db_select(d, q_misc, NULL, r, err, sizeof err);
-    if (st && mysql_stmt_fetch(st) == 0) {
+    int got = db_rows_begin(&rs, d, &q_misc, NULL, r, err, sizeof err);
+    if (got == 0 && db_rows_next(&rs) == DB_ROW) {
         buf_appendf(b, "# HELP ytcache_cache_rows Rows in the cache table.\n# TYPE ytcache_cache_rows gauge\n"
                        "ytcache_cache_rows %lld\n", rows);
         buf_appendf(b, "# HELP ytcache_cache_bytes Bytes of stored responses.\n# TYPE ytcache_cache_bytes gauge\n"
@@ -250,8 +250,8 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
         buf_appendf(b, "# HELP ytcache_breaker_failures Consecutive upstream failures counted by the breaker.\n"
                        "# TYPE ytcache_breaker_failures gauge\nytcache_breaker_failures %lld\n", failures);
     }
-    if (st)
-        mysql_stmt_close(st);
+    if (got == 0)
+        db_rows_end(&rs);
 }
 
 int metrics_render(struct db *d, const struct conf *c, buf_t *b)

@@ -24,12 +24,12 @@ int migrate_latest(void)
 
 int migrate_version(struct db *d, char *err, size_t errlen)
 {
-    static const char has_table[] =
+    static const struct db_stmt has_table = DB_STMT(
         "SELECT COUNT(*) FROM information_schema.tables"
-        " WHERE table_schema = DATABASE() AND table_name = 'schema_version'";
-    static const char max_version[] = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+        " WHERE table_schema = DATABASE() AND table_name = 'schema_version'");
+    static const struct db_stmt max_version = DB_STMT("SELECT COALESCE(MAX(version), 0) FROM schema_version");
     long long v;
-    if (db_value(d, DBS_VERSION, has_table, &v, err, errlen) < 0)
+    if (db_value(d, &has_table, &v, err, errlen) < 0)
         return -1;
     if (v == 0)
         return 0;
@@ -38,13 +38,13 @@ int migrate_version(struct db *d, char *err, size_t errlen)
     db_bind_out_long(&r[0], &v, &isnull);
     /* not a cached statement: it cannot be prepared before the table exists */
     v = 0;
-    MYSQL_STMT *st = db_select(d, max_version, NULL, r, err, errlen);
-    if (!st)
+    struct db_rows rs;
+    if (db_rows_begin(&rs, d, &max_version, NULL, r, err, errlen) < 0)
         return -1;
-    int rc = mysql_stmt_fetch(st) == 0 ? (int)v : -1;
+    int rc = db_rows_next(&rs) == DB_ROW ? (int)v : -1;
     if (rc < 0)
         snprintf(err, errlen, "reading schema_version: no row");
-    mysql_stmt_close(st);
+    db_rows_end(&rs);
     return rc;
 }
 
@@ -87,7 +87,7 @@ static int run_script(struct db *d, const char *sql, char *err, size_t errlen)
 
 int migrate_run(struct db *d, int *from, int *to, char *err, size_t errlen)
 {
-    static const char record[] = "INSERT INTO schema_version (version, applied_at) VALUES (?, UTC_TIMESTAMP())";
+    static const struct db_stmt record = DB_STMT("INSERT INTO schema_version (version, applied_at) VALUES (?, UTC_TIMESTAMP())");
     int v = migrate_version(d, err, errlen);
     if (v < 0)
         return -1;
@@ -100,7 +100,7 @@ int migrate_run(struct db *d, int *from, int *to, char *err, size_t errlen)
         MYSQL_BIND p[1];
         long long ver = migrations[i].version;
         db_bind_long(&p[0], &ver);
-        if (db_run(d, DBS_SET_VERSION, record, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+        if (db_run(d, &record, p, err, errlen) < 0)
             return -1;
         *to = migrations[i].version;
     }

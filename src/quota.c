@@ -17,42 +17,42 @@
 /* Picks the least-used key that still has room and charges it, in one
  * statement, so concurrent processes can never overspend; LAST_INSERT_ID(expr)
  * hands back which key it was. */
-static const char SQL_RESERVE[] =
+static const struct db_stmt SQL_RESERVE = DB_STMT(
     "UPDATE key_usage SET used = used + ?, calls = calls + 1, key_id = LAST_INSERT_ID(key_id)"
     " WHERE bucket = ? AND day = ? AND exhausted = " ROW_OPEN " AND used + ? <= ?"
-    " ORDER BY used, key_id LIMIT 1";
-static const char SQL_NEW_DAY[] =
-    "INSERT IGNORE INTO key_usage (key_id, bucket, day) SELECT id, ?, ? FROM api_keys WHERE state = 'active'";
-static const char SQL_SECRET[] = "SELECT secret, label FROM api_keys WHERE id = ? AND state = 'active'";
-static const char SQL_REFUND[] =
+    " ORDER BY used, key_id LIMIT 1");
+static const struct db_stmt SQL_NEW_DAY = DB_STMT(
+    "INSERT IGNORE INTO key_usage (key_id, bucket, day) SELECT id, ?, ? FROM api_keys WHERE state = 'active'");
+static const struct db_stmt SQL_SECRET = DB_STMT("SELECT secret, label FROM api_keys WHERE id = ? AND state = 'active'");
+static const struct db_stmt SQL_REFUND = DB_STMT(
     "UPDATE key_usage SET used = GREATEST(used, ?) - ?, calls = GREATEST(calls, 1) - 1"
-    " WHERE key_id = ? AND bucket = ? AND day = ?";
-static const char SQL_EXHAUST[] =
+    " WHERE key_id = ? AND bucket = ? AND day = ?");
+static const struct db_stmt SQL_EXHAUST = DB_STMT(
     "UPDATE key_usage SET exhausted = " ROW_EXHAUSTED
-    " WHERE key_id = ? AND bucket = ? AND day = ? AND exhausted = " ROW_OPEN;
-static const char SQL_DISABLE[] =
+    " WHERE key_id = ? AND bucket = ? AND day = ? AND exhausted = " ROW_OPEN);
+static const struct db_stmt SQL_DISABLE = DB_STMT(
     "UPDATE api_keys SET state = 'disabled', disabled_reason = ?, last_error = ?, last_error_at = UTC_TIMESTAMP()"
-    " WHERE id = ?";
-static const char SQL_DISABLE_USAGE[] =
-    "UPDATE key_usage SET exhausted = " ROW_DISABLED " WHERE key_id = ? AND exhausted = " ROW_OPEN;
-static const char SQL_BUDGET[] =
-    "UPDATE budget_usage SET used = used + ? WHERE bucket = ? AND region = ? AND day = ? AND used + ? <= ?";
-static const char SQL_BUDGET_NEW[] = "INSERT IGNORE INTO budget_usage (bucket, region, day) VALUES (?, ?, ?)";
-static const char SQL_BUDGET_REFUND[] =
-    "UPDATE budget_usage SET used = GREATEST(used, ?) - ? WHERE bucket = ? AND region = ? AND day = ?";
-static const char SQL_SYNC_ADD[] =
+    " WHERE id = ?");
+static const struct db_stmt SQL_DISABLE_USAGE = DB_STMT(
+    "UPDATE key_usage SET exhausted = " ROW_DISABLED " WHERE key_id = ? AND exhausted = " ROW_OPEN);
+static const struct db_stmt SQL_BUDGET = DB_STMT(
+    "UPDATE budget_usage SET used = used + ? WHERE bucket = ? AND region = ? AND day = ? AND used + ? <= ?");
+static const struct db_stmt SQL_BUDGET_NEW = DB_STMT("INSERT IGNORE INTO budget_usage (bucket, region, day) VALUES (?, ?, ?)");
+static const struct db_stmt SQL_BUDGET_REFUND = DB_STMT(
+    "UPDATE budget_usage SET used = GREATEST(used, ?) - ? WHERE bucket = ? AND region = ? AND day = ?");
+static const struct db_stmt SQL_SYNC_ADD = DB_STMT(
     "INSERT IGNORE INTO api_keys (label, secret, fingerprint, source, state, created_at)"
-    " VALUES (?, ?, ?, 'config', 'active', UTC_TIMESTAMP())";
+    " VALUES (?, ?, ?, 'config', 'active', UTC_TIMESTAMP())");
 /* a config key that comes back into the file is used again (an invalid one stays off) */
-static const char SQL_SYNC_BACK[] =
+static const struct db_stmt SQL_SYNC_BACK = DB_STMT(
     "UPDATE api_keys SET state = 'active', disabled_reason = NULL"
     " WHERE fingerprint = ? AND source = 'config' AND state = 'disabled'"
-    " AND disabled_reason = 'removed from the configuration file'";
-static const char SQL_SYNC_BACK_USAGE[] =
+    " AND disabled_reason = 'removed from the configuration file'");
+static const struct db_stmt SQL_SYNC_BACK_USAGE = DB_STMT(
     "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = " ROW_OPEN
-    " WHERE k.fingerprint = ? AND k.state = 'active' AND ku.exhausted = " ROW_DISABLED;
-static const char SQL_SYNC_LIST[] =
-    "SELECT id, fingerprint FROM api_keys WHERE source = 'config' AND state = 'active'";
+    " WHERE k.fingerprint = ? AND k.state = 'active' AND ku.exhausted = " ROW_DISABLED);
+static const struct db_stmt SQL_SYNC_LIST = DB_STMT(
+    "SELECT id, fingerprint FROM api_keys WHERE source = 'config' AND state = 'active'");
 
 void quota_fingerprint(const char *secret, char out[17])
 {
@@ -80,11 +80,11 @@ static int disable_key(struct db *d, long key_id, const char *label, const char 
     bind_s(&p[0], reason, &l1);
     bind_s(&p[1], reason, &l2);
     db_bind_long(&p[2], &id);
-    if (db_run(d, DBS_Q_DISABLE, SQL_DISABLE, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+    if (db_run(d, &SQL_DISABLE, p, err, errlen) < 0)
         return -1;
     MYSQL_BIND q[1];
     db_bind_long(&q[0], &id);
-    if (db_run(d, DBS_Q_DISABLE_USAGE, SQL_DISABLE_USAGE, q, NULL, NULL, NULL, NULL, err, errlen) < 0)
+    if (db_run(d, &SQL_DISABLE_USAGE, q, err, errlen) < 0)
         return -1;
     log_msg(YLOG_ERROR, "key %s disabled: %s", label, reason);
     return 0;
@@ -99,7 +99,7 @@ int quota_prime_day(struct db *d, const struct conf *c, char *err, size_t errlen
         struct sbind l1, l2;
         bind_s(&q[0], c->buckets[i].name, &l1);
         bind_s(&q[1], day, &l2);
-        if (db_run(d, DBS_Q_NEW_DAY, SQL_NEW_DAY, q, NULL, NULL, NULL, NULL, err, errlen) < 0)
+        if (db_run(d, &SQL_NEW_DAY, q, err, errlen) < 0)
             return -1;
     }
     return 0;
@@ -117,12 +117,12 @@ int quota_sync_keys(struct db *d, const struct conf *c, char *err, size_t errlen
         bind_s(&p[0], label, &l1);
         bind_s(&p[1], c->keys[i], &l2);
         bind_s(&p[2], fps[i], &l3);
-        if (db_run(d, DBS_Q_SYNC_ADD, SQL_SYNC_ADD, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+        if (db_run(d, &SQL_SYNC_ADD, p, err, errlen) < 0)
             return -1;
         unsigned long long back = 0;
-        if (db_run(d, DBS_Q_SYNC_BACK, SQL_SYNC_BACK, &p[2], NULL, NULL, NULL, &back, err, errlen) < 0)
+        if (db_run_affected(d, &SQL_SYNC_BACK, &p[2], &back, err, errlen) < 0)
             return -1;
-        if (back && db_run(d, DBS_Q_SYNC_BACK_USAGE, SQL_SYNC_BACK_USAGE, &p[2], NULL, NULL, NULL, NULL, err, errlen) < 0)
+        if (back && db_run(d, &SQL_SYNC_BACK_USAGE, &p[2], err, errlen) < 0)
             return -1;
         if (back)
             log_msg(YLOG_INFO, "key %s is back in the configuration file: enabled", label);
@@ -135,12 +135,12 @@ int quota_sync_keys(struct db *d, const struct conf *c, char *err, size_t errlen
     MYSQL_BIND r[2];
     db_bind_out_long(&r[0], &id, &n1);
     db_bind_out_str(&r[1], fp, sizeof fp - 1, &fplen, &n2);
-    MYSQL_STMT *st = db_select(d, SQL_SYNC_LIST, NULL, r, err, errlen);
-    if (!st)
+    struct db_rows rs;
+    if (db_rows_begin(&rs, d, &SQL_SYNC_LIST, NULL, r, err, errlen) < 0)
         return -1;
     long gone[64];
     size_t ngone = 0;
-    while (mysql_stmt_fetch(st) == 0) {
+    while (db_rows_next(&rs) == DB_ROW) {
         fp[fplen < 16 ? fplen : 16] = '\0';
         int present = 0;
         for (size_t i = 0; i < c->n_keys; i++)
@@ -149,7 +149,7 @@ int quota_sync_keys(struct db *d, const struct conf *c, char *err, size_t errlen
         if (!present && ngone < sizeof gone / sizeof gone[0])
             gone[ngone++] = (long)id;
     }
-    mysql_stmt_close(st);
+    db_rows_end(&rs);
     for (size_t i = 0; i < ngone; i++) {
         char label[32];
         snprintf(label, sizeof label, "#%ld", gone[i]);
@@ -175,7 +175,7 @@ static int budget_take(struct db *d, const char *bucket, const char *region, con
         bind_s(&p[3], day, &l3);
         db_bind_long(&p[4], &u);
         db_bind_long(&p[5], &b);
-        if (db_run(d, DBS_Q_BUDGET, SQL_BUDGET, p, NULL, NULL, NULL, &affected, err, errlen) < 0)
+        if (db_run_affected(d, &SQL_BUDGET, p, &affected, err, errlen) < 0)
             return -1;
         if (affected == 1)
             return 1;
@@ -186,7 +186,7 @@ static int budget_take(struct db *d, const char *bucket, const char *region, con
         bind_s(&q[1], region, &l2);
         bind_s(&q[2], day, &l3);
         /* a row made by another process just now counts too: always try again */
-        if (db_run(d, DBS_Q_BUDGET_NEW, SQL_BUDGET_NEW, q, NULL, NULL, NULL, &affected, err, errlen) < 0)
+        if (db_run_affected(d, &SQL_BUDGET_NEW, q, &affected, err, errlen) < 0)
             return -1;
     }
     return 0;
@@ -203,7 +203,7 @@ static void budget_refund(struct db *d, const struct quota_grant *g)
     bind_s(&p[2], g->bucket, &l1);
     bind_s(&p[3], g->region, &l2);
     bind_s(&p[4], g->day, &l3);
-    if (db_run(d, DBS_Q_BUDGET_REFUND, SQL_BUDGET_REFUND, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+    if (db_run(d, &SQL_BUDGET_REFUND, p, err, sizeof err) < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "budget refund: %s", err);
 }
 
@@ -220,10 +220,10 @@ static int reserve_key(struct db *d, struct quota_grant *g, long limit, char *er
         bind_s(&p[2], g->day, &l2);
         db_bind_long(&p[3], &u);
         db_bind_long(&p[4], &lim);
-        if (db_run(d, DBS_Q_RESERVE, SQL_RESERVE, p, NULL, NULL, NULL, &affected, err, errlen) < 0)
+        if (db_run_affected(d, &SQL_RESERVE, p, &affected, err, errlen) < 0)
             return -1;
         if (affected == 1) {
-            g->key_id = (long)db_last_insert_id(d, DBS_Q_RESERVE);
+            g->key_id = (long)db_last_insert_id(d, &SQL_RESERVE);
             return 1;
         }
         if (attempt == 1)
@@ -232,7 +232,7 @@ static int reserve_key(struct db *d, struct quota_grant *g, long limit, char *er
         MYSQL_BIND q[2];
         bind_s(&q[0], g->bucket, &l1);
         bind_s(&q[1], g->day, &l2);
-        if (db_run(d, DBS_Q_NEW_DAY, SQL_NEW_DAY, q, NULL, NULL, NULL, &affected, err, errlen) < 0)
+        if (db_run_affected(d, &SQL_NEW_DAY, q, &affected, err, errlen) < 0)
             return -1;
     }
     return 0;
@@ -268,7 +268,7 @@ enum quota_status quota_reserve(struct db *d, const struct conf *c, const char *
         db_bind_long(&p[0], &id);
         db_bind_out_str(&r[0], g->secret, sizeof g->secret - 1, &slen, &n1);
         db_bind_out_str(&r[1], g->label, sizeof g->label - 1, &llen, &n2);
-        if (db_run(d, DBS_Q_SECRET, SQL_SECRET, p, r, NULL, &has_row, NULL, err, errlen) < 0)
+        if (db_row(d, &SQL_SECRET, p, r, &has_row, err, errlen) < 0)
             got = -1;
         else if (!has_row)
             got = 0;        /* disabled between the two statements */
@@ -294,7 +294,7 @@ void quota_release(struct db *d, struct quota_grant *g)
     db_bind_long(&p[2], &id);
     bind_s(&p[3], g->bucket, &l1);
     bind_s(&p[4], g->day, &l2);
-    if (db_run(d, DBS_Q_REFUND, SQL_REFUND, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+    if (db_run(d, &SQL_REFUND, p, err, sizeof err) < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "quota refund: %s", err);
     if (g->region[0])
         budget_refund(d, g);
@@ -320,7 +320,7 @@ int quota_settle(struct db *d, const struct conf *c, struct quota_grant *g, enum
         db_bind_long(&p[0], &id);
         bind_s(&p[1], g->bucket, &l1);
         bind_s(&p[2], g->day, &l2);
-        if (db_run(d, DBS_Q_EXHAUST, SQL_EXHAUST, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+        if (db_run(d, &SQL_EXHAUST, p, err, sizeof err) < 0)
             log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "marking key exhausted: %s", err);
         log_msg(YLOG_WARN, "key %s: bucket %s exhausted until Pacific midnight (%s)", g->label, g->bucket, reason);
         break;
@@ -335,22 +335,22 @@ int quota_settle(struct db *d, const struct conf *c, struct quota_grant *g, enum
     return o->key_problem;
 }
 
-static const char SQL_KEY_ADD[] =
+static const struct db_stmt SQL_KEY_ADD = DB_STMT(
     "INSERT INTO api_keys (label, secret, fingerprint, source, state, created_at)"
-    " VALUES (?, ?, ?, 'ctl', 'active', UTC_TIMESTAMP())";
-static const char SQL_KEY_ENABLE[] =
-    "UPDATE api_keys SET state = 'active', disabled_reason = NULL WHERE label = ?";
-static const char SQL_KEY_ENABLE_USAGE[] =
+    " VALUES (?, ?, ?, 'ctl', 'active', UTC_TIMESTAMP())");
+static const struct db_stmt SQL_KEY_ENABLE = DB_STMT(
+    "UPDATE api_keys SET state = 'active', disabled_reason = NULL WHERE label = ?");
+static const struct db_stmt SQL_KEY_ENABLE_USAGE = DB_STMT(
     "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = " ROW_OPEN
-    " WHERE k.label = ? AND ku.exhausted = " ROW_DISABLED;
-static const char SQL_KEY_DISABLE[] =
-    "UPDATE api_keys SET state = 'disabled', disabled_reason = ? WHERE label = ?";
-static const char SQL_KEY_DISABLE_USAGE[] =
+    " WHERE k.label = ? AND ku.exhausted = " ROW_DISABLED);
+static const struct db_stmt SQL_KEY_DISABLE = DB_STMT(
+    "UPDATE api_keys SET state = 'disabled', disabled_reason = ? WHERE label = ?");
+static const struct db_stmt SQL_KEY_DISABLE_USAGE = DB_STMT(
     "UPDATE key_usage ku JOIN api_keys k ON k.id = ku.key_id SET ku.exhausted = " ROW_DISABLED
-    " WHERE k.label = ? AND ku.exhausted = " ROW_OPEN;
-static const char SQL_KEY_REMOVE_USAGE[] =
-    "DELETE ku FROM key_usage ku JOIN api_keys k ON k.id = ku.key_id WHERE k.label = ?";
-static const char SQL_KEY_REMOVE[] = "DELETE FROM api_keys WHERE label = ?";
+    " WHERE k.label = ? AND ku.exhausted = " ROW_OPEN);
+static const struct db_stmt SQL_KEY_REMOVE_USAGE = DB_STMT(
+    "DELETE ku FROM key_usage ku JOIN api_keys k ON k.id = ku.key_id WHERE k.label = ?");
+static const struct db_stmt SQL_KEY_REMOVE = DB_STMT("DELETE FROM api_keys WHERE label = ?");
 
 int quota_key_add(struct db *d, const char *label, const char *secret, char *err, size_t errlen)
 {
@@ -361,7 +361,7 @@ int quota_key_add(struct db *d, const char *label, const char *secret, char *err
     bind_s(&p[0], label, &l1);
     bind_s(&p[1], secret, &l2);
     bind_s(&p[2], fp, &l3);
-    if (db_run(d, DBS_K_ADD, SQL_KEY_ADD, p, NULL, NULL, NULL, NULL, err, errlen) < 0) {
+    if (db_run(d, &SQL_KEY_ADD, p, err, errlen) < 0) {
         /* the server's message may quote the duplicate value: say it ourselves */
         if (strstr(err, "Duplicate")) {
             snprintf(err, errlen, "a key with that label or value already exists");
@@ -373,7 +373,7 @@ int quota_key_add(struct db *d, const char *label, const char *secret, char *err
 }
 
 /* Run a statement on one label; 1 if no row matched. */
-static int by_label(struct db *d, enum db_stmt_id id, const char *sql, const char *label,
+static int by_label(struct db *d, const struct db_stmt *s, const char *label,
                     const char *reason, char *err, size_t errlen)
 {
     MYSQL_BIND p[2];
@@ -383,32 +383,32 @@ static int by_label(struct db *d, enum db_stmt_id id, const char *sql, const cha
     if (reason)
         bind_s(&p[n++], reason, &l1);
     bind_s(&p[n++], label, &l2);
-    if (db_run(d, id, sql, p, NULL, NULL, NULL, &affected, err, errlen) < 0)
+    if (db_run_affected(d, s, p, &affected, err, errlen) < 0)
         return -1;
     return affected == 0 ? 1 : 0;
 }
 
 int quota_key_enable(struct db *d, const char *label, char *err, size_t errlen)
 {
-    int rc = by_label(d, DBS_K_ENABLE, SQL_KEY_ENABLE, label, NULL, err, errlen);
+    int rc = by_label(d, &SQL_KEY_ENABLE, label, NULL, err, errlen);
     if (rc != 0)
         return rc;
-    return by_label(d, DBS_K_ENABLE_USAGE, SQL_KEY_ENABLE_USAGE, label, NULL, err, errlen) < 0 ? -1 : 0;
+    return by_label(d, &SQL_KEY_ENABLE_USAGE, label, NULL, err, errlen) < 0 ? -1 : 0;
 }
 
 int quota_key_disable(struct db *d, const char *label, const char *reason, char *err, size_t errlen)
 {
-    int rc = by_label(d, DBS_K_DISABLE, SQL_KEY_DISABLE, label, reason, err, errlen);
+    int rc = by_label(d, &SQL_KEY_DISABLE, label, reason, err, errlen);
     if (rc != 0)
         return rc;
-    return by_label(d, DBS_K_DISABLE_USAGE, SQL_KEY_DISABLE_USAGE, label, NULL, err, errlen) < 0 ? -1 : 0;
+    return by_label(d, &SQL_KEY_DISABLE_USAGE, label, NULL, err, errlen) < 0 ? -1 : 0;
 }
 
 int quota_key_remove(struct db *d, const char *label, char *err, size_t errlen)
 {
-    if (by_label(d, DBS_K_REMOVE_USAGE, SQL_KEY_REMOVE_USAGE, label, NULL, err, errlen) < 0)
+    if (by_label(d, &SQL_KEY_REMOVE_USAGE, label, NULL, err, errlen) < 0)
         return -1;
-    return by_label(d, DBS_K_REMOVE, SQL_KEY_REMOVE, label, NULL, err, errlen);
+    return by_label(d, &SQL_KEY_REMOVE, label, NULL, err, errlen);
 }
 
 void quota_mask(const char *secret, char *out, size_t outlen)
@@ -419,12 +419,12 @@ void quota_mask(const char *secret, char *out, size_t outlen)
 
 int quota_pool_count(struct db *d, long long *total, long long *active, char *err, size_t errlen)
 {
-    static const char sql[] = "SELECT COUNT(*), COALESCE(SUM(state = 'active'), 0) FROM api_keys";
+    static const struct db_stmt sql = DB_STMT("SELECT COUNT(*), COALESCE(SUM(state = 'active'), 0) FROM api_keys");
     MYSQL_BIND r[2];
     my_bool n[2] = { 0 };
     int has_row = 0;
     *total = *active = 0;
     db_bind_out_long(&r[0], total, &n[0]);
     db_bind_out_long(&r[1], active, &n[1]);
-    return db_run(d, DBS_Q_POOL, sql, NULL, r, NULL, &has_row, NULL, err, errlen) < 0 ? -1 : 0;
+    return db_row(d, &sql, NULL, r, &has_row, err, errlen) < 0 ? -1 : 0;
 }

@@ -159,11 +159,11 @@ struct candidate {
 
 static int load_candidates(struct run *r, struct candidate *cand, size_t *n)
 {
-    static const char sql[] =
+    static const struct db_stmt sql = DB_STMT(
         "SELECT request, ttl, recent_hits FROM cache"
         " WHERE recent_hits >= ? AND expires_at < UTC_TIMESTAMP() + INTERVAL ? SECOND"
         " AND apikey = 'pool' AND status = 200"
-        " ORDER BY recent_hits DESC LIMIT " UTIL_STR(MAX_CANDIDATES);
+        " ORDER BY recent_hits DESC LIMIT " UTIL_STR(MAX_CANDIDATES));
     char err[UTIL_ERRLEN];
     *n = 0;
     struct db *d = proxy_db(r->p);
@@ -179,14 +179,14 @@ static int load_candidates(struct run *r, struct candidate *cand, size_t *n)
     db_bind_out_str(&res[0], req, sizeof req - 1, &rlen, &nl[0]);
     db_bind_out_long(&res[1], &ttl, &nl[1]);
     db_bind_out_long(&res[2], &hits, &nl[2]);
-    MYSQL_STMT *st = db_select(d, sql, p, res, err, sizeof err);
-    if (!st) {
+    struct db_rows rs;
+    if (db_rows_begin(&rs, d, &sql, p, res, err, sizeof err) < 0) {
         fprintf(stderr, "ytcache-refresh: hot entries: %s\n", err);
         return -1;
     }
     int f;
-    while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
-        if (f == MYSQL_DATA_TRUNCATED || *n >= MAX_CANDIDATES)
+    while ((f = db_rows_next(&rs)) == DB_ROW || f == DB_ROW_TRUNCATED) {
+        if (f == DB_ROW_TRUNCATED || *n >= MAX_CANDIDATES)
             continue;      /* a request this large is not one we made */
         cand[*n].request = util_strndup(req, rlen);
         cand[*n].ttl = (long)ttl;
@@ -194,7 +194,7 @@ static int load_candidates(struct run *r, struct candidate *cand, size_t *n)
         if (cand[*n].request)
             (*n)++;
     }
-    mysql_stmt_close(st);
+    db_rows_end(&rs);
     return 0;
 }
 
@@ -269,7 +269,7 @@ static int refresh_ahead(struct run *r)
 }
 
 /* Delete in bounded batches so no statement holds locks for long. */
-static long long purge_batches(struct run *r, const char *what, const char *sql, long long arg)
+static long long purge_batches(struct run *r, const char *what, const struct db_stmt *s, long long arg)
 {
     char err[UTIL_ERRLEN];
     long long total = 0;
@@ -277,21 +277,17 @@ static long long purge_batches(struct run *r, const char *what, const char *sql,
     for (;;) {
         if (db_connect(d, err, sizeof err) < 0)
             break;
-        MYSQL_STMT *st = mysql_stmt_init(db_handle(d));
         long long batch = r->c->refresh_purge_batch;
         MYSQL_BIND p[2];
         db_bind_long(&p[0], &arg);
         db_bind_long(&p[1], &batch);
-        if (!st || mysql_stmt_prepare(st, sql, strlen(sql)) != 0 || mysql_stmt_bind_param(st, p) != 0 ||
-            mysql_stmt_execute(st) != 0) {
-            fprintf(stderr, "ytcache-refresh: purging %s: %s\n", what, st ? mysql_stmt_error(st) : "out of memory");
-            if (st)
-                mysql_stmt_close(st);
+        unsigned long long affected = 0;
+        if (db_run_affected(d, s, p, &affected, err, sizeof err) < 0) {
+            fprintf(stderr, "ytcache-refresh: purging %s: %s\n", what, err);
             r->db_failed = 1;
             return -1;
         }
-        long long n = (long long)mysql_stmt_affected_rows(st);
-        mysql_stmt_close(st);
+        long long n = (long long)affected;
         total += n;
         if (n < batch)
             break;
@@ -303,17 +299,22 @@ static void housekeeping(struct run *r)
 {
     if (r->o->dry_run)
         return;
-    long long rows = purge_batches(r, "expired rows",
-                                   "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND LIMIT ?",
-                                   r->c->sie);
+    static const struct db_stmt sql_rows = DB_STMT(
+        "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND LIMIT ?");
     /* a client whose theoretical arrival time has passed has no state left */
-    long long clients = purge_batches(r, "client limits",
-                                      "DELETE FROM client_limits WHERE tat_us < CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED) - ? LIMIT ?",
-                                      0);
-    long long usage = purge_batches(r, "old usage",
-                                    "DELETE FROM key_usage WHERE day < UTC_DATE() - INTERVAL ? DAY LIMIT ?", 90);
-    purge_batches(r, "old budgets", "DELETE FROM budget_usage WHERE day < UTC_DATE() - INTERVAL ? DAY LIMIT ?", 90);
-    purge_batches(r, "old counters", "DELETE FROM daily_counters WHERE day < UTC_DATE() - INTERVAL ? DAY LIMIT ?", 400);
+    static const struct db_stmt sql_clients = DB_STMT(
+        "DELETE FROM client_limits WHERE tat_us < CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED) - ? LIMIT ?");
+    static const struct db_stmt sql_usage = DB_STMT(
+        "DELETE FROM key_usage WHERE day < UTC_DATE() - INTERVAL ? DAY LIMIT ?");
+    static const struct db_stmt sql_budgets = DB_STMT(
+        "DELETE FROM budget_usage WHERE day < UTC_DATE() - INTERVAL ? DAY LIMIT ?");
+    static const struct db_stmt sql_counters = DB_STMT(
+        "DELETE FROM daily_counters WHERE day < UTC_DATE() - INTERVAL ? DAY LIMIT ?");
+    long long rows = purge_batches(r, "expired rows", &sql_rows, r->c->sie);
+    long long clients = purge_batches(r, "client limits", &sql_clients, 0);
+    long long usage = purge_batches(r, "old usage", &sql_usage, 90);
+    purge_batches(r, "old budgets", &sql_budgets, 90);
+    purge_batches(r, "old counters", &sql_counters, 400);
     if (r->o->verbose)
         fprintf(r->out, "housekeeping: %lld expired rows, %lld client-limit rows, %lld old usage rows deleted\n",
                 rows < 0 ? 0 : rows, clients < 0 ? 0 : clients, usage < 0 ? 0 : usage);

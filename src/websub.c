@@ -242,7 +242,7 @@ struct sub {
 
 static int load_sub(struct db *d, const char *channel, struct sub *s, char *err, size_t errlen)
 {
-    static const char sql[] = "SELECT topic, secret, state FROM websub_subs WHERE channel_id = ?";
+    static const struct db_stmt sql = DB_STMT("SELECT topic, secret, state FROM websub_subs WHERE channel_id = ?");
     MYSQL_BIND p[1], r[3];
     unsigned long clen = strlen(channel), l[3] = { 0 };
     my_bool n[3] = { 0 };
@@ -253,7 +253,7 @@ static int load_sub(struct db *d, const char *channel, struct sub *s, char *err,
     db_bind_out_str(&r[0], s->topic, sizeof s->topic - 1, &l[0], &n[0]);
     db_bind_out_str(&r[1], s->secret, sizeof s->secret - 1, &l[1], &n[1]);
     db_bind_out_str(&r[2], s->state, sizeof s->state - 1, &l[2], &n[2]);
-    if (db_run(d, DBS_WS_LOAD, sql, p, r, NULL, &has_row, NULL, err, errlen) < 0)
+    if (db_row(d, &sql, p, r, &has_row, err, errlen) < 0)
         return -1;
     if (!has_row)
         return 0;
@@ -294,10 +294,10 @@ void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, st
     long lease_s = 0;
     if (query_param(qs, "hub.lease_seconds", lease, sizeof lease) == 0)
         util_parse_long(lease, 0, 100 * UTIL_DAY_SECS, &lease_s);
-    static const char sql_active[] =
+    static const struct db_stmt sql_active = DB_STMT(
         "UPDATE websub_subs SET state = 'active', verified_at = UTC_TIMESTAMP(), lease_seconds = ?,"
-        " lease_expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, last_error = NULL WHERE channel_id = ?";
-    static const char sql_gone[] = "DELETE FROM websub_subs WHERE channel_id = ? AND state = 'unsubscribing'";
+        " lease_expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, last_error = NULL WHERE channel_id = ?");
+    static const struct db_stmt sql_gone = DB_STMT("DELETE FROM websub_subs WHERE channel_id = ? AND state = 'unsubscribing'");
     MYSQL_BIND p[3];
     unsigned long clen = strlen(channel);
     long long ls = lease_s > 0 ? lease_s : c->websub_lease;
@@ -306,10 +306,10 @@ void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, st
         db_bind_long(&p[0], &ls);
         db_bind_long(&p[1], &ls);
         db_bind_str(&p[2], channel, &clen);
-        rc = db_run(d, DBS_WS_ACTIVE, sql_active, p, NULL, NULL, NULL, NULL, err, sizeof err);
+        rc = db_run(d, &sql_active, p, err, sizeof err);
     } else {
         db_bind_str(&p[0], channel, &clen);
-        rc = db_run(d, DBS_WS_GONE, sql_gone, p, NULL, NULL, NULL, NULL, err, sizeof err);
+        rc = db_run(d, &sql_gone, p, err, sizeof err);
     }
     if (rc < 0) {
         log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "websub: %s", err);
@@ -343,6 +343,9 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
         "UPDATE cache c JOIN cache_ids i ON i.cache_key = c.cache_key"
         " SET c.expires_at = LEAST(c.expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND)"
         " WHERE i.id = ? AND c.expires_at > UTC_TIMESTAMP() - INTERVAL ? SECOND";
+    /* the texts stay plain arrays: tests/integration/websub.py EXPLAINs them from this source */
+    static const struct db_stmt inv_channel = DB_STMT(sql_channel), inv_uploads = DB_STMT(sql_uploads),
+                                inv_id = DB_STMT(sql_id), inv_ids = DB_STMT(sql_ids);
     long long past = c->swr + 1, total = 0;
     unsigned long long n = 0;
     MYSQL_BIND p[4];
@@ -354,13 +357,13 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
         db_bind_long(&p[0], &past);
         db_bind_str(&p[1], channel_id, &l1);
         db_bind_long(&p[2], &past);
-        if (db_run(d, DBS_WS_INV_CHANNEL, sql_channel, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+        if (db_run_affected(d, &inv_channel, p, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;
         l1 = strlen(uploads);
         db_bind_str(&p[1], uploads, &l1);
         db_bind_long(&p[2], &past);
-        if (db_run(d, DBS_WS_INV_UPLOADS, sql_uploads, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+        if (db_run_affected(d, &inv_uploads, p, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;
         static const char channels[] = "channels";
@@ -369,12 +372,12 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
         db_bind_str(&p[1], channels, &l1);
         db_bind_str(&p[2], channel_id, &l2);
         db_bind_long(&p[3], &past);
-        if (db_run(d, DBS_WS_INV_ID, sql_id, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+        if (db_run_affected(d, &inv_id, p, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;
         db_bind_str(&p[1], channel_id, &l2);
         db_bind_long(&p[2], &past);
-        if (db_run(d, DBS_WS_INV_IDS, sql_ids, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+        if (db_run_affected(d, &inv_ids, p, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;
     }
@@ -386,12 +389,12 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
         db_bind_str(&p[1], videos, &l1);
         db_bind_str(&p[2], video_id, &l2);
         db_bind_long(&p[3], &past);
-        if (db_run(d, DBS_WS_INV_ID, sql_id, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+        if (db_run_affected(d, &inv_id, p, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;
         db_bind_str(&p[1], video_id, &l2);
         db_bind_long(&p[2], &past);
-        if (db_run(d, DBS_WS_INV_IDS, sql_ids, p, NULL, NULL, NULL, &n, err, errlen) < 0)
+        if (db_run_affected(d, &inv_ids, p, &n, err, errlen) < 0)
             return -1;
         total += (long long)n;
     }
@@ -455,13 +458,13 @@ void websub_notify(struct db *d, const struct conf *c, const char *qs, const cha
         log_msg(YLOG_INFO, "websub: channel %s video %s%s: %lld cache rows expired", channel, entries[i].video_id,
                 entries[i].deleted ? " (deleted)" : "", got);
     }
-    static const char sql_seen[] =
+    static const struct db_stmt sql_seen = DB_STMT(
         "UPDATE websub_subs SET last_notified_at = UTC_TIMESTAMP(), notifications = notifications + 1"
-        " WHERE channel_id = ?";
+        " WHERE channel_id = ?");
     MYSQL_BIND p[1];
     unsigned long clen = strlen(channel);
     db_bind_str(&p[0], channel, &clen);
-    if (db_run(d, DBS_WS_SEEN, sql_seen, p, NULL, NULL, NULL, NULL, err, sizeof err) < 0)
+    if (db_run(d, &sql_seen, p, err, sizeof err) < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "websub: %s", err);
     metrics_websub("verified", 1);
     metrics_websub("invalidated_rows", (unsigned long long)rows);
@@ -550,10 +553,10 @@ int websub_request(struct db *d, const struct conf *c, const char *channel_id, i
         }
         util_hex(raw, sizeof raw, secret);
     }
-    static const char sql_upsert[] =
+    static const struct db_stmt sql_upsert = DB_STMT(
         "INSERT INTO websub_subs (channel_id, topic, secret, state, lease_seconds, requested_at)"
         " VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP())"
-        " ON DUPLICATE KEY UPDATE state = ?, requested_at = UTC_TIMESTAMP(), last_error = NULL";
+        " ON DUPLICATE KEY UPDATE state = ?, requested_at = UTC_TIMESTAMP(), last_error = NULL");
     const char *state = subscribe ? (s.found && strcmp(s.state, "active") == 0 ? "active" : "pending") : "unsubscribing";
     MYSQL_BIND p[6];
     unsigned long l0 = strlen(channel_id), l1 = strlen(topic), l2 = strlen(secret), l3 = strlen(state);
@@ -564,19 +567,19 @@ int websub_request(struct db *d, const struct conf *c, const char *channel_id, i
     db_bind_str(&p[3], state, &l3);
     db_bind_long(&p[4], &lease);
     db_bind_str(&p[5], state, &l3);
-    if (db_run(d, DBS_WS_UPSERT, sql_upsert, p, NULL, NULL, NULL, NULL, err, errlen) < 0)
+    if (db_run(d, &sql_upsert, p, err, errlen) < 0)
         return -1;
     int rc = hub_post(c, subscribe ? "subscribe" : "unsubscribe", topic, callback, secret, err, errlen);
     memset(secret, 0, sizeof secret);
     if (rc < 0) {
-        static const char sql_fail[] = "UPDATE websub_subs SET last_error = ? WHERE channel_id = ?";
+        static const struct db_stmt sql_fail = DB_STMT("UPDATE websub_subs SET last_error = ? WHERE channel_id = ?");
         MYSQL_BIND q[2];
         char msg[UTIL_ERRLEN];
         util_copy(msg, sizeof msg, err);
         unsigned long ml = strlen(msg);
         db_bind_str(&q[0], msg, &ml);
         db_bind_str(&q[1], channel_id, &l0);
-        db_run(d, DBS_WS_FAIL, sql_fail, q, NULL, NULL, NULL, NULL, msg, sizeof msg);
+        db_run(d, &sql_fail, q, msg, sizeof msg);
         return -1;
     }
     log_msg(YLOG_INFO, "websub: %s requested for channel %s", subscribe ? "subscription" : "unsubscription", channel_id);
@@ -591,12 +594,12 @@ int websub_forget(struct db *d, const char *channel_id, char *err, size_t errlen
     }
     /* local only: a hub that still pushes is answered "unknown topic" (202)
      * from now on, and stops when its lease ends */
-    static const char sql[] = "DELETE FROM websub_subs WHERE channel_id = ?";
+    static const struct db_stmt sql = DB_STMT("DELETE FROM websub_subs WHERE channel_id = ?");
     MYSQL_BIND p[1];
     unsigned long len = strlen(channel_id);
     unsigned long long affected = 0;
     db_bind_str(&p[0], channel_id, &len);
-    if (db_run(d, DBS_WS_FORGET, sql, p, NULL, NULL, NULL, &affected, err, errlen) < 0)
+    if (db_run_affected(d, &sql, p, &affected, err, errlen) < 0)
         return -1;
     if (!affected) {
         snprintf(err, errlen, "no subscription for this channel");
@@ -611,10 +614,10 @@ int websub_forget(struct db *d, const char *channel_id, char *err, size_t errlen
 
 int websub_renew(struct db *d, const struct conf *c, long within, char *err, size_t errlen)
 {
-    static const char sql[] =
+    static const struct db_stmt sql = DB_STMT(
         "SELECT channel_id FROM websub_subs WHERE state = 'active'"
         " AND lease_expires_at < UTC_TIMESTAMP() + INTERVAL ? SECOND ORDER BY lease_expires_at"
-        " LIMIT " UTIL_STR(RENEW_BATCH);
+        " LIMIT " UTIL_STR(RENEW_BATCH));
     long long w = within;
     MYSQL_BIND p[1], r[1];
     char ids[RENEW_BATCH][32];
@@ -624,14 +627,14 @@ int websub_renew(struct db *d, const struct conf *c, long within, char *err, siz
     my_bool isnull = 0;
     db_bind_long(&p[0], &w);
     db_bind_out_str(&r[0], id, sizeof id - 1, &len, &isnull);
-    MYSQL_STMT *st = db_select(d, sql, p, r, err, errlen);
-    if (!st)
+    struct db_rows rs;
+    if (db_rows_begin(&rs, d, &sql, p, r, err, errlen) < 0)
         return -1;
-    while (n < RENEW_BATCH && mysql_stmt_fetch(st) == 0) {
+    while (n < RENEW_BATCH && db_rows_next(&rs) == DB_ROW) {
         id[len < sizeof id ? len : sizeof id - 1] = '\0';
         util_copy(ids[n++], sizeof ids[0], id);
     }
-    mysql_stmt_close(st);
+    db_rows_end(&rs);
     int renewed = 0;
     for (size_t i = 0; i < n; i++) {
         if (websub_request(d, c, ids[i], 1, err, errlen) == 0)

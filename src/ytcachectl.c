@@ -77,10 +77,10 @@ static int db_failed(const char *what, const char *err)
 
 static int cmd_stats(struct db *d, const struct conf *c)
 {
-    static const char sql[] =
+    static const struct db_stmt sql = DB_STMT(
         "SELECT endpoint, COUNT(*), COALESCE(SUM(LENGTH(response)), 0), COALESCE(SUM(hits), 0),"
         " COALESCE(SUM(expires_at > UTC_TIMESTAMP()), 0)"
-        " FROM cache GROUP BY endpoint ORDER BY endpoint";
+        " FROM cache GROUP BY endpoint ORDER BY endpoint");
     char err[CTL_ERRLEN];
     char endpoint[64];
     unsigned long elen = 0;
@@ -92,12 +92,12 @@ static int cmd_stats(struct db *d, const struct conf *c)
     db_bind_out_long(&r[2], &bytes, &n[2]);
     db_bind_out_long(&r[3], &hits, &n[3]);
     db_bind_out_long(&r[4], &fresh, &n[4]);
-    MYSQL_STMT *st = db_select(d, sql, NULL, r, err, sizeof err);
-    if (!st)
+    struct db_rows rs;
+    if (db_rows_begin(&rs, d, &sql, NULL, r, err, sizeof err) < 0)
         return db_failed("stats", err);
     printf("%-18s %10s %10s %14s %12s\n", "endpoint", "rows", "fresh", "bytes", "hits");
     long long trows = 0, tbytes = 0, thits = 0, tfresh = 0;
-    while (mysql_stmt_fetch(st) == 0) {
+    while (db_rows_next(&rs) == DB_ROW) {
         endpoint[elen < sizeof endpoint ? elen : sizeof endpoint - 1] = '\0';
         printf("%-18s %10lld %10lld %14lld %12lld\n", n[0] ? "(null)" : endpoint, rows, fresh, bytes, hits);
         trows += rows;
@@ -106,20 +106,20 @@ static int cmd_stats(struct db *d, const struct conf *c)
         tfresh += fresh;
     }
     printf("%-18s %10lld %10lld %14lld %12lld\n", "total", trows, tfresh, tbytes, thits);
-    mysql_stmt_close(st);
+    db_rows_end(&rs);
     return stats_quota(d, c);
 }
 
 /* Per key and bucket: used today, left, reset; then hits vs upstream calls. */
 static int stats_quota(struct db *d, const struct conf *c)
 {
-    static const char sql[] =
+    static const struct db_stmt sql = DB_STMT(
         "SELECT k.label, k.state, ku.bucket, ku.used, ku.calls, ku.exhausted"
         " FROM api_keys k JOIN key_usage ku ON ku.key_id = k.id AND ku.day = ?"
-        " ORDER BY k.label, ku.bucket";
-    static const char sql_hits[] =
+        " ORDER BY k.label, ku.bucket");
+    static const struct db_stmt sql_hits = DB_STMT(
         "SELECT COALESCE((SELECT value FROM daily_counters WHERE day = ? AND name = 'hits'), 0),"
-        " COALESCE((SELECT SUM(calls) FROM key_usage WHERE day = ?), 0)";
+        " COALESCE((SELECT SUM(calls) FROM key_usage WHERE day = ?), 0)");
     char day[11];
     time_t now = time(NULL);
     util_pacific_date(now, day);
@@ -146,11 +146,11 @@ static int stats_quota(struct db *d, const struct conf *c)
     db_bind_out_long(&r[3], &used, &n[3]);
     db_bind_out_long(&r[4], &calls, &n[4]);
     db_bind_out_long(&r[5], &exhausted, &n[5]);
-    MYSQL_STMT *st = db_select(d, sql, p, r, err, sizeof err);
-    if (!st)
+    struct db_rows rs;
+    if (db_rows_begin(&rs, d, &sql, p, r, err, sizeof err) < 0)
         return db_failed("stats", err);
     printf("%-24s %-9s %-10s %10s %10s %10s  %s\n", "key", "state", "bucket", "used", "left", "calls", "note");
-    while (mysql_stmt_fetch(st) == 0) {
+    while (db_rows_next(&rs) == DB_ROW) {
         label[l1 < sizeof label ? l1 : sizeof label - 1] = '\0';
         state[l2 < sizeof state ? l2 : sizeof state - 1] = '\0';
         bucket[l3 < sizeof bucket ? l3 : sizeof bucket - 1] = '\0';
@@ -161,17 +161,16 @@ static int stats_quota(struct db *d, const struct conf *c)
                exhausted == QUOTA_ROW_EXHAUSTED ? "exhausted (Google said so)"
                : exhausted == QUOTA_ROW_DISABLED ? "disabled" : "");
     }
-    mysql_stmt_close(st);
+    db_rows_end(&rs);
     long long hits = 0, upstream = 0;
     MYSQL_BIND r2[2];
     db_bind_out_long(&r2[0], &hits, &n[0]);
     db_bind_out_long(&r2[1], &upstream, &n[1]);
-    st = db_select(d, sql_hits, p, r2, err, sizeof err);
-    if (!st)
+    if (db_rows_begin(&rs, d, &sql_hits, p, r2, err, sizeof err) < 0)
         return db_failed("stats", err);
-    int got = mysql_stmt_fetch(st);
-    mysql_stmt_close(st);
-    if (got != 0)
+    int got = db_rows_next(&rs);
+    db_rows_end(&rs);
+    if (got != DB_ROW)
         return db_failed("stats", "no counters row");
     long long total = hits + upstream;
     printf("today: %lld answers from cache, %lld upstream calls", hits, upstream);
@@ -214,9 +213,9 @@ static int valid_secret(const char *s)
 
 static int keys_list(struct db *d)
 {
-    static const char sql[] =
+    static const struct db_stmt sql = DB_STMT(
         "SELECT label, secret, fingerprint, source, state, COALESCE(disabled_reason, ''), COALESCE(last_error, '')"
-        " FROM api_keys ORDER BY label";
+        " FROM api_keys ORDER BY label");
     char err[CTL_ERRLEN];
     char label[65], secret[129], fp[17], source[9], state[9], reason[256], last[256];
     unsigned long len[7] = { 0 };
@@ -229,13 +228,13 @@ static int keys_list(struct db *d)
     db_bind_out_str(&r[4], state, sizeof state - 1, &len[4], &n[4]);
     db_bind_out_str(&r[5], reason, sizeof reason - 1, &len[5], &n[5]);
     db_bind_out_str(&r[6], last, sizeof last - 1, &len[6], &n[6]);
-    MYSQL_STMT *st = db_select(d, sql, NULL, r, err, sizeof err);
-    if (!st)
+    struct db_rows rs;
+    if (db_rows_begin(&rs, d, &sql, NULL, r, err, sizeof err) < 0)
         return db_failed("keys list", err);
     char *bufs[7] = { label, secret, fp, source, state, reason, last };
     size_t caps[7] = { sizeof label, sizeof secret, sizeof fp, sizeof source, sizeof state, sizeof reason, sizeof last };
     printf("%-24s %-10s %-16s %-7s %-9s %s\n", "label", "key", "fingerprint", "source", "state", "reason");
-    while (mysql_stmt_fetch(st) == 0) {
+    while (db_rows_next(&rs) == DB_ROW) {
         for (int i = 0; i < 7; i++)
             bufs[i][len[i] < caps[i] ? len[i] : caps[i] - 1] = '\0';
         char masked[16];
@@ -243,7 +242,7 @@ static int keys_list(struct db *d)
         memset(secret, 0, sizeof secret);
         printf("%-24s %-10s %-16s %-7s %-9s %s\n", label, masked, fp, source, state, reason[0] ? reason : last);
     }
-    mysql_stmt_close(st);
+    db_rows_end(&rs);
     return EXIT_OK;
 }
 
@@ -366,10 +365,10 @@ static int cmd_keys(struct db *d, const struct conf *c, int argc, char **argv)
 
 static int websub_list(struct db *d)
 {
-    static const char sql[] =
+    static const struct db_stmt sql = DB_STMT(
         "SELECT channel_id, state, COALESCE(DATE_FORMAT(lease_expires_at, '%Y-%m-%d %H:%i'), '-'),"
         " COALESCE(DATE_FORMAT(last_notified_at, '%Y-%m-%d %H:%i'), '-'), notifications, COALESCE(last_error, '')"
-        " FROM websub_subs ORDER BY channel_id";
+        " FROM websub_subs ORDER BY channel_id");
     char err[CTL_ERRLEN];
     char ch[33], state[17], lease[24], seen[24], last[256];
     long long count = 0;
@@ -382,19 +381,19 @@ static int websub_list(struct db *d)
     db_bind_out_str(&r[3], seen, sizeof seen - 1, &len[3], &n[3]);
     db_bind_out_long(&r[4], &count, &n[4]);
     db_bind_out_str(&r[5], last, sizeof last - 1, &len[5], &n[5]);
-    MYSQL_STMT *st = db_select(d, sql, NULL, r, err, sizeof err);
-    if (!st)
+    struct db_rows rs;
+    if (db_rows_begin(&rs, d, &sql, NULL, r, err, sizeof err) < 0)
         return db_failed("websub list", err);
     char *bufs[6] = { ch, state, lease, seen, NULL, last };
     size_t caps[6] = { sizeof ch, sizeof state, sizeof lease, sizeof seen, 0, sizeof last };
     printf("%-26s %-14s %-17s %-17s %8s  %s\n", "channel", "state", "lease ends (UTC)", "last push (UTC)", "pushes", "error");
-    while (mysql_stmt_fetch(st) == 0) {
+    while (db_rows_next(&rs) == DB_ROW) {
         for (int i = 0; i < 6; i++)
             if (bufs[i])
                 bufs[i][len[i] < caps[i] ? len[i] : caps[i] - 1] = '\0';
         printf("%-26s %-14s %-17s %-17s %8lld  %s\n", ch, state, lease, seen, count, last);
     }
-    mysql_stmt_close(st);
+    db_rows_end(&rs);
     return EXIT_OK;
 }
 
