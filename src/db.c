@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Prepared handles per connection, keyed by statement object. Bounded: a
- * full table gives up one handle in turn, so more statements than slots
- * cost a prepare each, never memory. */
-#define DB_SLOTS 64
+/* Prepared handles per connection, keyed by statement object (their
+ * addresses are fixed and shared by every thread; the handles are this
+ * struct db's alone). Room for every statement one program runs; past
+ * that a full table gives up one handle in turn, costing a prepare, not
+ * memory. */
+#define DB_SLOTS 96
 
 struct db_slot {
     const struct db_stmt *s;

@@ -297,8 +297,6 @@ static long long purge_batches(struct run *r, const char *what, const struct db_
 
 static void housekeeping(struct run *r)
 {
-    if (r->o->dry_run)
-        return;
     static const struct db_stmt sql_rows = DB_STMT(
         "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND LIMIT ?");
     /* a client whose theoretical arrival time has passed has no state left */
@@ -310,6 +308,8 @@ static void housekeeping(struct run *r)
         "DELETE FROM budget_usage WHERE day < UTC_DATE() - INTERVAL ? DAY LIMIT ?");
     static const struct db_stmt sql_counters = DB_STMT(
         "DELETE FROM daily_counters WHERE day < UTC_DATE() - INTERVAL ? DAY LIMIT ?");
+    if (r->o->dry_run)
+        return;
     long long rows = purge_batches(r, "expired rows", &sql_rows, r->c->sie);
     long long clients = purge_batches(r, "client limits", &sql_clients, 0);
     long long usage = purge_batches(r, "old usage", &sql_usage, 90);
