@@ -42,6 +42,18 @@ int db_connected(const struct db *d);
 void db_disconnect(struct db *d);
 MYSQL *db_handle(struct db *d);
 
+/* The session's sql_mode, set at every connect so that no host's default
+ * applies: MySQL 8.0's default plus STRICT_ALL_TABLES (errors, not
+ * warnings, on every table, as before). */
+#define DB_SQL_MODE "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,STRICT_ALL_TABLES,NO_ZERO_IN_DATE," \
+                    "NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+
+/* The error number of the last failed plain statement (db_exec_static), 0 if none or disconnected. */
+unsigned int db_errno(struct db *d);
+
+/* The server's max_allowed_packet as read at the last connect (0 before one). */
+unsigned long db_max_packet(const struct db *d);
+
 /* Execute a prepared statement with `params`; if it has a result, fetch the
  * first row into `results` (nres binds) and set *has_row. For result columns
  * whose `grow[i]` is non-NULL the column is fetched whole into that buffer
