@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS key_usage (
 
 CREATE TABLE IF NOT EXISTS budget_usage (
   bucket VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  region VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  region VARCHAR(16) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
   day    DATE        NOT NULL,
   used   INT UNSIGNED NOT NULL DEFAULT 0,
   PRIMARY KEY (bucket, region, day)

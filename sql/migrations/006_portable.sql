@@ -8,6 +8,8 @@
 -- Each table gets an explicit character set and collation (utf8mb4_bin for
 -- text, ascii_bin for ids and words, which YouTube compares case for case)
 -- and DYNAMIC rows; the columns that named no collation are restated.
+-- budget_usage.region alone compares without case: a region code is one
+-- whatever its case (regionCode=jp counts against the JP budget).
 ALTER TABLE schema_version ROW_FORMAT=DYNAMIC, DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
 ALTER TABLE cache ROW_FORMAT=DYNAMIC, DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
 ALTER TABLE api_keys ROW_FORMAT=DYNAMIC, DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
@@ -21,7 +23,7 @@ ALTER TABLE key_usage ROW_FORMAT=DYNAMIC, DEFAULT CHARACTER SET utf8mb4 COLLATE 
   MODIFY bucket VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL;
 ALTER TABLE budget_usage ROW_FORMAT=DYNAMIC, DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
   MODIFY bucket VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  MODIFY region VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL;
+  MODIFY region VARCHAR(16) CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL;
 ALTER TABLE client_limits ROW_FORMAT=DYNAMIC, DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
   MODIFY client VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL;
 ALTER TABLE breaker ROW_FORMAT=DYNAMIC, DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,

@@ -32,8 +32,10 @@ for name, coll, fmt in tables:
 cols = db.sql("SELECT CONCAT(table_name, '.', column_name), character_set_name, collation_name"
               " FROM information_schema.columns WHERE table_schema = DATABASE()"
               " AND collation_name IS NOT NULL ORDER BY 1")
-odd = [c for c in cols if c[2] not in ("utf8mb4_bin", "ascii_bin")]
-ok(cols and not odd, "every text column is utf8mb4_bin or ascii_bin (%d columns)" % len(cols))
+# budget_usage.region compares without case on purpose (tests/integration/budget.py)
+odd = [c for c in cols if c[2] not in ("utf8mb4_bin", "ascii_bin")
+       and (c[0], c[2]) != ("budget_usage.region", "ascii_general_ci")]
+ok(cols and not odd, "every text column is utf8mb4_bin or ascii_bin (%d columns; region: ascii_general_ci)" % len(cols))
 for c in odd:
     diag("  %s: %s / %s" % tuple(c))
 
@@ -120,4 +122,33 @@ is_(logs.count("cannot store"), before.count("cannot store"), "not logged as a s
 ok(db.alive(), "the server is still up")
 if small_packet:
     db.sql("SET GLOBAL max_allowed_packet = DEFAULT")
+fake.mode("ok")
+
+# ---- the statements that give back, so that the mysql80 run of scripts/check
+# sends every statement of src/ (tests/sqlport.py --coverage): a transport
+# failure refunds the key's and the region budget's units, a miss the breaker
+# refuses refunds the client's, a probe that finds no key releases the breaker.
+dead = "http://127.0.0.1:%d/youtube/v3" % yth.free_port()
+s.reconfigure(upstream={"base_url": dead},
+              quota={"client_units": 100, "client_window": "1h", "budget.default.JP": 50,
+                     "breaker_failures": 1, "breaker_cooldown": "1s"})
+s.reset_quota()
+r = s.get("/youtube/v3/videos?part=snippet&chart=mostPopular&regionCode=JP&maxResults=3")
+is_(r.status, 502, "upstream unreachable: 502")
+is_((s.key_usage() or {}).get("used", 0), 0, "the key's units are given back")
+is_(db.value("SELECT COALESCE(SUM(used), 0) FROM budget_usage WHERE region = 'JP'"), "0",
+    "the region budget's too")
+is_(s.breaker()["state"], 1, "the breaker is open")
+tat = db.value("SELECT tat_us FROM client_limits")
+r = s.get(V + yth.vid("refused"))
+is_(r.status, 503, "a miss while it is open: 503")
+# one unit is 36 s of the client's clock (100 units an hour): none is kept
+cmp_ok(int(db.value("SELECT tat_us FROM client_limits")) - int(tat), "<", 36000000,
+       "and the client's unit is given back")
+db.sql("UPDATE api_keys SET state = 'disabled'")
+ok(yth.wait_for(lambda: db.value("SELECT opened_at <= UTC_TIMESTAMP(3) - INTERVAL 1 SECOND FROM breaker") == "1", 10),
+   "the cool-down is over")
+r = s.get(V + yth.vid("nokey"))
+is_(r.status, 503, "the probe finds no key: 503")
+is_(s.breaker()["state"], 1, "the probe is released: open again, not half-open")
 yth.done_testing()

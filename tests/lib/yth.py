@@ -32,6 +32,9 @@ Environment:
                 YTC_DB_TIME_ZONE says otherwise), latin1 as the server's and
                 the database's default character set, max_allowed_packet=4M
                 and COMPACT as the default row format
+  YTC_SQL_SEEN  a directory: the private MariaDB keeps a general log, copied
+                there at exit (tests/sqlport.py --coverage DIR lists the
+                statements of src/ that no test sent)
   YTC_TEST_DB   mysql://USER:PASSWORD@HOST:PORT/PREFIX: use that server (a
                 real MySQL, say) instead of a private MariaDB; each test
                 makes and drops its own database PREFIX_<pid>.  Tests that
@@ -631,6 +634,11 @@ def cleanup():
     signal.alarm(0)
     stop_all()
     for tmp in _tmpdirs:
+        seen = os.environ.get("YTC_SQL_SEEN")
+        glog = os.path.join(tmp, "mariadb", "general.log")
+        if seen and os.path.exists(glog):
+            os.makedirs(seen, exist_ok=True)
+            shutil.copy(glog, os.path.join(seen, "%s-%d.log" % (os.path.basename(sys.argv[0]), os.getpid())))
         if os.environ.get("YTC_KEEP"):
             sys.stdout.write("# YTC_KEEP: kept %s\n" % tmp)
         else:
@@ -739,6 +747,9 @@ class MariaDB:
                 "--character-set-server=utf8mb4",
                 "--collation-server=utf8mb4_general_ci",
                 "--default-time-zone=" + os.environ.get("YTC_DB_TIME_ZONE", "+05:00")]
+        if profile and os.environ.get("YTC_SQL_SEEN"):
+            # every statement the server is sent, for tests/sqlport.py --coverage
+            args += ["--general-log=1", "--general-log-file=" + os.path.join(os.path.dirname(datadir), "general.log")]
         if profile and PROFILE == "mysql80":
             # later options win: these replace the defaults above
             args += ["--sql-mode=" + MYSQL80_SQL_MODE,
