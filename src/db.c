@@ -113,7 +113,7 @@ int db_connect(struct db *d, char *err, size_t errlen)
      * (an 8.0 client asking a 5.7 server for it at handshake falls back to
      * latin1 silently), UTC (NOW() and UNIX_TIMESTAMP(NOW()) in a daylight-
      * saving zone jump an hour twice a year) and one strict sql_mode, the
-     * same on MariaDB and MySQL. One statement: one round trip per connect. */
+     * same on MariaDB and MySQL. One statement, so one round trip. */
     if (mysql_query(my, "SET NAMES utf8mb4 COLLATE utf8mb4_bin, time_zone = '+00:00',"
                         " sql_mode = '" DB_SQL_MODE "'") != 0) {
         snprintf(err, errlen, "cannot set the session (names, time zone, sql_mode): %s", mysql_error(my));
