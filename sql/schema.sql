@@ -5,7 +5,7 @@
 CREATE TABLE IF NOT EXISTS schema_version (
   version    INT UNSIGNED NOT NULL PRIMARY KEY,
   applied_at DATETIME     NOT NULL
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin ROW_FORMAT=DYNAMIC;
 
 -- One row per canonical request. `request` holds what was asked
 -- ({"endpoint":..,"key":..,"params":{..}}); the VIRTUAL columns are computed
@@ -39,4 +39,4 @@ CREATE TABLE IF NOT EXISTS cache (
   KEY idx_region (endpoint, region_code),
   KEY idx_expires (expires_at),
   CONSTRAINT response_is_json CHECK (JSON_VALID(response))
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin ROW_FORMAT=DYNAMIC;

@@ -29,7 +29,8 @@ int cache_lookup(struct db *d, const unsigned char key[CANON_KEY_LEN], struct ca
 int cache_check(struct db *d, const unsigned char key[CANON_KEY_LEN], uint64_t *rev, long *age, long *left,
                 int *phase_ms, char *err, size_t errlen);
 /* Upsert a row (with a new revision); `ids` (the id param, may be NULL) with several ids also
- * fills cache_ids, in the same transaction. */
+ * fills cache_ids, in the same transaction. 0 stored, 1 not stored (too big for the
+ * server's max_allowed_packet; logged once), -1 error (err filled). */
 int cache_store(struct db *d, const unsigned char key[CANON_KEY_LEN], const char *request_json,
                 const char *body, size_t len, long status, const char *etag, long ttl,
                 const char *ids, char *err, size_t errlen);

@@ -43,6 +43,18 @@ long db_retry_after(const struct conf *c);
 int db_connect(struct db *d, char *err, size_t errlen);
 void db_disconnect(struct db *d);
 
+/* The session's sql_mode, set at every connect so that no host's default
+ * applies: MySQL 8.0's default plus STRICT_ALL_TABLES (errors, not
+ * warnings, on every table, as before). */
+#define DB_SQL_MODE "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,STRICT_ALL_TABLES,NO_ZERO_IN_DATE," \
+                    "NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+
+/* The error number of the last failed plain statement (db_exec_static), 0 if none or disconnected. */
+unsigned int db_errno(struct db *d);
+
+/* The server's max_allowed_packet as read at the last connect (0 before one). */
+unsigned long db_max_packet(const struct db *d);
+
 /* Execute `s` with `params` (NULL: none) and drain any result. On a lost
  * connection it reconnects and tries once more. 0, or -1 with err filled. */
 int db_run(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, char *err, size_t errlen);

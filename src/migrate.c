@@ -3,6 +3,7 @@
 #include "db.h"
 #include "util.h"
 
+#include <mysqld_error.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ static const struct {
     { 3, migrate_003_sql },
     { 4, migrate_004_sql },
     { 5, migrate_005_sql },
+    { 6, migrate_006_sql },
 };
 
 int migrate_latest(void)
@@ -48,6 +50,15 @@ int migrate_version(struct db *d, char *err, size_t errlen)
     return rc;
 }
 
+/* MySQL has no IF NOT EXISTS on ALTER TABLE ADD COLUMN / ADD INDEX or
+ * CREATE INDEX, so a migration cut short and run again meets what it
+ * already made: duplicate column (1060), key (1061) or table (1050) means
+ * that statement's work is done. */
+static int already_applied(unsigned int e)
+{
+    return e == ER_DUP_FIELDNAME || e == ER_DUP_KEYNAME || e == ER_TABLE_EXISTS_ERROR;
+}
+
 /* Run a script of statements, each ending with ';' at the end of a line;
  * lines starting with "--" are comments. */
 static int run_script(struct db *d, const char *sql, char *err, size_t errlen)
@@ -74,7 +85,7 @@ static int run_script(struct db *d, const char *sql, char *err, size_t errlen)
                 l--;
             if (l && stmt.data[l - 1] == ';') {
                 stmt.data[l - 1] = '\0';
-                if (db_exec_static(d, stmt.data, err, errlen) < 0)
+                if (db_exec_static(d, stmt.data, err, errlen) < 0 && !already_applied(db_errno(d)))
                     rc = -1;
                 buf_reset(&stmt);
             }

@@ -5,4 +5,4 @@
 -- in memory asks the database for the revision alone (no body) to know its
 -- copy is still current. Rows stored before this version have 0, which no
 -- worker keeps in memory; they get a revision when next stored.
-ALTER TABLE cache ADD COLUMN IF NOT EXISTS rev BIGINT UNSIGNED NOT NULL DEFAULT 0;
+ALTER TABLE cache ADD COLUMN rev BIGINT UNSIGNED NOT NULL DEFAULT 0;

@@ -28,6 +28,19 @@ Environment:
   YTC_TEST_TIMEOUT  seconds before a test is aborted (default 120)
   YTC_DB_TIME_ZONE  MariaDB default time zone (default +05:00, deliberately
                 not UTC: ytcache must store and compare UTC)
+  YTC_DB_PROFILE  mysql80: start the private MariaDB with MySQL 8.0's
+                defaults and an old host's: MySQL 8.0's default sql_mode, a
+                daylight-saving default time zone (America/New_York unless
+                YTC_DB_TIME_ZONE says otherwise), latin1 as the server's and
+                the database's default character set, max_allowed_packet=4M
+                and COMPACT as the default row format
+  YTC_SQL_SEEN  a directory: the private MariaDB keeps a general log, copied
+                there at exit (tests/sqlport.py --coverage DIR lists the
+                statements of src/ that no test sent)
+  YTC_TEST_DB   mysql://USER:PASSWORD@HOST:PORT/PREFIX: use that server (a
+                real MySQL, say) instead of a private MariaDB; each test
+                makes and drops its own database PREFIX_<pid>.  Tests that
+                stop, kill or reconfigure the server bail out.
   YTC_MARIADBD, YTC_MARIADB, YTC_MARIADB_INSTALL_DB, YTC_NGINX,
   YTC_SPAWN_FCGI, YTC_FCGIWRAP  programs to use instead of the ones on PATH
                 (mariadbd, nginx and fcgiwrap are in an sbin directory)
@@ -623,6 +636,11 @@ def cleanup():
     signal.alarm(0)
     stop_all()
     for tmp in _tmpdirs:
+        seen = os.environ.get("YTC_SQL_SEEN")
+        glog = os.path.join(tmp, "mariadb", "general.log")
+        if seen and os.path.exists(glog):
+            os.makedirs(seen, exist_ok=True)
+            shutil.copy(glog, os.path.join(seen, "%s-%d.log" % (os.path.basename(sys.argv[0]), os.getpid())))
         if os.environ.get("YTC_KEEP"):
             sys.stdout.write("# YTC_KEEP: kept %s\n" % tmp)
         else:
@@ -680,6 +698,15 @@ def _unescape_batch(s):
     return "".join(out)
 
 
+PROFILE = os.environ.get("YTC_DB_PROFILE", "")
+if PROFILE not in ("", "mysql80"):
+    raise SystemExit("YTC_DB_PROFILE: unknown profile %r (known: mysql80)" % PROFILE)
+# MySQL 8.0's default sql_mode (its manual, "Server SQL Modes")
+MYSQL80_SQL_MODE = ("ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+                    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION")
+DST_ZONE = "America/New_York"
+
+
 class MariaDB:
     """A private MariaDB server: own datadir, unix socket and loopback port.
 
@@ -708,7 +735,9 @@ class MariaDB:
             self.start()
 
     # -- template datadir, made once per build tree under a lock
-    def _server_args(self, datadir, sock, port, pidfile, tmpdir):
+    def _server_args(self, datadir, sock, port, pidfile, tmpdir, profile=True):
+        """profile: apply YTC_DB_PROFILE (not when the template is made:
+        its time zone tables are not loaded yet)."""
         args = [self.mariadbd, "--no-defaults",
                 "--datadir=" + datadir, "--socket=" + sock,
                 "--port=%d" % port, "--bind-address=127.0.0.1",
@@ -720,6 +749,15 @@ class MariaDB:
                 "--character-set-server=utf8mb4",
                 "--collation-server=utf8mb4_general_ci",
                 "--default-time-zone=" + os.environ.get("YTC_DB_TIME_ZONE", "+05:00")]
+        if profile and os.environ.get("YTC_SQL_SEEN"):
+            # every statement the server is sent, for tests/sqlport.py --coverage
+            args += ["--general-log=1", "--general-log-file=" + os.path.join(os.path.dirname(datadir), "general.log")]
+        if profile and PROFILE == "mysql80":
+            # later options win: these replace the defaults above
+            args += ["--sql-mode=" + MYSQL80_SQL_MODE,
+                     "--default-time-zone=" + os.environ.get("YTC_DB_TIME_ZONE", DST_ZONE),
+                     "--character-set-server=latin1", "--collation-server=latin1_swedish_ci",
+                     "--max-allowed-packet=4M", "--innodb-default-row-format=compact"]
         if os.geteuid() == 0:
             args.append("--user=root")
         return args
@@ -742,7 +780,7 @@ class MariaDB:
 
     def _make_template(self):
         marker = os.path.join(TEMPLATE, "ytc-template-version")
-        want = self._version() + "\n" + DB_PASSWORD + "\n"
+        want = self._version() + "\n" + DB_PASSWORD + "\ntz " + DST_ZONE + "\n"
         if read_file(marker).decode(errors="replace") == want:
             return TEMPLATE
         build = "%s.tmp-%d" % (TEMPLATE, os.getpid())
@@ -767,7 +805,7 @@ class MariaDB:
         sock = os.path.join(build, "s.sock")
         port = free_port()
         p = Proc(self.tmp, "mariadb-template",
-                 self._server_args(ddir, sock, port, os.path.join(build, "pid"), build))
+                 self._server_args(ddir, sock, port, os.path.join(build, "pid"), build, profile=False))
         if not wait_for(lambda: self._ping(sock) or not p.alive(), 60) or not p.alive():
             bail("template MariaDB did not start, see %s" % p.log)
         pw = DB_PASSWORD.replace("'", "''")
@@ -778,6 +816,15 @@ class MariaDB:
             "GRANT ALL PRIVILEGES ON %s.* TO '%s'@'localhost'" % (DB_NAME, DB_USER),
             "GRANT ALL PRIVILEGES ON %s.* TO '%s'@'127.0.0.1'" % (DB_NAME, DB_USER),
             "FLUSH PRIVILEGES"]))
+        # a daylight-saving zone for YTC_DB_PROFILE=mysql80 (the zone tables
+        # are empty after mariadb-install-db)
+        tzsql = which("mariadb-tzinfo-to-sql", "YTC_MARIADB_TZINFO_TO_SQL") or which("mysql_tzinfo_to_sql")
+        zfile = os.path.join("/usr/share/zoneinfo", DST_ZONE)
+        if tzsql and os.path.exists(zfile):
+            r = subprocess.run([tzsql, zfile, DST_ZONE], capture_output=True, stdin=subprocess.DEVNULL)
+            if r.returncode != 0:
+                bail("mariadb-tzinfo-to-sql failed: %s" % r.stderr.decode(errors="replace"))
+            self._sql(sock, "mysql", r.stdout.decode())
         if p.stop(signal.SIGTERM, 60) not in (0, None):
             bail("template MariaDB did not shut down cleanly, see %s" % p.log)
         for fn in ("s.sock", "pid"):
@@ -810,6 +857,10 @@ class MariaDB:
                                                self.pidfile, os.path.join(self.dir, "tmp")))
             if wait_for(lambda: not self.proc.alive() or self._ping(self.socket), timeout) \
                     and self.proc.alive():
+                if PROFILE == "mysql80" and self.starts == 1:
+                    # as on an old host: the database's default is latin1
+                    self._sql(self.socket, None, "ALTER DATABASE %s CHARACTER SET latin1"
+                              " COLLATE latin1_swedish_ci" % DB_NAME)
                 return
             if "already in use" in self.proc.log_text() and attempt < 2:
                 self.proc.stop()
@@ -842,8 +893,10 @@ class MariaDB:
 
     # -- queries
     def _sql(self, sock, db, query, timeout=30):
+        # UTC, as ytcache's own sessions: NOW() in a test compares with what it wrote
         argv = [self.client, "--no-defaults", "--socket=" + sock, "--user=root",
-                "--batch", "--skip-column-names", "--default-character-set=utf8mb4"]
+                "--batch", "--skip-column-names", "--default-character-set=utf8mb4",
+                "--init-command=SET time_zone = '+00:00'"]
         if db:
             argv.append("--database=" + db)
         argv += ["--execute=" + query]
@@ -875,6 +928,78 @@ class MariaDB:
         if where:
             qry += " WHERE " + where
         return int(self.value(qry))
+
+
+class ExternalDB:
+    """An existing server named by YTC_TEST_DB (mysql://user:pass@host:port/prefix):
+    a database of this test's own (prefix_<pid>) is made on it and dropped
+    at exit.  Queries run as that user over TCP; the same interface as
+    MariaDB for what tests do with the rows, none for stopping the server."""
+
+    socket = None
+
+    def __init__(self, tmp, url):
+        u = urllib.parse.urlsplit(url)
+        if u.scheme != "mysql" or not u.hostname or not u.username:
+            bail("YTC_TEST_DB: want mysql://user:password@host:port/prefix, not %r" % url)
+        self.tmp = tmp
+        self.host, self.port = u.hostname, u.port or 3306
+        self.user = urllib.parse.unquote(u.username)
+        self.password = urllib.parse.unquote(u.password or "")
+        self.name = "%s_%d" % ((u.path.strip("/") or "ytctest"), os.getpid())
+        self.client = which("mariadb", "YTC_MARIADB") or which("mysql")
+        if not self.client:
+            _not_found("mariadb / mysql client", "YTC_MARIADB")
+        self.starts = 1
+        self._sql(None, None, "DROP DATABASE IF EXISTS `%s`; CREATE DATABASE `%s`" % (self.name, self.name))
+        atexit.register(self._drop)
+
+    def _drop(self):
+        try:
+            self._sql(None, None, "DROP DATABASE IF EXISTS `%s`" % self.name)
+        except Exception as e:  # reported, not fatal: the test is over
+            sys.stderr.write("yth: cannot drop %s: %s\n" % (self.name, e))
+
+    def _sql(self, sock, db, query, timeout=30):
+        argv = [self.client, "--no-defaults", "--protocol=TCP", "--host=" + self.host,
+                "--port=%d" % self.port, "--user=" + self.user, "--batch", "--skip-column-names",
+                "--default-character-set=utf8mb4", "--init-command=SET time_zone = '+00:00'"]
+        if db:
+            argv.append("--database=" + db)
+        env = dict(os.environ, MYSQL_PWD=self.password)     # not on the command line
+        r = subprocess.run(argv + ["--execute=" + query], capture_output=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL, env=env)
+        if r.returncode != 0:
+            raise SQLError(r.stderr.decode("utf-8", "replace").strip())
+        out = r.stdout.decode("utf-8", "surrogateescape")
+        if out.endswith("\n"):
+            out = out[:-1]
+        return [[None if c == "NULL" else _unescape_batch(c) for c in line.split("\t")]
+                for line in out.split("\n")] if out else []
+
+    def sql(self, query, db=None):
+        return self._sql(None, self.name if db in (None, DB_NAME) else db, query)
+
+    def value(self, query, db=None):
+        rows = self.sql(query, db)
+        return rows[0][0] if rows and rows[0] else None
+
+    def count(self, where=None, table="cache"):
+        return MariaDB.count(self, where, table)
+
+    def alive(self):
+        return True
+
+    def _cannot(self, *a, **kw):
+        bail("this test stops or pauses its database server: not with YTC_TEST_DB")
+
+    start = stop = kill = pause = resume = _cannot
+
+
+def database(tmp):
+    """The test's database server: YTC_TEST_DB's, else a private MariaDB."""
+    url = os.environ.get("YTC_TEST_DB")
+    return ExternalDB(tmp, url) if url else MariaDB(tmp)
 
 
 def sql_str(s):
@@ -1010,6 +1135,9 @@ def config_text(db_server=None, fake=None, **sections):
         conf["database"].update({"socket": db.socket, "user": db.user,
                                  "password": db.password, "name": db.name,
                                  "connect_timeout": 2, "retry_interval_ms": 200})
+        if not db.socket:   # YTC_TEST_DB: over TCP
+            del conf["database"]["socket"]
+            conf["database"].update({"host": db.host, "port": db.port})
     if fake is not None:
         conf["upstream"].update({"base_url": fake.base_url, "keys": SERVER_KEY,
                                  "connect_timeout_ms": 2000, "timeout_ms": 8000})
@@ -1557,7 +1685,7 @@ class Stack:
         self.tmp = make_tmpdir()
         diag("stack: %s, tmp %s" % (("%s, %d workers" % (launcher, workers)) if launcher
                                     else "no ytcache launcher", self.tmp))
-        self.db = MariaDB(self.tmp)
+        self.db = database(self.tmp)
         self.fake = FakeUpstream(self.tmp, keys=fake_keys)
         self.config = config or {}
         self.conf = os.path.join(self.tmp, "ytcache.conf")
