@@ -133,7 +133,8 @@ def c_statements(root, path, macros):
         if not SQL_START.match(sql):
             continue
         before = text[:m.start()]
-        name = re.search(r"(\w+)\s*\[\s*\]\s*=\s*$", before)
+        # "static const char NAME[] =" or "static const struct db_stmt NAME = DB_STMT("
+        name = re.search(r"(\w+)\s*(?:\[\s*\])?\s*=\s*(?:DB_STMT\s*\(\s*)?$", before)
         out.append((before.count("\n") + 1, name.group(1) if name else "", sql))
     return out
 
