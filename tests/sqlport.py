@@ -108,15 +108,34 @@ def _unc(lit):
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), s)
 
 
-def _macros(root):
-    """String macros (#define NAME "..." "...") of every file in src/."""
-    out = {}
+_NUMDEF = re.compile(r"^\s*#\s*define\s+([A-Z_][A-Z0-9_]*)\s+(\d+)\b", re.M)
+_STRDEF = re.compile(r"^\s*#\s*define\s+([A-Z_][A-Z0-9_]*)\s+UTIL_STR\(\s*([A-Z_][A-Z0-9_]*)\s*\)", re.M)
+_UTIL_STR = re.compile(r"UTIL_STR\(\s*([A-Z_][A-Z0-9_]*)\s*\)")
+
+
+def _src_texts(root):
     src = os.path.join(root, "src")
     for fn in sorted(os.listdir(src)):
         if fn.endswith((".c", ".h")) and fn != "sql_embed.c":
-            text = _strip_c_comments(open(os.path.join(src, fn), encoding="utf-8", errors="replace").read())
-            for m in _DEFINE.finditer(text):
-                out[m.group(1)] = "".join(_unc(x) for x in re.findall(_LIT, m.group(2)))
+            yield _strip_c_comments(open(os.path.join(src, fn), encoding="utf-8", errors="replace").read())
+
+
+def _numbers(root):
+    """Number macros (#define NAME 123) of every file in src/: what
+    UTIL_STR(NAME) splices into a statement."""
+    return {m.group(1): m.group(2) for text in _src_texts(root) for m in _NUMDEF.finditer(text)}
+
+
+def _macros(root):
+    """String macros of every file in src/: #define NAME "..." "...", and
+    #define NAME UTIL_STR(NUMBER_MACRO) (a number spliced into SQL)."""
+    out, nums = {}, _numbers(root)
+    for text in _src_texts(root):
+        for m in _DEFINE.finditer(text):
+            out[m.group(1)] = "".join(_unc(x) for x in re.findall(_LIT, m.group(2)))
+        for m in _STRDEF.finditer(text):
+            out[m.group(1)] = nums.get(m.group(2), m.group(2))
+    out["__numbers__"] = nums
     return out
 
 
@@ -124,6 +143,8 @@ def c_statements(root, path, macros):
     """(line, C name, SQL) of each run of adjacent string literals (macros
     between them expanded) that reads as an SQL statement."""
     text = _strip_c_comments(open(os.path.join(root, path), encoding="utf-8", errors="replace").read())
+    nums = macros.get("__numbers__", {})
+    text = _UTIL_STR.sub(lambda m: '"%s"' % nums.get(m.group(1), m.group(1)), text)
     out = []
     for m in _RUN.finditer(text):
         parts = re.findall(r"%s|[A-Z_][A-Z0-9_]*" % _LIT, m.group(0))
