@@ -168,15 +168,10 @@ static void label_value(buf_t *b, const char *s)
     }
 }
 
-static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
+/* Units used and left today per key and bucket. */
+static void quota_gauges(struct db *d, const struct conf *c, buf_t *b)
 {
     char err[UTIL_ERRLEN];
-    int up = db_connect(d, err, sizeof err) == 0;
-    buf_appends(b, "# HELP ytcache_database_up Whether the cache database answered this scrape.\n"
-                   "# TYPE ytcache_database_up gauge\n");
-    buf_appendf(b, "ytcache_database_up %d\n", up);
-    if (!up)
-        return;
     char day[11];
     util_pacific_date(time(NULL), day);
     unsigned long dlen = strlen(day);
@@ -227,7 +222,13 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
         buf_free(&left_lines);
         db_rows_end(&rs);
     }
+}
 
+/* Rows and bytes of the cache table, and the shared breaker. */
+static void table_gauges(struct db *d, buf_t *b)
+{
+    char err[UTIL_ERRLEN];
+    struct db_rows rs;
     static const struct db_stmt q_misc = DB_STMT(
         "SELECT (SELECT COUNT(*) FROM cache), (SELECT COALESCE(SUM(LENGTH(response)), 0) FROM cache),"
         " COALESCE((SELECT state FROM breaker WHERE name = 'upstream'), 0),"
@@ -252,6 +253,19 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
     }
     if (got == 0)
         db_rows_end(&rs);
+}
+
+static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
+{
+    char err[UTIL_ERRLEN];
+    int up = db_connect(d, err, sizeof err) == 0;
+    buf_appends(b, "# HELP ytcache_database_up Whether the cache database answered this scrape.\n"
+                   "# TYPE ytcache_database_up gauge\n");
+    buf_appendf(b, "ytcache_database_up %d\n", up);
+    if (!up)
+        return;
+    quota_gauges(d, c, b);
+    table_gauges(d, b);
 }
 
 int metrics_render(struct db *d, const struct conf *c, buf_t *b)
