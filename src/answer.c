@@ -185,7 +185,8 @@ void answer_health(struct answer *a, struct db *d)
     int current = schema >= migrate_latest();
     buf_appendf(b, "{\"status\":\"%s\",\"version\":\"%s\",\"database\":{\"ok\":true,\"schema\":%d,"
                    "\"schema_current\":%s},\"breaker\":{\"state\":\"%s\",\"failures\":%ld}}",
-                current && breaker_ok && state == 0 ? "ok" : "degraded", PACKAGE_VERSION, schema, current ? "true" : "false",
+                current && breaker_ok && state == 0 ? "ok" : "degraded", PACKAGE_VERSION, schema,
+                current ? "true" : "false",
                 breaker_ok && state >= 0 && state <= 2 ? states[state] : "unknown", failures);
     send_response(a, 200, "Cache-Control: no-store\r\n", b->data, b->len);
 }

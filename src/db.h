@@ -6,7 +6,8 @@
 #include <stdbool.h>
 
 /* MySQL 8 dropped my_bool; MariaDB Connector/C still has it. */
-#if !defined(MARIADB_BASE_VERSION) && !defined(MARIADB_PACKAGE_VERSION) && defined(MYSQL_VERSION_ID) && MYSQL_VERSION_ID >= 80000
+#if !defined(MARIADB_BASE_VERSION) && !defined(MARIADB_PACKAGE_VERSION) && defined(MYSQL_VERSION_ID) && \
+    MYSQL_VERSION_ID >= 80000
 typedef bool my_bool;
 #endif
 #include "util.h"

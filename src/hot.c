@@ -146,7 +146,8 @@ static void grow(struct hot *h)
     h->nbucket = n;
 }
 
-int hot_get(struct hot *h, const unsigned char key[CANON_KEY_LEN], long long now_ms, struct cache_entry *e, int *trusted)
+int hot_get(struct hot *h, const unsigned char key[CANON_KEY_LEN], long long now_ms, struct cache_entry *e,
+            int *trusted)
 {
     if (!h)
         return 0;

@@ -24,7 +24,8 @@ void hot_free(struct hot **h);
  * table (valid until the next hot_* call; e->body is left alone) and age
  * and time left as of now_ms; *trusted is 1 if the database confirmed it
  * less than trust_ms ago. 0 if not held. */
-int hot_get(struct hot *h, const unsigned char key[CANON_KEY_LEN], long long now_ms, struct cache_entry *e, int *trusted);
+int hot_get(struct hot *h, const unsigned char key[CANON_KEY_LEN], long long now_ms, struct cache_entry *e,
+            int *trusted);
 /* Remember a row just read from the database (e->data, age/left as the
  * server said e->phase_ms into its current second), taken to be now_ms
  * (read the clock after the query: a copy then expires a little early

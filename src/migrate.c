@@ -98,7 +98,8 @@ static int run_script(struct db *d, const char *sql, char *err, size_t errlen)
 
 int migrate_run(struct db *d, int *from, int *to, char *err, size_t errlen)
 {
-    static const struct db_stmt record = DB_STMT("INSERT INTO schema_version (version, applied_at) VALUES (?, UTC_TIMESTAMP())");
+    static const struct db_stmt record = DB_STMT(
+        "INSERT INTO schema_version (version, applied_at) VALUES (?, UTC_TIMESTAMP())");
     int v = migrate_version(d, err, errlen);
     if (v < 0)
         return -1;

@@ -102,7 +102,8 @@ static struct req *reset_req(struct proxy *p, struct http_io *io)
     buf_reset(&r->head);
     buf_reset(&r->extra);
     buf_reset(&r->scratch);
-    r->v.ans = (struct answer){ .conf = p->conf, .io = io, .head = &r->head, .extra = &r->extra, .scratch = &r->scratch };
+    r->v.ans = (struct answer){ .conf = p->conf, .io = io, .head = &r->head, .extra = &r->extra,
+                                .scratch = &r->scratch };
     r->v.fetch = (struct fetch_req){ .canon = &r->canon, .client = r->v.client, .up = &r->up };
     r->v.route = MR_OTHER;
     return r;

@@ -23,7 +23,8 @@ static const struct db_stmt SQL_RESERVE = DB_STMT(
     " ORDER BY used, key_id LIMIT 1");
 static const struct db_stmt SQL_NEW_DAY = DB_STMT(
     "INSERT IGNORE INTO key_usage (key_id, bucket, day) SELECT id, ?, ? FROM api_keys WHERE state = 'active'");
-static const struct db_stmt SQL_SECRET = DB_STMT("SELECT secret, label FROM api_keys WHERE id = ? AND state = 'active'");
+static const struct db_stmt SQL_SECRET = DB_STMT(
+    "SELECT secret, label FROM api_keys WHERE id = ? AND state = 'active'");
 static const struct db_stmt SQL_REFUND = DB_STMT(
     "UPDATE key_usage SET used = GREATEST(used, ?) - ?, calls = GREATEST(calls, 1) - 1"
     " WHERE key_id = ? AND bucket = ? AND day = ?");
@@ -37,7 +38,8 @@ static const struct db_stmt SQL_DISABLE_USAGE = DB_STMT(
     "UPDATE key_usage SET exhausted = " ROW_DISABLED " WHERE key_id = ? AND exhausted = " ROW_OPEN);
 static const struct db_stmt SQL_BUDGET = DB_STMT(
     "UPDATE budget_usage SET used = used + ? WHERE bucket = ? AND region = ? AND day = ? AND used + ? <= ?");
-static const struct db_stmt SQL_BUDGET_NEW = DB_STMT("INSERT IGNORE INTO budget_usage (bucket, region, day) VALUES (?, ?, ?)");
+static const struct db_stmt SQL_BUDGET_NEW = DB_STMT(
+    "INSERT IGNORE INTO budget_usage (bucket, region, day) VALUES (?, ?, ?)");
 static const struct db_stmt SQL_BUDGET_REFUND = DB_STMT(
     "UPDATE budget_usage SET used = GREATEST(used, ?) - ? WHERE bucket = ? AND region = ? AND day = ?");
 static const struct db_stmt SQL_SYNC_ADD = DB_STMT(

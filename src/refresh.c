@@ -129,7 +129,8 @@ static int warm_trending(struct run *r)
                 char what[96];
                 snprintf(what, sizeof what, "trending %s%s%s page %ld", region, cat ? " category " : "", cat ? cat : "",
                          page + 1);
-                int rc = refresh_due(r, "videos", qs.data ? qs.data : "", PROXY_TTL_CONFIGURED, PROXY_RF_RESERVE, &info);
+                int rc = refresh_due(r, "videos", qs.data ? qs.data : "", PROXY_TTL_CONFIGURED,
+                                     PROXY_RF_RESERVE, &info);
                 buf_free(&qs);
                 if (rc < 0) {
                     if (r->o->verbose)
@@ -320,7 +321,8 @@ static void housekeeping(struct run *r)
                 rows < 0 ? 0 : rows, clients < 0 ? 0 : clients, usage < 0 ? 0 : usage);
     /* WebSub leases lapse silently: renew those ending before renew_before */
     char err[UTIL_ERRLEN];
-    int renewed = websub_renew(proxy_db(r->p), r->c, r->c->websub_renew_before + r->c->refresh_interval, err, sizeof err);
+    int renewed = websub_renew(proxy_db(r->p), r->c, r->c->websub_renew_before + r->c->refresh_interval,
+                               err, sizeof err);
     if (renewed < 0) {
         fprintf(stderr, "ytcache-refresh: websub renewals: %s\n", err);
         r->db_failed = 1;

@@ -1,4 +1,4 @@
-/* websub: YouTube push notifications (WebSub): subscriptions, intent verification, signed Atom notifications, invalidation. */
+/* websub: YouTube push notifications: subscriptions, intent verification, signed Atom feeds, invalidation. */
 #include "config.h"
 #include "websub.h"
 #include "conf.h"
@@ -116,7 +116,8 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     if (p->in_entry && p->depth == p->in_entry) {
         struct websub_entry *e = &p->entries[p->n];
         /* keep only entries whose ids have the right shape */
-        if (util_all_in(e->video_id, UTIL_B64URL, 11, 11) && (!e->channel_id[0] || util_all_in(e->channel_id, UTIL_B64URL, 24, 24)))
+        if (util_all_in(e->video_id, UTIL_B64URL, 11, 11) &&
+            (!e->channel_id[0] || util_all_in(e->channel_id, UTIL_B64URL, 24, 24)))
             p->n++;
         p->in_entry = 0;
     }
@@ -269,7 +270,8 @@ void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, st
     char mode[16], topic[300], challenge[1024], lease[16], channel[32], err[UTIL_ERRLEN];
     if (query_param(qs, "hub.mode", mode, sizeof mode) < 0 || query_param(qs, "hub.topic", topic, sizeof topic) < 0 ||
         query_param(qs, "hub.challenge", challenge, sizeof challenge) < 0 ||
-        query_param(qs, "channel", channel, sizeof channel) < 0 || !util_all_in(channel, UTIL_B64URL, 24, 24) || !challenge[0]) {
+        query_param(qs, "channel", channel, sizeof channel) < 0 || !util_all_in(channel, UTIL_B64URL, 24, 24) ||
+        !challenge[0]) {
         answer(a, 404, "unknown subscription\n");
         metrics_websub("intent_refused", 1);
         return;
@@ -286,7 +288,8 @@ void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, st
     if (!found || strcmp(s.topic, topic) != 0 || (!subscribe && !unsubscribe) ||
         (subscribe && strcmp(s.state, "pending") != 0 && strcmp(s.state, "active") != 0) ||
         (unsubscribe && strcmp(s.state, "unsubscribing") != 0)) {
-        log_msg(YLOG_WARN, "websub: refused %s intent for channel %s", subscribe ? "subscribe" : unsubscribe ? "unsubscribe" : "unknown", channel);
+        log_msg(YLOG_WARN, "websub: refused %s intent for channel %s",
+                subscribe ? "subscribe" : unsubscribe ? "unsubscribe" : "unknown", channel);
         answer(a, 404, "unknown subscription\n");
         metrics_websub("intent_refused", 1);
         return;
@@ -297,7 +300,8 @@ void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, st
     static const struct db_stmt sql_active = DB_STMT(
         "UPDATE websub_subs SET state = 'active', verified_at = UTC_TIMESTAMP(), lease_seconds = ?,"
         " lease_expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, last_error = NULL WHERE channel_id = ?");
-    static const struct db_stmt sql_gone = DB_STMT("DELETE FROM websub_subs WHERE channel_id = ? AND state = 'unsubscribing'");
+    static const struct db_stmt sql_gone = DB_STMT(
+        "DELETE FROM websub_subs WHERE channel_id = ? AND state = 'unsubscribing'");
     MYSQL_BIND p[3];
     unsigned long clen = strlen(channel);
     long long ls = lease_s > 0 ? lease_s : c->websub_lease;
@@ -332,7 +336,8 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
      * already that far gone are left alone, so the counts are real changes. */
     static const char sql_channel[] =
         "UPDATE cache SET expires_at = LEAST(expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND)"
-        " WHERE endpoint IN ('search', 'activities') AND channel_id = ? AND expires_at > UTC_TIMESTAMP() - INTERVAL ? SECOND";
+        " WHERE endpoint IN ('search', 'activities') AND channel_id = ?"
+        " AND expires_at > UTC_TIMESTAMP() - INTERVAL ? SECOND";
     static const char sql_uploads[] =
         "UPDATE cache SET expires_at = LEAST(expires_at, UTC_TIMESTAMP() - INTERVAL ? SECOND)"
         " WHERE endpoint = 'playlistItems' AND playlist_id = ? AND expires_at > UTC_TIMESTAMP() - INTERVAL ? SECOND";
@@ -557,7 +562,8 @@ int websub_request(struct db *d, const struct conf *c, const char *channel_id, i
         "INSERT INTO websub_subs (channel_id, topic, secret, state, lease_seconds, requested_at)"
         " VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP())"
         " ON DUPLICATE KEY UPDATE state = ?, requested_at = UTC_TIMESTAMP(), last_error = NULL");
-    const char *state = subscribe ? (s.found && strcmp(s.state, "active") == 0 ? "active" : "pending") : "unsubscribing";
+    const char *state = !subscribe ? "unsubscribing"
+                        : s.found && strcmp(s.state, "active") == 0 ? "active" : "pending";
     MYSQL_BIND p[6];
     unsigned long l0 = strlen(channel_id), l1 = strlen(topic), l2 = strlen(secret), l3 = strlen(state);
     long long lease = c->websub_lease;
@@ -582,7 +588,8 @@ int websub_request(struct db *d, const struct conf *c, const char *channel_id, i
         db_run(d, &sql_fail, q, msg, sizeof msg);
         return -1;
     }
-    log_msg(YLOG_INFO, "websub: %s requested for channel %s", subscribe ? "subscription" : "unsubscription", channel_id);
+    log_msg(YLOG_INFO, "websub: %s requested for channel %s", subscribe ? "subscription" : "unsubscription",
+            channel_id);
     return 0;
 }
 

@@ -1,4 +1,4 @@
-/* websub: YouTube push notifications (WebSub): subscriptions, intent verification, signed Atom notifications, invalidation. */
+/* websub: YouTube push notifications: subscriptions, intent verification, signed Atom feeds, invalidation. */
 #ifndef YTC_WEBSUB_H
 #define YTC_WEBSUB_H
 

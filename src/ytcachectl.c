@@ -232,7 +232,8 @@ static int keys_list(struct db *d)
     if (db_rows_begin(&rs, d, &sql, NULL, r, err, sizeof err) < 0)
         return db_failed("keys list", err);
     char *bufs[7] = { label, secret, fp, source, state, reason, last };
-    size_t caps[7] = { sizeof label, sizeof secret, sizeof fp, sizeof source, sizeof state, sizeof reason, sizeof last };
+    size_t caps[7] = { sizeof label, sizeof secret, sizeof fp, sizeof source, sizeof state, sizeof reason,
+                       sizeof last };
     printf("%-24s %-10s %-16s %-7s %-9s %s\n", "label", "key", "fingerprint", "source", "state", "reason");
     while (db_rows_next(&rs) == DB_ROW) {
         for (int i = 0; i < 7; i++)
@@ -386,7 +387,8 @@ static int websub_list(struct db *d)
         return db_failed("websub list", err);
     char *bufs[6] = { ch, state, lease, seen, NULL, last };
     size_t caps[6] = { sizeof ch, sizeof state, sizeof lease, sizeof seen, 0, sizeof last };
-    printf("%-26s %-14s %-17s %-17s %8s  %s\n", "channel", "state", "lease ends (UTC)", "last push (UTC)", "pushes", "error");
+    printf("%-26s %-14s %-17s %-17s %8s  %s\n", "channel", "state", "lease ends (UTC)", "last push (UTC)",
+           "pushes", "error");
     while (db_rows_next(&rs) == DB_ROW) {
         for (int i = 0; i < 6; i++)
             if (bufs[i])
