@@ -8,11 +8,13 @@ only as a fingerprint."""
 
 import hashlib
 import os
+import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
-from yth import ok, is_, cmp_ok, diag  # noqa: E402
+from yth import ok, is_, isnt, cmp_ok, diag  # noqa: E402
 
 SERVER_KEY = yth.SERVER_KEY
 OTHER_KEY = "AIzaSyOTHER-valid-key-9999"
@@ -170,5 +172,57 @@ for args in (("stats",), ("check-config",), ("purge", "expired")):
     is_(leaks(r.stdout + r.stderr, secrets + caller), [], "ytcachectl %s: no secret in its output" % " ".join(args))
 for pid in s.launcher.alive_pids():
     ok(SERVER_KEY.encode() not in yth._proc_text(pid, "cmdline"), "worker %d: no key on its command line" % pid)
+
+
+# ---------------------------------------------------------------- no core dumps (they would hold the key)
+# RLIMIT_CORE is seen in /proc/PID/limits.  Whether a process is dumpable
+# cannot be asked of another process (PR_GET_DUMPABLE is about oneself), but
+# the kernel gives the /proc/PID files of an undumpable process to root
+# instead of the process's uid.  That shows only for a worker that is not
+# root, so (tests run as root) a `ytcache --listen` runs as nobody for it;
+# debug_core_dumps = yes shows its files owned by nobody, the control.
+def core_limit(pid):
+    for line in yth.read_file("/proc/%d/limits" % pid).decode().splitlines():
+        if line.startswith("Max core file size"):
+            return tuple(line.split()[4:6])
+    return None
+
+
+def owners(pids):
+    return sorted(set(os.stat("/proc/%d/status" % pid).st_uid for pid in pids))
+
+
+pids = s.launcher.alive_pids()
+cmp_ok(len(pids), ">=", 1, "workers running")
+for pid in pids:
+    is_(core_limit(pid), ("0", "0"), "worker %d: Max core file size 0 (soft and hard)" % pid)
+if os.getuid() != 0:
+    is_(owners(pids), [0], "workers not dumpable: their /proc/PID files belong to root")
+setpriv = yth.which("setpriv")
+if os.getuid() != 0 or not setpriv:
+    yth.skip("needs root and setpriv to run a worker as nobody", 4)
+else:
+    NOBODY = 65534
+    pub = tempfile.mkdtemp(prefix="ytc-nobody-")
+    os.chmod(pub, 0o755)
+    for debug in ("no", "yes"):
+        conf = os.path.join(pub, "ytcache-%s.conf" % debug)
+        yth.write_config(conf, s.db, fake, server={"debug_core_dumps": debug})
+        os.chmod(conf, 0o644)
+        port = yth.free_port()
+        p = yth.Proc(s.tmp, "nobody-" + debug,
+                     [setpriv, "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups", yth.YTCACHE,
+                      "--listen", "127.0.0.1:%d" % port, "--workers", "1", "--config", conf], cwd=pub)
+        yth.wait_for(lambda: p.children(), 20, what="a ytcache worker running as nobody")
+        procs = [p.pid] + p.children()
+        uids = sorted(set(int(yth._proc_text(x, "status").split(b"Uid:")[1].split()[0]) for x in procs))
+        if debug == "no":
+            is_(uids, [NOBODY], "a ytcache run as nobody (%s)" % procs)
+            is_(owners(procs), [0], "debug_core_dumps = no: not dumpable (its /proc/PID files belong to root)")
+        else:
+            is_(owners(procs), [NOBODY], "debug_core_dumps = yes: dumpable (its /proc/PID files are its own)")
+            isnt(core_limit(p.pid), ("0", "0"), "debug_core_dumps = yes: the core limit is left as inherited")
+        p.stop()
+    shutil.rmtree(pub, ignore_errors=True)
 
 yth.done_testing()
