@@ -9,6 +9,7 @@ only as a fingerprint."""
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -173,6 +174,38 @@ for args in (("stats",), ("check-config",), ("purge", "expired")):
 for pid in s.launcher.alive_pids():
     ok(SERVER_KEY.encode() not in yth._proc_text(pid, "cmdline"), "worker %d: no key on its command line" % pid)
 
+
+# ---------------------------------------------------------------- configuration errors never repeat a secret
+PW = yth.DB_PASSWORD
+bad_files = [
+    ("unterminated password", "[database]\npassword = \"%s\n" % PW, ":2: password: unterminated quoted value"),
+    ("unterminated keys", "[upstream]\nkeys = \"%s, %s\n" % (SERVER_KEY, OTHER_KEY), ":2: keys: unterminated quoted value"),
+    ("text after quoted keys", "[upstream]\nkeys = \"K1\" %s\n" % SERVER_KEY, ":2: keys: text after quoted value"),
+    ("a key on a line of its own", "[upstream]\nkeys = K1,\n    %s\n" % SERVER_KEY, ":3: expected key = value"),
+    ("a key as a key name", "[upstream]\n%s = 1\n" % SERVER_KEY, ":2: unknown key in [upstream]: (name not shown)"),
+    ("an unknown key with a key as value", "[upstream]\nkey = %s\n" % SERVER_KEY, ":2: unknown key in [upstream]: key"),
+    ("a misspelt password key", "[database]\npasswd = %s\n" % PW, ":2: unknown key in [database]: passwd"),
+    ("a password outside a section", "password = %s\n" % PW, ":1: setting outside a [section]: password"),
+    ("a key in a section header", "[%s]\n" % SERVER_KEY, ":1: unknown section: [(name not shown)]"),
+    ("a key as a port", "[database]\nport = %s\n" % SERVER_KEY, ":2: port must be an integer"),
+]
+secret_values = [("server key", SERVER_KEY), ("other key", OTHER_KEY), ("database password", PW)]
+for label, text, want in bad_files:
+    bad = os.path.join(s.tmp, "bad-secret.conf")
+    with open(bad, "w") as f:
+        f.write("; a broken file\n" + text)
+    r = yth.ytcachectl(bad, "check-config", tmp=s.tmp)
+    out = r.stdout + r.stderr
+    is_(r.returncode, 1, "check-config, %s: exit 1" % label)
+    is_(leaks(out, secret_values), [], "check-config, %s: no secret in its output" % label)
+    line = int(want[1]) + 1
+    ok(("%s:%d:%s" % (bad, line, want[3:])).encode() in out,
+       "check-config, %s: names file, line and key (%s)" % (label, out.decode("utf-8", "replace").strip()))
+    p = subprocess.run([yth.YTCACHE, "--config", bad, "--listen", "127.0.0.1:%d" % yth.free_port()],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    is_(p.returncode, 1, "ytcache start, %s: exit 1" % label)
+    is_(leaks(p.stdout, secret_values), [], "ytcache start, %s: no secret in its output" % label)
+    ok(("%s:%d:" % (bad, line)).encode() in p.stdout, "ytcache start, %s: names file and line" % label)
 
 # ---------------------------------------------------------------- no core dumps (they would hold the key)
 # RLIMIT_CORE is seen in /proc/PID/limits.  Whether a process is dumpable
