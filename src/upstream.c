@@ -140,8 +140,10 @@ void upstream_fetch(struct upstream *u, const char *resource, const char *query,
     }
     ycurl.easy_setopt(u->curl, CURLOPT_URL, u->url.data);
     CURLcode cc = ycurl.easy_perform(u->curl);
-    /* the URL holds the key: keep it neither in the handle nor here */
-    ycurl.easy_setopt(u->curl, CURLOPT_URL, (char *)NULL);
+    /* the URL holds the key: keep it neither in the handle (a keyless URL
+     * replaces it; NULL upset libcurl's reconnect to a restarted server)
+     * nor here */
+    ycurl.easy_setopt(u->curl, CURLOPT_URL, u->conf->base_url);
     explicit_bzero(u->url.data, u->url.len);
     buf_reset(&u->url);
     double secs = 0;
