@@ -4,6 +4,7 @@
 #include "db.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,42 +19,74 @@ static const struct db_stmt SQL_TAKE = DB_STMT(
 static const struct db_stmt SQL_NEW = DB_STMT("INSERT IGNORE INTO client_limits (client, tat_us) VALUES (?, " NOW_US ")");
 static const struct db_stmt SQL_TAT = DB_STMT("SELECT GREATEST(tat_us, " NOW_US ") - " NOW_US " FROM client_limits WHERE client = ?");
 
-static int valid_addr(const char *s, size_t n)
+static int in_net(const unsigned char a[16], const struct conf_net *n)
 {
-    if (n == 0 || n > 45)
+    int whole = n->bits / 8, rest = n->bits % 8;
+    if (memcmp(a, n->addr, (size_t)whole) != 0)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!strchr("0123456789abcdefABCDEF.:", s[i]))
-            return 0;
-    return 1;
+    return rest == 0 || ((a[whole] ^ n->addr[whole]) & (0xff00 >> rest) & 0xff) == 0;
+}
+
+static int trusted(const struct conf *c, const unsigned char a[16])
+{
+    for (size_t i = 0; i < c->n_trusted_proxies; i++)
+        if (in_net(a, &c->trusted_proxies[i]))
+            return 1;
+    return 0;
+}
+
+/* One canonical spelling per identity, whatever form the address came in. */
+static void format_id(const struct conf *c, const unsigned char a[16], char *out, size_t outlen)
+{
+    static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+    char t[INET6_ADDRSTRLEN];
+    if (memcmp(a, mapped, sizeof mapped) == 0) {
+        if (inet_ntop(AF_INET, a + 12, t, sizeof t))
+            snprintf(out, outlen, "%s", t);
+        else
+            snprintf(out, outlen, "%s", CLIMIT_INVALID);
+        return;
+    }
+    unsigned char net[16];
+    int bits = (int)c->client_ipv6_prefix;
+    memcpy(net, a, sizeof net);
+    for (int i = bits; i < 128; i++)
+        net[i / 8] &= (unsigned char)~(0x80 >> (i % 8));
+    if (inet_ntop(AF_INET6, net, t, sizeof t))
+        snprintf(out, outlen, "%s/%d", t, bits);
+    else
+        snprintf(out, outlen, "%s", CLIMIT_INVALID);
 }
 
 void climit_client_id(const struct conf *c, const char *remote_addr, const char *xff, char *out, size_t outlen)
 {
-    const char *ra = remote_addr && *remote_addr ? remote_addr : "unknown";
-    snprintf(out, outlen, "%s", valid_addr(ra, strlen(ra)) ? ra : "unknown");
-    if (c->trust_forwarded <= 0 || !xff || !*xff)
+    unsigned char a[16];
+    if (!remote_addr || !conf_addr_parse(remote_addr, strlen(remote_addr), a)) {
+        snprintf(out, outlen, "%s", CLIMIT_INVALID);
         return;
-    /* walk the list from the right: hop 1 is the last entry */
-    const char *end = xff + strlen(xff);
-    long hop = 0;
-    while (end > xff) {
-        const char *start = end;
-        while (start > xff && start[-1] != ',')
-            start--;
-        const char *s = start, *e = end;
-        while (s < e && (*s == ' ' || *s == '\t')) s++;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
-        hop++;
-        if (valid_addr(s, (size_t)(e - s))) {
-            snprintf(out, outlen, "%.*s", (int)(e - s), s);
-            if (hop >= c->trust_forwarded)
-                return;
-        } else {
-            return;     /* a malformed hop: trust nothing further left */
-        }
-        end = start > xff ? start - 1 : xff;
     }
+    if (xff && *xff && trusted(c, a)) {
+        /* each proxy appends the address it was connected from: the entries
+         * right of the first untrusted one were written by our proxies */
+        const char *end = xff + strlen(xff);
+        for (;;) {
+            const char *start = end;
+            while (start > xff && start[-1] != ',')
+                start--;
+            const char *s = start, *e = end;
+            while (s < e && (*s == ' ' || *s == '\t')) s++;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
+            if (!conf_addr_parse(s, (size_t)(e - s), a)) {
+                /* a trusted proxy passed on something that is not an address */
+                snprintf(out, outlen, "%s", CLIMIT_INVALID);
+                return;
+            }
+            if (!trusted(c, a) || start == xff)
+                break;
+            end = start - 1;
+        }
+    }
+    format_id(c, a, out, outlen);
 }
 
 int climit_take(struct db *d, const struct conf *c, const char *client, long units, long *retry_after,

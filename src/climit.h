@@ -8,8 +8,13 @@ struct conf;
 struct db;
 struct http_io;
 
-/* The client's identity: REMOTE_ADDR, or the X-Forwarded-For entry
- * `trust_forwarded` hops from the right. out >= 64 bytes. */
+/* The identity a client cannot multiply: an IPv4 address ("192.0.2.1"), an
+ * IPv6 network of client_ipv6_prefix bits ("2001:db8:1:2::/64"), or
+ * CLIMIT_INVALID. The address is REMOTE_ADDR; only when that is one of
+ * trusted_proxies is X-Forwarded-For walked from the right, past trusted
+ * proxies, to the first address that is not one (the leftmost if all are).
+ * out >= 64 bytes. */
+#define CLIMIT_INVALID "invalid"
 void climit_client_id(const struct conf *c, const char *remote_addr, const char *xff, char *out, size_t outlen);
 
 /* Charge `units` to the client. 1 allowed, 0 over the limit (*retry_after

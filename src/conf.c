@@ -4,6 +4,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@ enum otype {
     O_SECS,     /* long seconds; accepts s/m/h/d suffix */
     O_LIST,     /* char *[CONF_MAX_LIST] + size_t count, comma separated */
     O_ENUM,     /* long index into enums */
+    O_NETS,     /* struct conf_net[CONF_MAX_LIST] + size_t count: addresses and a/n, comma separated */
+    O_GONE,     /* a removed setting: refused unless its no-op value; enums[0] says what to use */
 };
 
 struct opt {
@@ -37,6 +40,11 @@ struct opt {
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const outage_modes[] = { "bypass", "error", NULL };
 static const char *const key_modes[] = { "pool", "passthrough", NULL };
+static const char *const no_yes[] = { "no", "yes", NULL };
+/* A hop count cannot tell a proxy's entry from one the client wrote; only
+ * the connecting address can, so the count is refused rather than mapped. */
+static const char *const gone_trust_forwarded[] = {
+    "trust_forwarded is no longer supported: list the addresses of your proxies in trusted_proxies", NULL };
 
 #define OFF(f) offsetof(struct conf, f)
 #define DAY UTIL_DAY_SECS
@@ -51,6 +59,7 @@ static const struct opt opts[] = {
     { "server", "db_outage", O_ENUM, OFF(db_outage), 0, "bypass", 0, 0, outage_modes },
     { "server", "metrics_allow", O_LIST, OFF(metrics_allow), OFF(n_metrics_allow), "127.0.0.1,::1", 0, 0, NULL },
     { "server", "metrics_file", O_STR, OFF(metrics_file), 0, "", 0, 0, NULL },
+    { "server", "debug_core_dumps", O_ENUM, OFF(debug_core_dumps), 0, "no", 0, 0, no_yes },
 
     { "database", "host", O_STR, OFF(db_host), 0, "localhost", 0, 0, NULL },
     { "database", "port", O_LONG, OFF(db_port), 0, "3306", 0, 65535, NULL },
@@ -84,7 +93,9 @@ static const struct opt opts[] = {
     { "quota", "client_units", O_LONG, OFF(client_units), 0, "0", 0, 100000000L, NULL },
     { "quota", "client_window", O_SECS, OFF(client_window), 0, "1h", 1, YEAR, NULL },
     { "quota", "client_burst", O_LONG, OFF(client_burst), 0, "0", 0, 100000000L, NULL },
-    { "quota", "trust_forwarded", O_LONG, OFF(trust_forwarded), 0, "0", 0, 16, NULL },
+    { "quota", "trusted_proxies", O_NETS, OFF(trusted_proxies), OFF(n_trusted_proxies), "", 0, 0, NULL },
+    { "quota", "client_ipv6_prefix", O_LONG, OFF(client_ipv6_prefix), 0, "64", 32, 128, NULL },
+    { "quota", "trust_forwarded", O_GONE, 0, 0, "0", 0, 0, gone_trust_forwarded },
     { "quota", "breaker_failures", O_LONG, OFF(breaker_failures), 0, "5", 1, 100000, NULL },
     { "quota", "breaker_window", O_SECS, OFF(breaker_window), 0, "60", 1, DAY, NULL },
     { "quota", "breaker_cooldown", O_SECS, OFF(breaker_cooldown), 0, "30", 1, DAY, NULL },
@@ -174,6 +185,47 @@ static int parse_secs(const char *v, long min, long max, long *out)
     return 0;
 }
 
+int conf_addr_parse(const char *s, size_t n, unsigned char out[16])
+{
+    char t[64];
+    if (n == 0 || n >= sizeof t)
+        return 0;
+    memcpy(t, s, n);
+    t[n] = '\0';
+    if (inet_pton(AF_INET, t, out + 12) == 1) {
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        return 1;
+    }
+    return inet_pton(AF_INET6, t, out) == 1;
+}
+
+/* One trusted_proxies entry: an address, or a/n with no bits set past n. */
+static int parse_net(const char *s, size_t n, struct conf_net *net)
+{
+    const char *slash = memchr(s, '/', n);
+    size_t alen = slash ? (size_t)(slash - s) : n;
+    if (!conf_addr_parse(s, alen, net->addr))
+        return -1;
+    int v4 = memchr(s, ':', alen) == NULL;
+    long bits = v4 ? 32 : 128;
+    if (slash) {
+        char b[8];
+        size_t blen = n - alen - 1;
+        if (blen == 0 || blen >= sizeof b)
+            return -1;
+        memcpy(b, slash + 1, blen);
+        b[blen] = '\0';
+        if (util_parse_long(b, 0, v4 ? 32 : 128, &bits) < 0)
+            return -1;
+    }
+    net->bits = (int)bits + (v4 ? 96 : 0);
+    for (int i = net->bits; i < 128; i++)
+        if (net->addr[i / 8] & (0x80 >> (i % 8)))
+            return -1;
+    return 0;
+}
+
 static void free_list(char **list, size_t *n)
 {
     for (size_t i = 0; i < *n; i++) {
@@ -224,8 +276,45 @@ static int set_opt(struct conf *c, const struct opt *o, const char *v, char *err
                 *(long *)(base + o->off) = i;
                 return 0;
             }
-        snprintf(err, errlen, "%s: unknown value", o->key);
+        snprintf(err, errlen, "%s must be one of", o->key);
+        for (long i = 0; o->enums[i]; i++) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used, "%s %s", i ? "," : "", o->enums[i]);
+        }
         return -1;
+    case O_GONE:
+        if (strcmp(v, o->def) == 0)
+            return 0;
+        snprintf(err, errlen, "%s", o->enums[0]);
+        return -1;
+    case O_NETS: {
+        struct conf_net *list = (struct conf_net *)(base + o->off);
+        size_t *n = (size_t *)(base + o->count_off), k = 0;
+        *n = 0;
+        for (const char *p = v; *p;) {
+            const char *comma = strchr(p, ',');
+            const char *s = p, *e = comma ? comma : p + strlen(p);
+            while (s < e && isspace((unsigned char)*s)) s++;
+            while (e > s && isspace((unsigned char)e[-1])) e--;
+            if (e > s) {
+                k++;
+                if (*n >= CONF_MAX_LIST) {
+                    snprintf(err, errlen, "%s: more than %d entries", o->key, CONF_MAX_LIST);
+                    return -1;
+                }
+                if (parse_net(s, (size_t)(e - s), &list[*n]) < 0) {
+                    snprintf(err, errlen, "%s: entry %zu is not an address or a network address/bits "
+                             "(with no bits set past the prefix)", o->key, k);
+                    return -1;
+                }
+                (*n)++;
+            }
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+        return 0;
+    }
     case O_LIST: {
         char **list = (char **)(base + o->off);
         size_t *n = (size_t *)(base + o->count_off);
@@ -532,6 +621,20 @@ static int check_consistency(const struct conf *c, char *err, size_t errlen)
     return 0;
 }
 
+/* Errors name file, line and key, never the line: a value may be a password
+ * or an API key, and a stray line may be one pasted in. A name that does not
+ * look like a setting's is not repeated either. */
+static const char *shown(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 48 || strstr(name, "AIza"))
+        return "(name not shown)";
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
+            return "(name not shown)";
+    return name;
+}
+
 /* A "[name]" line (s, trimmed) names the section that follows; 0, or -1 with msg set. */
 static int section_header(char *s, char *section, size_t slen, char *msg, size_t msglen)
 {
@@ -545,7 +648,7 @@ static int section_header(char *s, char *section, size_t slen, char *msg, size_t
     if (strcmp(name, "server") && strcmp(name, "database") && strcmp(name, "upstream") &&
         strcmp(name, "cache") && strcmp(name, "ttl") && strcmp(name, "quota") &&
         strcmp(name, "refresh") && strcmp(name, "websub")) {
-        snprintf(msg, msglen, "unknown section");
+        snprintf(msg, msglen, "unknown section: [%s]", shown(name));
         return -1;
     }
     util_copy(section, slen, name);
@@ -565,38 +668,35 @@ static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, siz
             snprintf(err, errlen, "%s:%ld: line too long", path, lineno);
             return -1;
         }
-        char raw[4096];
-        util_copy(raw, sizeof raw, line);
-        char *text = trim(raw);
         char *s = trim(line);
         if (!*s || *s == ';' || *s == '#')
             continue;
         if (*s == '[') {
             if (section_header(s, section, sizeof section, msg, sizeof msg) < 0) {
-                snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, text);
+                snprintf(err, errlen, "%s:%ld: %s", path, lineno, msg);
                 return -1;
             }
             continue;
         }
         char *eq = strchr(s, '=');
         if (!eq) {
-            snprintf(err, errlen, "%s:%ld: expected key = value: %s", path, lineno, text);
+            snprintf(err, errlen, "%s:%ld: expected key = value", path, lineno);
             return -1;
         }
         *eq = '\0';
         char *key = trim(s);
         char *val = trim(eq + 1);
         if (!section[0]) {
-            snprintf(err, errlen, "%s:%ld: setting outside a [section]: %s", path, lineno, text);
+            snprintf(err, errlen, "%s:%ld: setting outside a [section]: %s", path, lineno, shown(key));
             return -1;
         }
         if (unquote_value(val, msg, sizeof msg) < 0) {
-            snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, text);
+            snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, shown(key), msg);
             return -1;
         }
         if (strcmp(section, "ttl") == 0) {
             if (set_ttl_rule(c, key, val, msg, sizeof msg) < 0) {
-                snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, text);
+                snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, shown(key));
                 return -1;
             }
             continue;
@@ -604,21 +704,17 @@ static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, siz
         const struct opt *o = find_opt(section, key);
         if (!o && strcmp(section, "quota") == 0 && strchr(key, '.')) {
             if (set_quota_rule(c, key, val, msg, sizeof msg) < 0) {
-                snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, text);
+                snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, shown(key));
                 return -1;
             }
             continue;
         }
         if (!o) {
-            snprintf(err, errlen, "%s:%ld: unknown key in [%s]: %s", path, lineno, section, text);
+            snprintf(err, errlen, "%s:%ld: unknown key in [%s]: %s", path, lineno, section, shown(key));
             return -1;
         }
         if (set_opt(c, o, val, msg, sizeof msg) < 0) {
-            /* never echo a secret back into a log */
-            if (strcmp(key, "password") == 0 || strcmp(key, "keys") == 0)
-                snprintf(err, errlen, "%s:%ld: %s", path, lineno, msg);
-            else
-                snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, text);
+            snprintf(err, errlen, "%s:%ld: %s", path, lineno, msg);
             return -1;
         }
     }
@@ -745,7 +841,7 @@ int conf_set(struct conf *c, const char *section, const char *key, const char *v
 {
     const struct opt *o = find_opt(section, key);
     if (!o) {
-        snprintf(err, errlen, "unknown setting [%s] %s", section, key);
+        snprintf(err, errlen, "unknown setting [%s] %s", section, shown(key));
         return -1;
     }
     return set_opt(c, o, value, err, errlen);

@@ -10,6 +10,13 @@ struct canon;
 /* Room for conf_load's "FILE:LINE: message: text" (a path may be long). */
 #define CONF_ERRLEN 1200
 
+/* An address or network in 16 bytes; IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d),
+ * its prefix counted in that form (10.0.0.0/8 has bits 104). */
+struct conf_net {
+    unsigned char addr[16];
+    int bits;
+};
+
 struct ttl_rule {
     char resource[32];
     char param[32];        /* "" = whole resource */
@@ -47,6 +54,7 @@ struct conf {
     char *metrics_allow[CONF_MAX_LIST];
     size_t n_metrics_allow;
     char *metrics_file;              /* shared counters; "" = derived per user and config */
+    long debug_core_dumps;           /* 1 = leave core dumps on (they hold keys and passwords) */
 
     /* [database] */
     char *db_host;
@@ -91,7 +99,9 @@ struct conf {
     long client_units;               /* per client_window; 0 = no per-client limit */
     long client_window;              /* seconds */
     long client_burst;               /* units; 0 = client_units */
-    long trust_forwarded;            /* X-Forwarded-For hops to trust */
+    struct conf_net trusted_proxies[CONF_MAX_LIST];   /* whose X-Forwarded-For is believed */
+    size_t n_trusted_proxies;
+    long client_ipv6_prefix;         /* bits of an IPv6 address that name one client */
     long breaker_failures;
     long breaker_window;             /* seconds */
     long breaker_cooldown;           /* seconds */
@@ -138,6 +148,9 @@ void conf_free(struct conf *c);
  * conf_load's consistency checks are not run again. */
 int conf_set(struct conf *c, const char *section, const char *key, const char *value, char *err, size_t errlen);
 const char *conf_default_path(void);
+/* n bytes of s as an IPv4 or IPv6 address in 16 bytes (IPv4 as IPv4-mapped):
+ * 1, or 0 if it is not one address in a standard text form. */
+int conf_addr_parse(const char *s, size_t n, unsigned char out[16]);
 
 /* TTL for a request: the most specific [ttl] rule (resource.param beats
  * resource), else default_ttl; a client ttl (>= 0) replaces it; the result is

@@ -65,26 +65,89 @@ static uint64_t get(const uint64_t *v)
     return __atomic_load_n(v, __ATOMIC_RELAXED);
 }
 
+/* The default's directory, /dev/shm/ytcache-UID (/tmp without /dev/shm):
+ * made 0700, and used only if it is a real directory of ours that no one
+ * else can write, so no one can plant a file or a symlink in it. */
+static int private_dir(char *dir, size_t len, char *err, size_t errlen)
+{
+    struct stat st;
+    const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
+    snprintf(dir, len, "%s/ytcache-%ld", base, (long)getuid());
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "metrics directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        snprintf(err, errlen, "metrics directory %s: %s", dir, errno == ENOTDIR || errno == ELOOP ?
+                 "not a directory (a symlink?), refused" : strerror(errno));
+        return -1;
+    }
+    if (fstat(dfd, &st) < 0) {
+        snprintf(err, errlen, "metrics directory %s: %s", dir, strerror(errno));
+        close(dfd);
+        return -1;
+    }
+    if (st.st_uid != getuid() || (st.st_mode & 022)) {
+        snprintf(err, errlen, "metrics directory %s: not ours alone (owner %ld, mode %03o), refused", dir,
+                 (long)st.st_uid, (unsigned)(st.st_mode & 0777));
+        close(dfd);
+        return -1;
+    }
+    return dfd;
+}
+
+/* Create the file, or use an existing one only if it is a regular file of
+ * ours that no one else can write: the counters are mapped shared, and a
+ * symlink or someone else's file would let them be read or forged. */
+static int open_file(int dfd, const char *name, const char *path, char *err, size_t errlen)
+{
+    int fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST)
+        fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "metrics file %s: %s", path, errno == ELOOP ? "a symlink, refused" : strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        snprintf(err, errlen, "metrics file %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 022)) {
+        snprintf(err, errlen, "metrics file %s: not a regular file of ours that only we can write "
+                 "(owner %ld, mode %03o), refused", path, (long)st.st_uid, (unsigned)(st.st_mode & 0777));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int metrics_open(const struct conf *c, char *err, size_t errlen)
 {
-    char path[1100];
+    char path[1100], name[64];
+    int dfd = AT_FDCWD;
+    const char *base = path;
     if (c->metrics_file && *c->metrics_file) {
         util_copy(path, sizeof path, c->metrics_file);
     } else {
         /* one file per user and configuration, where shared memory lives */
         unsigned char h[UTIL_SHA256_LEN];
-        char hex[17];
+        char hex[17], dir[64];
         util_sha256(c->path, strlen(c->path), h);
         util_hex(h, 8, hex);
-        struct stat st;
-        const char *dir = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
-        snprintf(path, sizeof path, "%s/ytcache-metrics-%ld-%s", dir, (long)getuid(), hex);
+        if ((dfd = private_dir(dir, sizeof dir, err, errlen)) < 0)
+            return -1;
+        snprintf(name, sizeof name, "metrics-%s", hex);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        base = name;
     }
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "metrics file %s: %s", path, strerror(errno));
+    int fd = open_file(dfd, base, path, err, errlen);
+    if (dfd != AT_FDCWD)
+        close(dfd);
+    if (fd < 0)
         return -1;
-    }
     struct stat st;
     if (fstat(fd, &st) < 0 || (st.st_size != (off_t)sizeof(struct shm) && ftruncate(fd, sizeof(struct shm)) < 0)) {
         snprintf(err, errlen, "metrics file %s: %s", path, strerror(errno));

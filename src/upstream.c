@@ -128,8 +128,11 @@ void upstream_fetch(struct upstream *u, const char *resource, const char *query,
     }
     ycurl.easy_setopt(u->curl, CURLOPT_URL, u->url.data);
     CURLcode cc = ycurl.easy_perform(u->curl);
-    /* the URL holds the key: wipe it now that curl is done with it */
-    memset(u->url.data, 0, u->url.len);
+    /* the URL holds the key: keep it neither in the handle (a keyless URL
+     * replaces it; NULL upset libcurl's reconnect to a restarted server)
+     * nor here */
+    ycurl.easy_setopt(u->curl, CURLOPT_URL, u->conf->base_url);
+    explicit_bzero(u->url.data, u->url.len);
     buf_reset(&u->url);
     double secs = 0;
     ycurl.easy_getinfo(u->curl, CURLINFO_TOTAL_TIME, &secs);
@@ -341,4 +344,12 @@ static const struct up_outcome up_unknown = {
 const struct up_outcome *up_outcome(enum up_class cls)
 {
     return (unsigned)cls < UP__COUNT ? &up_outcomes[cls] : &up_unknown;
+}
+
+const char *upstream_held_url(struct upstream *u)
+{
+    char *url = NULL;
+    if (u->curl)
+        ycurl.easy_getinfo(u->curl, CURLINFO_EFFECTIVE_URL, &url);
+    return url ? url : "";
 }

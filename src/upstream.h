@@ -98,6 +98,8 @@ int upstream_open(struct upstream **u, const struct conf *c, char *err, size_t e
 void upstream_fetch(struct upstream *u, const char *resource, const char *query, const char *key,
                     struct up_result *r);
 void upstream_close(struct upstream **u);
+/* The URL the libcurl handle holds now (base_url, keyless, between requests), for tests. */
+const char *upstream_held_url(struct upstream *u);
 
 /* Classify a status and body as Google sends them. Pure, for unit tests. */
 enum up_class upstream_classify(long status, const char *body, size_t len, char *reason, size_t rlen,

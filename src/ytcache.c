@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -199,6 +201,21 @@ static int supervise(const struct conf *c, int sock, long workers)
     return 0;
 }
 
+/* A core file of a worker holds the API keys, the database password and
+ * the requests in flight, and may land where others can read it: none are
+ * written unless debug_core_dumps asks. Not dumpable also keeps other
+ * processes of our uid from ptrace and /proc/PID/mem. */
+static void core_dumps_off(const struct conf *c)
+{
+    if (c->debug_core_dumps)
+        return;
+    struct rlimit none = { 0, 0 };
+    if (setrlimit(RLIMIT_CORE, &none) < 0)
+        log_msg(YLOG_WARN, "cannot turn core dumps off: setrlimit: %s", strerror(errno));
+    if (prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L) < 0)
+        log_msg(YLOG_WARN, "cannot turn core dumps off: prctl: %s", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -242,6 +259,7 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level((int)c.log_level);
+    core_dumps_off(&c);
     /* libcurl is loaded when the first upstream request is made (ycurl.h) */
     if (mysql_library_init(0, NULL, NULL) != 0) {
         log_msg(YLOG_ERROR, "cannot initialise the MySQL client library");

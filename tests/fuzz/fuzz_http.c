@@ -15,7 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int init;
     if (!init) {
         conf_defaults(&c);
-        c.trust_forwarded = 2;
+        char err[256];
+        if (conf_set(&c, "quota", "trusted_proxies", "127.0.0.0/8, 10.0.0.0/8, fd00::/8", err, sizeof err) < 0)
+            __builtin_trap();
         init = 1;
     }
     if (size > 8192)

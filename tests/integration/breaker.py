@@ -148,7 +148,7 @@ fake.mode("ok")
 # A miss that is answered without calling upstream (here: its client is over
 # its own limit, 429) must not take the half-open probe away from the next
 # miss that can go upstream.
-s.reconfigure(quota=dict(QUOTA, client_units=1, client_window="1h", trust_forwarded=1))
+s.reconfigure(quota=dict(QUOTA, client_units=1, client_window="1h", trusted_proxies="127.0.0.1"))
 s.reset_quota()
 SPENT = {"X-Forwarded-For": "198.51.100.200"}
 r = s.get(V + yth.vid("breakerP001"), SPENT)

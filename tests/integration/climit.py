@@ -3,7 +3,9 @@
 per client over the units its misses cost.  client_units per client_window
 with a burst of client_units; over it, 429 clientQuotaExceeded with the
 exact Retry-After and no upstream call; HITs cost nothing; clients are told
-apart by REMOTE_ADDR or, with trust_forwarded, by X-Forwarded-For; no burst
+apart by address (IPv4) or /64 (IPv6), from REMOTE_ADDR or, when that is one
+of trusted_proxies, from X-Forwarded-For walked right to left past trusted
+proxies; a forged X-Forwarded-For from anyone else changes nothing; no burst
 at a window boundary (a refill of one unit lets one miss through)."""
 
 import os
@@ -14,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import yth  # noqa: E402
 from yth import ok, is_, diag  # noqa: E402
 
-QUOTA = {"client_units": 3, "client_window": "60s", "trust_forwarded": 1}
+QUOTA = {"client_units": 3, "client_window": "60s", "trusted_proxies": "127.0.0.1"}
 s = yth.Stack("spawn-fcgi", workers=2, config={"quota": QUOTA})
 fake = s.fake
 V = "/youtube/v3/videos?part=id&id="
@@ -74,12 +76,68 @@ is_([x.status for x in after], [429] * 3, "right after it: no burst of 3 (GCRA, 
 if after and after[0].status == 429:
     over(after[0], "right after the refill", 1)
 
-# ---------------------------------------------------------------- trust_forwarded = 0: X-Forwarded-For ignored
-s.reconfigure(quota=dict(QUOTA, trust_forwarded=0))
+# ---------------------------------------------------------------- IPv6: one /64 is one client
+s.reconfigure(quota=QUOTA)
 s.reset_quota()
+NET = "2001:db8:77:7"
+c0 = fake.calls()
+got = [miss("%s:%x:%x:%x:%x" % (NET, i * 4099 % 65536, i, 7 * i, 65535 - i)) for i in range(4)]
+is_([x.status for x in got], [200, 200, 200, 429],
+    "4 addresses of one /64 (one per request): one shared limit of 3 (4th: 429)")
+is_(fake.calls() - c0, 3, "one /64: 3 upstream calls for 4 misses")
+c0 = fake.calls()
+r = miss("%s::1, 10.9.8.7" % NET)
+is_(r.status, 200, "an address of that /64, then 10.9.8.7 (not trusted): 10.9.8.7 is the client (%d)" % r.status)
+r = miss("2001:0DB8:0077:0007:0000:0000:0000:00aa")
+is_(r.status, 429, "that /64 in its long spelling: the same client (429)")
+is_(fake.calls() - c0, 1, "only the new client 10.9.8.7 cost a call")
+got = [miss("2001:db8:77:8::%x" % (i + 1)) for i in range(3)]
+is_([x.status for x in got], [200] * 3, "the next /64: another client, its own 3 units")
+got = [miss("::ffff:198.51.100.50"), miss("198.51.100.50")]
+is_([x.status for x in got], [200, 200], "IPv4-mapped and plain IPv4: 2 misses of one client")
+rows = sorted(r[0] for r in s.db.sql("SELECT client FROM client_limits"))
+diag("client_limits: %s" % rows)
+ok("2001:db8:77:7::/64" in rows and "2001:db8:77:8::/64" in rows and "198.51.100.50" in rows,
+   "client_limits rows are the canonical identities (a /64, an IPv4 address)")
+ok(not [x for x in rows if x.startswith("::ffff:") or "2001:0db8" in x.lower() or x.count(":") > 7],
+   "no row for a raw spelling")
+miss("not-an-address")
+miss("evil'; DROP TABLE")
+is_(s.db.count("client LIKE '%evil%' OR client LIKE '%not-an%'", "client_limits"), 0,
+    "garbage X-Forwarded-For: never stored as the client's identity")
+
+# ---------------------------------------------------------------- trusted proxies chained, the client to their left
+s.reconfigure(quota=dict(QUOTA, trusted_proxies="127.0.0.1, 10.0.0.0/8, fd00::/8"))
+s.reset_quota()
+c0 = fake.calls()
+got = [miss("203.0.113.%d, 198.51.100.60, 10.%d.0.1, fd00::%x" % (i, i, i + 1)) for i in range(4)]
+is_([x.status for x in got], [200, 200, 200, 429],
+    "chain of trusted proxies: the client is the first untrusted address from the right; forged leftmost ignored")
+is_(fake.calls() - c0, 3, "chain: 3 upstream calls")
+r = miss("10.1.1.1, 10.2.2.2")
+is_(r.status, 200, "all trusted: the leftmost (10.1.1.1) is the client")
+is_(s.db.count("client = '10.1.1.1'", "client_limits"), 1, "all trusted: the row is the leftmost address")
+
+# ---------------------------------------------------------------- X-Forwarded-For from an untrusted address: ignored
+s.reconfigure(quota=dict(QUOTA, trusted_proxies="10.0.0.0/8"))
+s.reset_quota()
+c0 = fake.calls()
 got = [miss("192.0.2.%d" % i) for i in range(4)]
 is_([x.status for x in got], [200, 200, 200, 429],
-    "trust_forwarded = 0: X-Forwarded-For is not trusted, all are 127.0.0.1 (4th: 429)")
+    "127.0.0.1 not a trusted proxy: forged X-Forwarded-For ignored, all are 127.0.0.1 (4th: 429)")
+is_(fake.calls() - c0, 3, "forged X-Forwarded-For: 3 upstream calls, not 4")
+is_(s.db.count(None, "client_limits"), 1, "forged X-Forwarded-For: one client_limits row")
+is_(s.db.value("SELECT client FROM client_limits"), "127.0.0.1", "that row is the connecting address")
+
+# ---------------------------------------------------------------- the old hop count is refused, pointing the way
+bad = os.path.join(s.tmp, "trust_forwarded.conf")
+yth.write_config(bad, s.db, fake, quota=dict(QUOTA, trust_forwarded=1))
+r = yth.ytcachectl(bad, "check-config", tmp=s.tmp)
+is_(r.returncode, 1, "trust_forwarded = 1: check-config exits 1")
+yth.like(r.stderr.decode(), r":\d+: trust_forwarded is no longer supported: list the addresses of your proxies "
+         r"in trusted_proxies", "trust_forwarded = 1: the message names trusted_proxies")
+yth.write_config(bad, s.db, fake, quota=dict(QUOTA, trust_forwarded=0))
+is_(yth.ytcachectl(bad, "check-config", tmp=s.tmp).returncode, 0, "trust_forwarded = 0 (a no-op): accepted")
 
 diag("climit: %d misses" % n[0])
 yth.done_testing()

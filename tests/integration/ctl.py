@@ -84,8 +84,8 @@ with open(bad, "w") as f:
     f.write("[cache]\nmin_ttl = 10\nnot a setting\n")
 r = yth.ytcachectl(bad, "check-config", tmp=s.tmp)
 yth.is_(r.returncode, 1, "check-config on a bad file exits 1")
-yth.like(r.stderr.decode(), re.escape(bad) + r":3: expected key = value: not a setting",
-         "error names file, line and text")
+yth.like(r.stderr.decode(), re.escape(bad) + r":3: expected key = value(\n|$)",
+         "error names file and line, not the text (it may be a secret)")
 
 # database unreachable: exit status 2
 s.db.stop()

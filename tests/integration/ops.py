@@ -2,9 +2,11 @@
 """Operations: /health and /metrics. Metrics are parsed by the Prometheus
 client library's own text parser and checked line by line; counters are
 shared by every worker process; access is limited by [server] metrics_allow."""
+import hashlib
 import json
 import os
 import re
+import stat
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth
@@ -114,6 +116,74 @@ logs = s.logs()
 lines = re.findall(rb"upstream videos\?\S+ status=200 class=ok .*cost=1", logs)
 yth.is_(len(lines), N_MISS, "one access-style log line per upstream call, with its cost")
 yth.ok(yth.SERVER_KEY.encode() not in logs, "no server key in any log")
+
+# ---- the metrics file: ours alone (a symlink or another's file is refused)
+def mode_of(path):
+    st = os.lstat(path)
+    return (stat.S_ISREG(st.st_mode), st.st_uid, stat.S_IMODE(st.st_mode))
+
+
+def warnings_for(path):
+    """The pids that logged a refusal of this metrics file, one entry per line."""
+    pat = rb"ytcache\[(\d+)\]: warn: metrics file " + re.escape(path.encode()) + rb": ([^\n]*); metrics are counted per process"
+    return [(int(pid), why.decode()) for pid, why in re.findall(pat, s.logs(include_access=False))]
+
+
+uid = os.getuid()
+private = os.path.join("/dev/shm" if os.path.isdir("/dev/shm") else "/tmp", "ytcache-%d" % uid)
+st = os.lstat(private)
+yth.ok(stat.S_ISDIR(st.st_mode) and st.st_uid == uid and stat.S_IMODE(st.st_mode) == 0o700,
+       "default metrics directory %s: a directory of ours, mode 0700" % private)
+default_file = os.path.join(private, "metrics-" + hashlib.sha256(s.conf.encode()).hexdigest()[:16])
+yth.is_(mode_of(default_file), (True, uid, 0o600), "default metrics file: a regular file of ours, mode 0600")
+
+mine = os.path.join(s.tmp, "counters")
+s.reconfigure(server={"metrics_file": mine})
+for i in range(WORKERS * 2):
+    s.get("/youtube/v3/videos?part=snippet&id=" + yth.vid("ops%d" % (i % N_MISS)))
+yth.is_(mode_of(mine), (True, uid, 0o600), "metrics_file set: created as a regular file of ours, mode 0600")
+fams = {f.name: f for f in text_string_to_metric_families(s.get("/metrics").body.decode())}
+hits = sum(x.value for x in fams["ytcache_requests"].samples
+           if x.name.endswith("_total") and x.labels.get("cache") == "HIT")
+yth.cmp_ok(hits, ">=", WORKERS * 2, "metrics_file set: the counters are shared (%d hits seen)" % hits)
+yth.is_(warnings_for(mine), [], "metrics_file set: no warning")
+
+target = os.path.join(s.tmp, "target")
+with open(target, "wb") as f:
+    f.write(b"not yours\n")
+planted = os.path.join(s.tmp, "planted")
+os.symlink(target, planted)
+s.reconfigure(server={"metrics_file": planted})
+for i in range(WORKERS * 2):
+    yth.is_(s.get("/metrics").status, 200, "symlink planted at metrics_file: metrics still answer (%d)" % i)
+yth.is_(yth.read_file(target), b"not yours\n", "symlink planted: its target is untouched")
+yth.ok(os.path.islink(planted), "symlink planted: left alone")
+w = warnings_for(planted)
+yth.ok(w and all("symlink, refused" in why for _, why in w), "symlink planted: refused, a warning says why (%s)" % (w[:1],))
+yth.is_(len(w), len(set(p for p, _ in w)), "symlink planted: the warning is logged once per process")
+yth.cmp_ok(len(w), "<=", WORKERS, "symlink planted: at most one warning per worker")
+
+others = os.path.join(s.tmp, "others")
+with open(others, "wb"):
+    pass
+os.chmod(others, 0o600)
+os.chown(others, 65534, 65534)
+s.reconfigure(server={"metrics_file": others})
+yth.is_(s.get("/metrics").status, 200, "another user's file at metrics_file: metrics still answer")
+yth.is_(os.path.getsize(others), 0, "another user's file: not written to")
+w = warnings_for(others)
+yth.ok(w and all("owner 65534" in why and "refused" in why for _, why in w),
+       "another user's file: refused, a warning names the owner (%s)" % (w[:1],))
+
+loose = os.path.join(s.tmp, "loose")
+with open(loose, "wb"):
+    pass
+os.chmod(loose, 0o622)
+s.reconfigure(server={"metrics_file": loose})
+yth.is_(s.get("/metrics").status, 200, "a file others may write at metrics_file: metrics still answer")
+yth.is_(os.path.getsize(loose), 0, "a file others may write: not used")
+yth.ok(warnings_for(loose), "a file others may write: refused with a warning")
+s.reconfigure(server={})
 
 # ---- health with the database gone
 s.db.stop()

@@ -8,11 +8,14 @@ only as a fingerprint."""
 
 import hashlib
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
-from yth import ok, is_, cmp_ok, diag  # noqa: E402
+from yth import ok, is_, isnt, cmp_ok, diag  # noqa: E402
 
 SERVER_KEY = yth.SERVER_KEY
 OTHER_KEY = "AIzaSyOTHER-valid-key-9999"
@@ -170,5 +173,89 @@ for args in (("stats",), ("check-config",), ("purge", "expired")):
     is_(leaks(r.stdout + r.stderr, secrets + caller), [], "ytcachectl %s: no secret in its output" % " ".join(args))
 for pid in s.launcher.alive_pids():
     ok(SERVER_KEY.encode() not in yth._proc_text(pid, "cmdline"), "worker %d: no key on its command line" % pid)
+
+
+# ---------------------------------------------------------------- configuration errors never repeat a secret
+PW = yth.DB_PASSWORD
+bad_files = [
+    ("unterminated password", "[database]\npassword = \"%s\n" % PW, ":2: password: unterminated quoted value"),
+    ("unterminated keys", "[upstream]\nkeys = \"%s, %s\n" % (SERVER_KEY, OTHER_KEY), ":2: keys: unterminated quoted value"),
+    ("text after quoted keys", "[upstream]\nkeys = \"K1\" %s\n" % SERVER_KEY, ":2: keys: text after quoted value"),
+    ("a key on a line of its own", "[upstream]\nkeys = K1,\n    %s\n" % SERVER_KEY, ":3: expected key = value"),
+    ("a key as a key name", "[upstream]\n%s = 1\n" % SERVER_KEY, ":2: unknown key in [upstream]: (name not shown)"),
+    ("an unknown key with a key as value", "[upstream]\nkey = %s\n" % SERVER_KEY, ":2: unknown key in [upstream]: key"),
+    ("a misspelt password key", "[database]\npasswd = %s\n" % PW, ":2: unknown key in [database]: passwd"),
+    ("a password outside a section", "password = %s\n" % PW, ":1: setting outside a [section]: password"),
+    ("a key in a section header", "[%s]\n" % SERVER_KEY, ":1: unknown section: [(name not shown)]"),
+    ("a key as a port", "[database]\nport = %s\n" % SERVER_KEY, ":2: port must be an integer"),
+]
+secret_values = [("server key", SERVER_KEY), ("other key", OTHER_KEY), ("database password", PW)]
+for label, text, want in bad_files:
+    bad = os.path.join(s.tmp, "bad-secret.conf")
+    with open(bad, "w") as f:
+        f.write("; a broken file\n" + text)
+    r = yth.ytcachectl(bad, "check-config", tmp=s.tmp)
+    out = r.stdout + r.stderr
+    is_(r.returncode, 1, "check-config, %s: exit 1" % label)
+    is_(leaks(out, secret_values), [], "check-config, %s: no secret in its output" % label)
+    line = int(want[1]) + 1
+    ok(("%s:%d:%s" % (bad, line, want[3:])).encode() in out,
+       "check-config, %s: names file, line and key (%s)" % (label, out.decode("utf-8", "replace").strip()))
+    p = subprocess.run([yth.YTCACHE, "--config", bad, "--listen", "127.0.0.1:%d" % yth.free_port()],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    is_(p.returncode, 1, "ytcache start, %s: exit 1" % label)
+    is_(leaks(p.stdout, secret_values), [], "ytcache start, %s: no secret in its output" % label)
+    ok(("%s:%d:" % (bad, line)).encode() in p.stdout, "ytcache start, %s: names file and line" % label)
+
+# ---------------------------------------------------------------- no core dumps (they would hold the key)
+# RLIMIT_CORE is seen in /proc/PID/limits.  Whether a process is dumpable
+# cannot be asked of another process (PR_GET_DUMPABLE is about oneself), but
+# the kernel gives the /proc/PID files of an undumpable process to root
+# instead of the process's uid.  That shows only for a worker that is not
+# root, so (tests run as root) a `ytcache --listen` runs as nobody for it;
+# debug_core_dumps = yes shows its files owned by nobody, the control.
+def core_limit(pid):
+    for line in yth.read_file("/proc/%d/limits" % pid).decode().splitlines():
+        if line.startswith("Max core file size"):
+            return tuple(line.split()[4:6])
+    return None
+
+
+def owners(pids):
+    return sorted(set(os.stat("/proc/%d/status" % pid).st_uid for pid in pids))
+
+
+pids = s.launcher.alive_pids()
+cmp_ok(len(pids), ">=", 1, "workers running")
+for pid in pids:
+    is_(core_limit(pid), ("0", "0"), "worker %d: Max core file size 0 (soft and hard)" % pid)
+if os.getuid() != 0:
+    is_(owners(pids), [0], "workers not dumpable: their /proc/PID files belong to root")
+setpriv = yth.which("setpriv")
+if os.getuid() != 0 or not setpriv:
+    yth.skip("needs root and setpriv to run a worker as nobody", 4)
+else:
+    NOBODY = 65534
+    pub = tempfile.mkdtemp(prefix="ytc-nobody-")
+    os.chmod(pub, 0o755)
+    for debug in ("no", "yes"):
+        conf = os.path.join(pub, "ytcache-%s.conf" % debug)
+        yth.write_config(conf, s.db, fake, server={"debug_core_dumps": debug})
+        os.chmod(conf, 0o644)
+        port = yth.free_port()
+        p = yth.Proc(s.tmp, "nobody-" + debug,
+                     [setpriv, "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups", yth.YTCACHE,
+                      "--listen", "127.0.0.1:%d" % port, "--workers", "1", "--config", conf], cwd=pub)
+        yth.wait_for(lambda: p.children(), 20, what="a ytcache worker running as nobody")
+        procs = [p.pid] + p.children()
+        uids = sorted(set(int(yth._proc_text(x, "status").split(b"Uid:")[1].split()[0]) for x in procs))
+        if debug == "no":
+            is_(uids, [NOBODY], "a ytcache run as nobody (%s)" % procs)
+            is_(owners(procs), [0], "debug_core_dumps = no: not dumpable (its /proc/PID files belong to root)")
+        else:
+            is_(owners(procs), [NOBODY], "debug_core_dumps = yes: dumpable (its /proc/PID files are its own)")
+            isnt(core_limit(p.pid), ("0", "0"), "debug_core_dumps = yes: the core limit is left as inherited")
+        p.stop()
+    shutil.rmtree(pub, ignore_errors=True)
 
 yth.done_testing()

@@ -57,22 +57,58 @@ START_TEST(parse_ok)
 }
 END_TEST
 
-/* Each bad file fails naming file and line, and the text where it is safe. */
+/* Each bad file fails naming file, line and key, never the text of the line. */
 static const struct { const char *text; const char *want; } bad[] = {
-    { "[server]\nbogus = 1\n", ":2: unknown key in [server]: bogus = 1" },
+    { "[server]\nbogus = 1\n", ":2: unknown key in [server]: bogus" },
     { "[nosuch]\n", ":1: unknown section: [nosuch]" },
     { "[cache]\n\nmin_ttl = soon\n", ":3: min_ttl must be a duration" },
     { "[cache]\nmin_ttl = 100\nmax_ttl = 50\n", "min_ttl is greater than max_ttl" },
-    { "[server]\nlog_level = loud\n", ":2: log_level: unknown value: log_level = loud" },
+    { "[server]\nlog_level = loud\n", ":2: log_level must be one of error, warn, info, debug" },
     { "[server]\nmax_query_bytes = 10\n", ":2: max_query_bytes must be an integer from 256" },
     { "[database]\nport = 70000\n", ":2: port must be an integer from 0 to 65535" },
     { "[database]\nport = 33 06\n", ":2: port must be an integer" },
-    { "keys = x\n", ":1: setting outside a [section]: keys = x" },
-    { "[upstream]\njust text\n", ":2: expected key = value: just text" },
+    { "keys = x\n", ":1: setting outside a [section]: keys" },
+    { "[upstream]\njust text\n", ":2: expected key = value" },
     { "[upstream]\nbase_url = ftp://example.org\n", "base_url must start with http:// or https://" },
-    { "[ttl]\nnosuch = 10\n", ":2: unknown resource in ttl rule: nosuch = 10" },
-    { "[database]\npassword = \"unterminated\n", ":2: unterminated quoted value" },
+    { "[ttl]\nnosuch = 10\n", ":2: unknown resource in ttl rule: nosuch" },
+    { "[database]\npassword = \"unterminated\n", ":2: password: unterminated quoted value" },
+    { "[quota]\ntrust_forwarded = 1\n", ":2: trust_forwarded is no longer supported: list the addresses of your proxies in trusted_proxies" },
+    { "[quota]\ntrusted_proxies = 127.0.0.1, 10.0.0.1/8\n", ":2: trusted_proxies: entry 2 is not an address" },
+    { "[server]\ndebug_core_dumps = maybe\n", ":2: debug_core_dumps must be one of no, yes" },
 };
+
+/* Secrets, and lines that may be secrets, never appear in an error. */
+#define SECRET "AIzaSyS3CRET-never-print-me-000000000"
+static const struct { const char *text; const char *want; } secret_errors[] = {
+    { "[database]\npassword = \"" SECRET "\n", ":2: password: unterminated quoted value" },
+    { "[database]\npassword = \"" SECRET "\" trailing\n", ":2: password: text after quoted value" },
+    { "[upstream]\nkeys = \"" SECRET ", K2\n", ":2: keys: unterminated quoted value" },
+    { "[upstream]\nkeys = \"K1,\" " SECRET "\n", ":2: keys: text after quoted value" },
+    { "[upstream]\nkeys = K1\n  " SECRET "\n", ":3: expected key = value" },
+    { "[upstream]\n" SECRET "\n", ":2: expected key = value" },
+    { "[upstream]\nkey = " SECRET "\n", ":2: unknown key in [upstream]: key" },
+    { "[upstream]\n" SECRET " = 1\n", ":2: unknown key in [upstream]: (name not shown)" },
+    { "[upstream]\nsecret key = " SECRET "\n", ":2: unknown key in [upstream]: (name not shown)" },
+    { "[" SECRET "]\n", ":1: unknown section: [(name not shown)]" },
+    { "[upstream] " SECRET "\n", ":1: bad section header" },
+    { "password = " SECRET "\n", ":1: setting outside a [section]: password" },
+    { "[server]\nlog_level = " SECRET "\n", ":2: log_level must be one of" },
+    { "[database]\nport = " SECRET "\n", ":2: port must be an integer" },
+    { "[cache]\nmin_ttl = " SECRET "\n", ":2: min_ttl must be a duration" },
+    { "[ttl]\n" SECRET " = 1\n", ":2: bad ttl rule name: (name not shown)" },
+    { "[ttl]\nvideos = " SECRET "\n", ":2: ttl must be a duration (seconds, or with s/m/h/d): videos" },
+    { "[quota]\nbucket.default = " SECRET "\n", ":2: bucket must be a number of units: bucket.default" },
+    { "[quota]\ntrusted_proxies = " SECRET "\n", ":2: trusted_proxies: entry 1 is not an address" },
+};
+
+START_TEST(no_secret_in_errors)
+{
+    ck_assert_int_eq(load_text(secret_errors[_i].text), -1);
+    ck_assert_msg(strstr(err, secret_errors[_i].want) != NULL, "got \"%s\", want \"%s\"", err, secret_errors[_i].want);
+    ck_assert_msg(strncmp(err, path, strlen(path)) == 0, "error does not name the file: %s", err);
+    ck_assert_msg(strstr(err, "S3CRET") == NULL && strstr(err, "AIza") == NULL, "secret in error: %s", err);
+}
+END_TEST
 
 START_TEST(parse_errors)
 {
@@ -182,6 +218,7 @@ TAP_MAIN("conf", "conf")
     tcase_add_test(t, defaults);
     tcase_add_test(t, parse_ok);
     tcase_add_loop_test(t, parse_errors, 0, sizeof bad / sizeof bad[0]);
+    tcase_add_loop_test(t, no_secret_in_errors, 0, sizeof secret_errors / sizeof secret_errors[0]);
     tcase_add_test(t, missing_explicit_file);
     tcase_add_test(t, env_override);
     tcase_add_test(t, ttl_selection);

@@ -1,7 +1,14 @@
-/* Unit tests: classification of Google's answers (from the bodies in tests/data) and the outcome table. */
+/* Unit tests: classification of Google's answers (from the bodies in tests/data), the outcome
+ * table, and the libcurl handle keeping no key between requests. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "conf.h"
 #include "upstream.h"
 #include "tap.h"
 
@@ -170,10 +177,81 @@ START_TEST(outcome_status_matches_classify)
 }
 END_TEST
 
+/* A local server answering n requests with {}. */
+static pid_t serve(int n, int *port)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof a;
+    ck_assert_int_ge(ls, 0);
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(ls, 4), 0);
+    ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
+    *port = ntohs(a.sin_port);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                   "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+        for (int i = 0; i < n; i++) {
+            int fd = accept(ls, NULL, NULL);
+            char req[8192];
+            size_t got = 0;
+            ssize_t k;
+            while (got < sizeof req - 1 && (k = read(fd, req + got, sizeof req - 1 - got)) > 0) {
+                got += (size_t)k;
+                req[got] = '\0';
+                if (strstr(req, "\r\n\r\n"))
+                    break;
+            }
+            if (write(fd, resp, sizeof resp - 1) < 0)
+                _exit(1);
+            close(fd);
+        }
+        _exit(0);
+    }
+    close(ls);
+    return pid;
+}
+
+/* The URL carries the key: after a request it is gone from the handle. */
+START_TEST(no_key_held)
+{
+    static const char *const proxies[] = { "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY" };
+    for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++)
+        unsetenv(proxies[i]);
+    int port;
+    pid_t pid = serve(2, &port);
+    struct conf c;
+    char url[64], err[256];
+    conf_defaults(&c);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/youtube/v3", port);
+    ck_assert_int_eq(conf_set(&c, "upstream", "base_url", url, err, sizeof err), 0);
+    struct upstream *u = NULL;
+    ck_assert_int_eq(upstream_open(&u, &c, err, sizeof err), 0);
+    struct up_result r;
+    memset(&r, 0, sizeof r);
+    for (int i = 0; i < 2; i++) {
+        upstream_fetch(u, "videos", "part=id&id=dQw4w9WgXcQ", "AIzaUNIT-test-key-0001", &r);
+        ck_assert_msg(r.status == 200, "request %d: status %ld (%s)", i, r.status, r.reason);
+        ck_assert_msg(strstr(upstream_held_url(u), "key=") == NULL, "the handle still holds %s",
+                      upstream_held_url(u));
+        ck_assert_str_eq(upstream_held_url(u), url);
+    }
+    upstream_close(&u);
+    buf_free(&r.body);
+    conf_free(&c);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+END_TEST
+
 TAP_MAIN("upstream", "classify")
 {
     tcase_add_test(t, cases_file);
     tcase_add_test(t, etag_and_cacheability);
     tcase_add_test(t, outcome_table);
     tcase_add_test(t, outcome_status_matches_classify);
+    tcase_add_test(t, no_key_held);
 }
