@@ -16,8 +16,10 @@
 static const struct db_stmt SQL_TAKE = DB_STMT(
     "UPDATE client_limits SET tat_us = GREATEST(tat_us, " NOW_US ") + ?"
     " WHERE client = ? AND GREATEST(tat_us, " NOW_US ") + ? - " NOW_US " <= ?");
-static const struct db_stmt SQL_NEW = DB_STMT("INSERT IGNORE INTO client_limits (client, tat_us) VALUES (?, " NOW_US ")");
-static const struct db_stmt SQL_TAT = DB_STMT("SELECT GREATEST(tat_us, " NOW_US ") - " NOW_US " FROM client_limits WHERE client = ?");
+static const struct db_stmt SQL_NEW = DB_STMT(
+    "INSERT IGNORE INTO client_limits (client, tat_us) VALUES (?, " NOW_US ")");
+static const struct db_stmt SQL_TAT = DB_STMT(
+    "SELECT GREATEST(tat_us, " NOW_US ") - " NOW_US " FROM client_limits WHERE client = ?");
 
 static int in_net(const unsigned char a[16], const struct conf_net *n)
 {

@@ -101,7 +101,8 @@ static const struct opt opts[] = {
     { "quota", "breaker_cooldown", O_SECS, OFF(breaker_cooldown), 0, "30", 1, DAY, NULL },
 
     /* the nine regions of the TopVideoHub design */
-    { "refresh", "regions", O_LIST, OFF(refresh_regions), OFF(n_refresh_regions), "US,GB,JP,KR,TW,SG,VN,TH,HK", 0, 0, NULL },
+    { "refresh", "regions", O_LIST, OFF(refresh_regions), OFF(n_refresh_regions), "US,GB,JP,KR,TW,SG,VN,TH,HK",
+      0, 0, NULL },
     { "refresh", "part", O_STR, OFF(refresh_part), 0, "snippet,statistics,contentDetails", 0, 0, NULL },
     { "refresh", "max_results", O_LONG, OFF(refresh_max_results), 0, "50", 1, 50, NULL },
     { "refresh", "pages", O_LONG, OFF(refresh_pages), 0, "1", 1, 20, NULL },
@@ -236,6 +237,88 @@ static void free_list(char **list, size_t *n)
 }
 
 /* Set one option from its text. -1 with a message in err. */
+/* The next comma-separated item of *p with its blanks trimmed, as [*s, *e);
+ * empty items are skipped. 0 when there is none left. */
+static int next_item(const char **p, const char **s, const char **e)
+{
+    while (**p) {
+        const char *comma = strchr(*p, ',');
+        const char *a = *p, *b = comma ? comma : *p + strlen(*p);
+        *p = comma ? comma + 1 : b;
+        while (a < b && isspace((unsigned char)*a))
+            a++;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        if (b > a) {
+            *s = a;
+            *e = b;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* O_ENUM: the index of v among o->enums; the error lists them (not v). */
+static int set_enum(struct conf *c, const struct opt *o, const char *v, char *err, size_t errlen)
+{
+    for (long i = 0; o->enums[i]; i++)
+        if (strcmp(v, o->enums[i]) == 0) {
+            *(long *)((char *)c + o->off) = i;
+            return 0;
+        }
+    snprintf(err, errlen, "%s must be one of", o->key);
+    for (long i = 0; o->enums[i]; i++) {
+        size_t used = strlen(err);
+        snprintf(err + used, errlen - used, "%s %s", i ? "," : "", o->enums[i]);
+    }
+    return -1;
+}
+
+/* O_NETS: a comma list of addresses and network/bits. */
+static int set_nets(struct conf *c, const struct opt *o, const char *v, char *err, size_t errlen)
+{
+    struct conf_net *list = (struct conf_net *)((char *)c + o->off);
+    size_t *n = (size_t *)((char *)c + o->count_off), k = 0;
+    const char *p = v, *s, *e;
+    *n = 0;
+    while (next_item(&p, &s, &e)) {
+        k++;
+        if (*n >= CONF_MAX_LIST) {
+            snprintf(err, errlen, "%s: more than %d entries", o->key, CONF_MAX_LIST);
+            return -1;
+        }
+        if (parse_net(s, (size_t)(e - s), &list[*n]) < 0) {
+            snprintf(err, errlen, "%s: entry %zu is not an address or a network address/bits "
+                     "(with no bits set past the prefix)", o->key, k);
+            return -1;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
+/* O_LIST: a comma list of strings. */
+static int set_list(struct conf *c, const struct opt *o, const char *v, char *err, size_t errlen)
+{
+    char **list = (char **)((char *)c + o->off);
+    size_t *n = (size_t *)((char *)c + o->count_off);
+    const char *p = v, *s, *e;
+    free_list(list, n);
+    while (next_item(&p, &s, &e)) {
+        if (*n >= CONF_MAX_LIST) {
+            snprintf(err, errlen, "%s: more than %d entries", o->key, CONF_MAX_LIST);
+            return -1;
+        }
+        list[*n] = util_strndup(s, (size_t)(e - s));
+        if (!list[*n]) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
 static int set_opt(struct conf *c, const struct opt *o, const char *v, char *err, size_t errlen)
 {
     char *base = (char *)c;
@@ -271,79 +354,16 @@ static int set_opt(struct conf *c, const struct opt *o, const char *v, char *err
         return 0;
     }
     case O_ENUM:
-        for (long i = 0; o->enums[i]; i++)
-            if (strcmp(v, o->enums[i]) == 0) {
-                *(long *)(base + o->off) = i;
-                return 0;
-            }
-        snprintf(err, errlen, "%s must be one of", o->key);
-        for (long i = 0; o->enums[i]; i++) {
-            size_t used = strlen(err);
-            snprintf(err + used, errlen - used, "%s %s", i ? "," : "", o->enums[i]);
-        }
-        return -1;
+        return set_enum(c, o, v, err, errlen);
     case O_GONE:
         if (strcmp(v, o->def) == 0)
             return 0;
         snprintf(err, errlen, "%s", o->enums[0]);
         return -1;
-    case O_NETS: {
-        struct conf_net *list = (struct conf_net *)(base + o->off);
-        size_t *n = (size_t *)(base + o->count_off), k = 0;
-        *n = 0;
-        for (const char *p = v; *p;) {
-            const char *comma = strchr(p, ',');
-            const char *s = p, *e = comma ? comma : p + strlen(p);
-            while (s < e && isspace((unsigned char)*s)) s++;
-            while (e > s && isspace((unsigned char)e[-1])) e--;
-            if (e > s) {
-                k++;
-                if (*n >= CONF_MAX_LIST) {
-                    snprintf(err, errlen, "%s: more than %d entries", o->key, CONF_MAX_LIST);
-                    return -1;
-                }
-                if (parse_net(s, (size_t)(e - s), &list[*n]) < 0) {
-                    snprintf(err, errlen, "%s: entry %zu is not an address or a network address/bits "
-                             "(with no bits set past the prefix)", o->key, k);
-                    return -1;
-                }
-                (*n)++;
-            }
-            if (!comma)
-                break;
-            p = comma + 1;
-        }
-        return 0;
-    }
-    case O_LIST: {
-        char **list = (char **)(base + o->off);
-        size_t *n = (size_t *)(base + o->count_off);
-        free_list(list, n);
-        const char *p = v;
-        while (*p) {
-            const char *comma = strchr(p, ',');
-            size_t len = comma ? (size_t)(comma - p) : strlen(p);
-            const char *s = p, *e = p + len;
-            while (s < e && isspace((unsigned char)*s)) s++;
-            while (e > s && isspace((unsigned char)e[-1])) e--;
-            if (e > s) {
-                if (*n >= CONF_MAX_LIST) {
-                    snprintf(err, errlen, "%s: more than %d entries", o->key, CONF_MAX_LIST);
-                    return -1;
-                }
-                list[*n] = util_strndup(s, (size_t)(e - s));
-                if (!list[*n]) {
-                    snprintf(err, errlen, "out of memory");
-                    return -1;
-                }
-                (*n)++;
-            }
-            if (!comma)
-                break;
-            p = comma + 1;
-        }
-        return 0;
-    }
+    case O_NETS:
+        return set_nets(c, o, v, err, errlen);
+    case O_LIST:
+        return set_list(c, o, v, err, errlen);
     }
     return -1;
 }

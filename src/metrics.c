@@ -362,11 +362,13 @@ int metrics_render(struct db *d, const struct conf *c, buf_t *b)
                    "read again because the row had changed or gone (reread).\n"
                    "# TYPE ytcache_hot_lookups_total counter\n");
     for (size_t i = 0; i < MH__COUNT; i++)
-        buf_appendf(b, "ytcache_hot_lookups_total{result=\"%s\"} %llu\n", hot_names[i], (unsigned long long)get(&m->hot[i]));
+        buf_appendf(b, "ytcache_hot_lookups_total{result=\"%s\"} %llu\n", hot_names[i],
+                    (unsigned long long)get(&m->hot[i]));
     buf_appends(b, "# HELP ytcache_errors_total Error answers made by ytcache, by reason.\n"
                    "# TYPE ytcache_errors_total counter\n");
     for (size_t i = 0; i < NREASONS; i++)
-        buf_appendf(b, "ytcache_errors_total{reason=\"%s\"} %llu\n", reasons[i], (unsigned long long)get(&m->errors[i]));
+        buf_appendf(b, "ytcache_errors_total{reason=\"%s\"} %llu\n", reasons[i],
+                    (unsigned long long)get(&m->errors[i]));
     buf_appends(b, "# HELP ytcache_websub_notifications_total WebSub notifications and intent checks, by outcome.\n"
                    "# TYPE ytcache_websub_notifications_total counter\n");
     for (size_t i = 0; i + 1 < NWEBSUB; i++)

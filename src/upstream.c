@@ -233,7 +233,8 @@ enum up_class upstream_classify(long status, const char *body, size_t len, char 
     static const char *const quota_r[] = { "quotaExceeded", "dailyLimitExceeded", "dailyLimitExceededUnreg", NULL };
     static const char *const rate_r[] = { "rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED", NULL };
     static const char *const keyinv_r[] = { "keyInvalid", "keyExpired", "API_KEY_INVALID", "API_KEY_EXPIRED",
-                                            "API_KEY_SERVICE_BLOCKED", "SERVICE_DISABLED", "accessNotConfigured", NULL };
+                                            "API_KEY_SERVICE_BLOCKED", "SERVICE_DISABLED", "accessNotConfigured",
+                                            NULL };
     static const char *const blocked_r[] = { "API_KEY_HTTP_REFERRER_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED",
                                              "API_KEY_ANDROID_APP_BLOCKED", "API_KEY_IOS_APP_BLOCKED",
                                              "ipRefererBlocked", NULL };

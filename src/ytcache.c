@@ -216,6 +216,34 @@ static void core_dumps_off(const struct conf *c)
         log_msg(YLOG_WARN, "cannot turn core dumps off: prctl: %s", strerror(errno));
 }
 
+/* SIGTERM/SIGINT/SIGUSR1 stop the accept loop; a closed client is not fatal. */
+static void catch_signals(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;     /* no SA_RESTART: accept() must return */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* FastCGI on --listen's socket, or on an inherited one (spawn-fcgi,
+ * systemd, mod_fcgid: fd 0); with workers > 1, forked and supervised. */
+static int serve(const struct conf *c, const char *listen_addr, long workers)
+{
+    int sock = 0;
+    if (listen_addr) {
+        sock = FCGX_OpenSocket(listen_addr, 128);
+        if (sock < 0) {
+            log_msg(YLOG_ERROR, "cannot listen on %s: %s", listen_addr, strerror(errno));
+            return 1;
+        }
+        log_msg(YLOG_INFO, "listening on %s with %ld worker(s)", listen_addr, workers);
+    }
+    return workers > 1 ? supervise(c, sock, workers) : serve_fcgi(c, sock);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -268,30 +296,8 @@ int main(int argc, char **argv)
         conf_free(&c);
         return 1;
     }
-    signal(SIGPIPE, SIG_IGN);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_term;     /* no SA_RESTART: accept() must return */
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-
-    int rc;
-    if (cgi) {
-        rc = serve_cgi(&c);
-    } else if (listen_addr) {
-        int sock = FCGX_OpenSocket(listen_addr, 128);
-        if (sock < 0) {
-            log_msg(YLOG_ERROR, "cannot listen on %s: %s", listen_addr, strerror(errno));
-            rc = 1;
-        } else {
-            log_msg(YLOG_INFO, "listening on %s with %ld worker(s)", listen_addr, workers);
-            rc = workers > 1 ? supervise(&c, sock, workers) : serve_fcgi(&c, sock);
-        }
-    } else {
-        /* an inherited socket (spawn-fcgi, systemd, mod_fcgid): fd 0 */
-        rc = workers > 1 ? supervise(&c, 0, workers) : serve_fcgi(&c, 0);
-    }
+    catch_signals();
+    int rc = cgi ? serve_cgi(&c) : serve(&c, listen_addr, workers);
     mysql_library_end();
     ycurl_unload();
     conf_free(&c);
