@@ -342,13 +342,7 @@ long long cache_purge_expired(struct db *d, long grace_secs, char *err, size_t e
 
 long long cache_purge_endpoint(struct db *d, const char *endpoint, char *err, size_t errlen)
 {
-    MYSQL_BIND p[1];
-    unsigned long len = strlen(endpoint);
-    unsigned long long n = 0;
-    db_bind_str(&p[0], endpoint, &len);
-    if (db_run_affected(d, &SQL_PURGE_ENDPOINT, p, &n, err, errlen) < 0)
-        return -1;
-    return (long long)n;
+    return db_run_str(d, &SQL_PURGE_ENDPOINT, endpoint, err, errlen);
 }
 
 long long cache_purge_all(struct db *d, char *err, size_t errlen)

@@ -643,11 +643,7 @@ int canon_request_json(const struct canon *c, const char *keyid, buf_t *out)
     for (size_t i = 0; i < c->n; i++)
         json_object_object_add(params, c->params[i].name, json_object_new_string(c->params[i].value));
     json_object_object_add(root, "params", params);
-    const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    buf_reset(out);
-    int rc = s ? buf_appends(out, s) : -1;
-    json_object_put(root);
-    return rc;
+    return util_json_take(out, root);
 }
 
 void canon_key_fingerprint(const char *key, char *out, size_t outlen)

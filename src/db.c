@@ -366,22 +366,35 @@ int db_exec_static(struct db *d, const char *sql, char *err, size_t errlen)
     return 0;
 }
 
-void db_bind_blob(MYSQL_BIND *b, const void *p, unsigned long *len)
+long long db_run_str(struct db *d, const struct db_stmt *s, const char *arg, char *err, size_t errlen)
+{
+    MYSQL_BIND p[1];
+    unsigned long len = strlen(arg);
+    unsigned long long n = 0;
+    db_bind_str(&p[0], arg, &len);
+    if (db_run_affected(d, s, p, &n, err, errlen) < 0)
+        return -1;
+    return (long long)n;
+}
+
+/* An input buffer of *len bytes (the library reads, never writes, it). */
+static void bind_bytes(MYSQL_BIND *b, enum enum_field_types type, const void *p, unsigned long *len)
 {
     memset(b, 0, sizeof *b);
-    b->buffer_type = MYSQL_TYPE_BLOB;
+    b->buffer_type = type;
     b->buffer = (void *)p;
     b->buffer_length = *len;
     b->length = len;
 }
 
+void db_bind_blob(MYSQL_BIND *b, const void *p, unsigned long *len)
+{
+    bind_bytes(b, MYSQL_TYPE_BLOB, p, len);
+}
+
 void db_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
 {
-    memset(b, 0, sizeof *b);
-    b->buffer_type = MYSQL_TYPE_STRING;
-    b->buffer = (void *)s;
-    b->buffer_length = *len;
-    b->length = len;
+    bind_bytes(b, MYSQL_TYPE_STRING, s, len);
 }
 
 void db_bind_long(MYSQL_BIND *b, long long *v)
@@ -393,19 +406,14 @@ void db_bind_long(MYSQL_BIND *b, long long *v)
 
 void db_bind_out_long(MYSQL_BIND *b, long long *v, my_bool *is_null)
 {
-    memset(b, 0, sizeof *b);
-    b->buffer_type = MYSQL_TYPE_LONGLONG;
-    b->buffer = v;
+    db_bind_long(b, v);
     b->is_null = is_null;
 }
 
 void db_bind_out_str(MYSQL_BIND *b, char *buf, unsigned long cap, unsigned long *len, my_bool *is_null)
 {
-    memset(b, 0, sizeof *b);
-    b->buffer_type = MYSQL_TYPE_STRING;
-    b->buffer = buf;
+    db_bind_str(b, buf, len);
     b->buffer_length = cap;
-    b->length = len;
     b->is_null = is_null;
 }
 

@@ -62,6 +62,8 @@ int db_run(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, char *err,
 /* db_run that also reports the affected-row count. */
 int db_run_affected(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, unsigned long long *affected,
                     char *err, size_t errlen);
+/* db_run of a statement with one string parameter: the affected rows, or -1 (err filled). */
+long long db_run_str(struct db *d, const struct db_stmt *s, const char *arg, char *err, size_t errlen);
 /* db_run that fetches the first row into `results` and sets *has_row. */
 int db_row(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, MYSQL_BIND *results, int *has_row,
            char *err, size_t errlen);

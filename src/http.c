@@ -159,11 +159,7 @@ int http_error_json(buf_t *out, const struct yerr *e)
     json_object_object_add(err, "message", json_object_new_string(e->message));
     json_object_object_add(err, "errors", errors);
     json_object_object_add(root, "error", err);
-    const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    buf_reset(out);
-    int rc = s ? buf_appends(out, s) : -1;
-    json_object_put(root);
-    return rc;
+    return util_json_take(out, root);
 }
 
 int http_etag_match(const char *inm, const char *etag)

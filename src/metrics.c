@@ -331,6 +331,14 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
     table_gauges(d, b);
 }
 
+/* One sample per name of a counter with one label: NAME{LABEL="names[i]"} vals[i]. */
+static void counter_family(buf_t *b, const char *name, const char *label, const char *const *names,
+                           const uint64_t *vals, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        buf_appendf(b, "%s{%s=\"%s\"} %llu\n", name, label, names[i], (unsigned long long)get(&vals[i]));
+}
+
 int metrics_render(struct db *d, const struct conf *c, buf_t *b)
 {
     buf_reset(b);
@@ -361,14 +369,10 @@ int metrics_render(struct db *d, const struct conf *c, buf_t *b)
                    "without the database (memory), after the database confirmed its revision (checked), or "
                    "read again because the row had changed or gone (reread).\n"
                    "# TYPE ytcache_hot_lookups_total counter\n");
-    for (size_t i = 0; i < MH__COUNT; i++)
-        buf_appendf(b, "ytcache_hot_lookups_total{result=\"%s\"} %llu\n", hot_names[i],
-                    (unsigned long long)get(&m->hot[i]));
+    counter_family(b, "ytcache_hot_lookups_total", "result", hot_names, m->hot, MH__COUNT);
     buf_appends(b, "# HELP ytcache_errors_total Error answers made by ytcache, by reason.\n"
                    "# TYPE ytcache_errors_total counter\n");
-    for (size_t i = 0; i < NREASONS; i++)
-        buf_appendf(b, "ytcache_errors_total{reason=\"%s\"} %llu\n", reasons[i],
-                    (unsigned long long)get(&m->errors[i]));
+    counter_family(b, "ytcache_errors_total", "reason", reasons, m->errors, NREASONS);
     buf_appends(b, "# HELP ytcache_websub_notifications_total WebSub notifications and intent checks, by outcome.\n"
                    "# TYPE ytcache_websub_notifications_total counter\n");
     for (size_t i = 0; i + 1 < NWEBSUB; i++)

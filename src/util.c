@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <json-c/json.h>
 #include <openssl/evp.h>
 
 int buf_reserve(buf_t *b, size_t extra)
@@ -340,4 +341,13 @@ void yerr_set(struct yerr *e, int status, const char *reason, const char *locati
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+}
+
+int util_json_take(buf_t *out, struct json_object *root)
+{
+    const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    buf_reset(out);
+    int rc = s ? buf_appends(out, s) : -1;
+    json_object_put(root);
+    return rc;
 }

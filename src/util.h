@@ -90,4 +90,9 @@ struct yerr {
 void yerr_set(struct yerr *e, int status, const char *reason, const char *location,
               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Serialise root into out (plain, "/" not escaped: the form stored and
+ * sent), then release root. 0, or -1 out of memory. */
+struct json_object;
+int util_json_take(buf_t *out, struct json_object *root);
+
 #endif

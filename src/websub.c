@@ -602,11 +602,8 @@ int websub_forget(struct db *d, const char *channel_id, char *err, size_t errlen
     /* local only: a hub that still pushes is answered "unknown topic" (202)
      * from now on, and stops when its lease ends */
     static const struct db_stmt sql = DB_STMT("DELETE FROM websub_subs WHERE channel_id = ?");
-    MYSQL_BIND p[1];
-    unsigned long len = strlen(channel_id);
-    unsigned long long affected = 0;
-    db_bind_str(&p[0], channel_id, &len);
-    if (db_run_affected(d, &sql, p, &affected, err, errlen) < 0)
+    long long affected = db_run_str(d, &sql, channel_id, err, errlen);
+    if (affected < 0)
         return -1;
     if (!affected) {
         snprintf(err, errlen, "no subscription for this channel");
