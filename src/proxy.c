@@ -163,11 +163,22 @@ static void db_unavailable(struct req *r, const struct conf *c)
     r->v.err.retry_after = db_retry_after(c);
 }
 
+/* The client's identity for its limit, worked out only for what may cost
+ * quota (a hit never does), and kept as a copy: a deferred refresh runs
+ * after the environment is gone. */
+static void identify_client(struct proxy *p)
+{
+    struct req *r = p->req;
+    climit_client_id(p->conf, http_env(r->v.ans.io, "REMOTE_ADDR"), http_env(r->v.ans.io, "HTTP_X_FORWARDED_FOR"),
+                     r->v.client, sizeof r->v.client);
+}
+
 /* Fetch, store what may be stored, answer the client. */
 static void fetch_and_answer(struct proxy *p, int db_ok)
 {
     struct req *r = p->req;
     struct answer *a = &r->v.ans;
+    identify_client(p);
     fetch_run(&p->fetch, &r->v.fetch, db_ok);
     const struct up_outcome *o = up_outcome(r->up.cls);
     if (o->cacheable) {
@@ -251,6 +262,7 @@ static void serve(struct proxy *p)
         }
         if (-r->entry.left <= c->swr && r->entry.left <= 0) {
             send_entry(r, "STALE", 0);
+            identify_client(p);
             r->v.defer_refresh = 1;
             return;
         }
@@ -333,11 +345,7 @@ static void finish(struct req *r)
 void proxy_handle(struct proxy *p, struct http_io *io)
 {
     struct req *r = reset_req(p, io);
-    const struct conf *c = p->conf;
     r->v.ans.origin = http_env(io, "HTTP_ORIGIN");
-    /* kept as a copy: deferred work runs after the environment is gone */
-    climit_client_id(c, http_env(io, "REMOTE_ADDR"), http_env(io, "HTTP_X_FORWARDED_FOR"), r->v.client,
-                     sizeof r->v.client);
     struct route rt;
     if (admit(p, &rt) && parse_request(p, rt.resource[0] ? rt.resource : NULL, rt.qs) == 0)
         serve(p);
