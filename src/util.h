@@ -95,4 +95,12 @@ void yerr_set(struct yerr *e, int status, const char *reason, const char *locati
 struct json_object;
 int util_json_take(buf_t *out, struct json_object *root);
 
+/* The getopt_long entries every program takes (--config, --version,
+ * --help), to end its own table with: { ..., UTIL_COMMON_LONGOPTS }. */
+#define UTIL_COMMON_LONGOPTS                                  \
+    { "config", required_argument, NULL, 'c' },               \
+    { "version", no_argument, NULL, 'V' },                    \
+    { "help", no_argument, NULL, 'h' },                       \
+    { NULL, 0, NULL, 0 }
+
 #endif

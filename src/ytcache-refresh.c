@@ -24,13 +24,10 @@ static void usage(FILE *fp)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
         { "regions", required_argument, NULL, 'r' },
         { "dry-run", no_argument, NULL, 'n' },
         { "verbose", no_argument, NULL, 'v' },
-        { "version", no_argument, NULL, 'V' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        UTIL_COMMON_LONGOPTS,
     };
     const char *config = NULL, *regions = NULL;
     struct refresh_opts o = { 0, 0 };

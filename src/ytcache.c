@@ -247,12 +247,9 @@ static int serve(const struct conf *c, const char *listen_addr, long workers)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
         { "listen", required_argument, NULL, 'l' },
         { "workers", required_argument, NULL, 'w' },
-        { "version", no_argument, NULL, 'V' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        UTIL_COMMON_LONGOPTS,
     };
     const char *config = NULL, *listen_addr = NULL;
     long workers = 1;

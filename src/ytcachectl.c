@@ -470,10 +470,7 @@ static int cmd_purge(struct db *d, const struct conf *c, int argc, char **argv)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "version", no_argument, NULL, 'V' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        UTIL_COMMON_LONGOPTS,
     };
     const char *config = NULL;
     int ch;
