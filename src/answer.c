@@ -253,6 +253,7 @@ void answer_websub(struct answer *a, struct db *d, const char *method, const cha
         return;
     }
     /* the challenge is the hub's text echoed back: never to be sniffed as HTML */
-    send_typed(a, w.status, w.ctype, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n", w.body.data ? w.body.data : "", w.body.len);
+    send_typed(a, w.status, w.ctype, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+               w.body.data ? w.body.data : "", w.body.len);
     buf_free(&w.body);
 }

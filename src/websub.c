@@ -282,6 +282,11 @@ static int callback_token(const char *secret, const char *channel, char *out)
     return 0;
 }
 
+static int token_shaped(const char *token)
+{
+    return token && util_all_in(token, "0123456789abcdef", WEBSUB_TOKEN_LEN, WEBSUB_TOKEN_LEN);
+}
+
 /* 1 if the request's path token is this subscription's, compared in constant time. */
 static int token_ok(const struct sub *s, const char *token)
 {
@@ -341,7 +346,7 @@ void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, co
     if (query_param(qs, "hub.mode", mode, sizeof mode) < 0 || query_param(qs, "hub.topic", topic, sizeof topic) < 0 ||
         query_param(qs, "hub.challenge", challenge, sizeof challenge) < 0 ||
         query_param(qs, "channel", channel, sizeof channel) < 0 || !util_all_in(channel, UTIL_B64URL, 24, 24) ||
-        !challenge[0] || !token || !util_all_in(token, "0123456789abcdef", WEBSUB_TOKEN_LEN, WEBSUB_TOKEN_LEN)) {
+        !challenge[0] || !token_shaped(token)) {
         refuse(a, 404, "intent", util_all_in(channel, UTIL_B64URL, 24, 24) ? channel : "");
         metrics_websub("intent_refused", 1);
         return;
@@ -463,11 +468,9 @@ void websub_notify(struct db *d, const struct conf *c, const char *qs, const cha
                    size_t len, const char *signature, struct websub_answer *a)
 {
     char channel[32], err[UTIL_ERRLEN];
-    channel[0] = '\0';
     /* not our callback URL: 404 before any database work (a hub stops on 4xx) */
-    if (!token || !util_all_in(token, "0123456789abcdef", WEBSUB_TOKEN_LEN, WEBSUB_TOKEN_LEN)) {
-        query_param(qs, "channel", channel, sizeof channel);
-        refuse(a, 404, "notification without a callback token", util_all_in(channel, UTIL_B64URL, 24, 24) ? channel : "");
+    if (!token_shaped(token)) {
+        refuse(a, 404, "notification without a callback token", "");
         metrics_websub("unknown_topic", 1);
         return;
     }
