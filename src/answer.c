@@ -234,12 +234,15 @@ void answer_websub(struct answer *a, struct db *d, const char *method, const cha
 {
     const struct conf *c = a->conf;
     struct websub_answer w = { 0, NULL, { 0 } };
+    const char *path = http_env(a->io, "PATH_INFO");
+    char buf[WEBSUB_TOKEN_LEN + 1];
+    const char *token = websub_path_token(path && *path ? path : http_env(a->io, "REQUEST_URI"), buf, sizeof buf);
     if (strcmp(method, "GET") == 0) {
-        websub_verify_intent(d, c, qs, &w);
+        websub_verify_intent(d, c, qs, token, &w);
     } else if (strcmp(method, "POST") == 0) {
         if (read_notification(a) < 0)
             return;
-        websub_notify(d, c, qs, a->scratch->data ? a->scratch->data : "", a->scratch->len,
+        websub_notify(d, c, qs, token, a->scratch->data ? a->scratch->data : "", a->scratch->len,
                       http_env(a->io, "HTTP_X_HUB_SIGNATURE"), &w);
     } else {
         /* HEAD too: verifying intent changes the subscription */
@@ -249,6 +252,8 @@ void answer_websub(struct answer *a, struct db *d, const char *method, const cha
         answer_error(a, &e);
         return;
     }
-    send_typed(a, w.status, w.ctype, "Cache-Control: no-store\r\n", w.body.data ? w.body.data : "", w.body.len);
+    /* the challenge is the hub's text echoed back: never to be sniffed as HTML */
+    send_typed(a, w.status, w.ctype, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+               w.body.data ? w.body.data : "", w.body.len);
     buf_free(&w.body);
 }

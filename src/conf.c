@@ -117,6 +117,7 @@ static const struct opt opts[] = {
     { "websub", "lease_seconds", O_SECS, OFF(websub_lease), 0, "5d", 60, YEAR, NULL },
     { "websub", "max_body", O_LONG, OFF(websub_max_body), 0, "262144", 1024, 16777216L, NULL },
     { "websub", "renew_before", O_SECS, OFF(websub_renew_before), 0, "1d", 60, YEAR, NULL },
+    { "websub", "verify_window", O_SECS, OFF(websub_verify_window), 0, "10m", 1, DAY, NULL },
 };
 
 /* The quota model of late 2026: search.list has its own 100-call bucket,

@@ -125,6 +125,7 @@ struct conf {
     long websub_lease;               /* seconds */
     long websub_max_body;            /* bytes */
     long websub_renew_before;        /* seconds */
+    long websub_verify_window;       /* seconds: how long after a request its intent check is honoured */
 
     /* [ttl] */
     struct ttl_rule ttl[64];

@@ -4,6 +4,7 @@
 #include "conf.h"
 #include "http.h"
 #include "metrics.h"
+#include "websub.h"
 
 #include <string.h>
 
@@ -17,6 +18,9 @@ static int own_route(const char *path, size_t plen)
     static const struct { const char *suffix; int route; } own[] = {
         { "/health", MR_HEALTH }, { "/metrics", MR_METRICS }, { "/websub", MR_WEBSUB },
     };
+    char token[WEBSUB_TOKEN_LEN + 1];
+    if (websub_path_token(path, token, sizeof token))   /* <mount>/websub/<token>: websub.c checks it */
+        return MR_WEBSUB;
     size_t n = plen;
     while (n > 1 && path[n - 1] == '/')
         n--;

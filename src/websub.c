@@ -213,12 +213,12 @@ static int query_param(const char *qs, const char *name, char *out, size_t outle
         if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
             /* a control byte (%00 too) is refused like a bad escape */
             size_t w;
-            if (util_pct_decode(p + nl + 1, len - nl - 1, out, outlen, &w) < 0)
-                return -1;
-            for (size_t i = 0; i < w; i++)
-                if ((unsigned char)out[i] < 0x20)
-                    return -1;
-            return 0;
+            int bad = util_pct_decode(p + nl + 1, len - nl - 1, out, outlen, &w) < 0;
+            for (size_t i = 0; !bad && i < w; i++)
+                bad = (unsigned char)out[i] < 0x20;
+            if (bad)
+                out[0] = '\0';     /* the callers may log what they got: never a partial value */
+            return bad ? -1 : 0;
         }
         p = amp ? amp + 1 : NULL;
     }
@@ -265,14 +265,89 @@ static int load_sub(struct db *d, const char *channel, struct sub *s, char *err,
     return 1;
 }
 
-void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, struct websub_answer *a)
+/* The callback's path token: the first 16 bytes of HMAC-SHA256 over the
+ * channel id, keyed with the subscription's own secret, in hex. Derived, so
+ * no column or migration; per subscription, so one leaked callback URL says
+ * nothing of the others. out: WEBSUB_TOKEN_LEN + 1 bytes. */
+static int callback_token(const char *secret, const char *channel, char *out)
+{
+    unsigned char mac[32];
+    unsigned int maclen = sizeof mac;
+    char msg[64];
+    int n = snprintf(msg, sizeof msg, "ytcache websub callback %s", channel);
+    if (!*secret || n < 0 || (size_t)n >= sizeof msg ||
+        !HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, (size_t)n, mac, &maclen))
+        return -1;
+    util_hex(mac, WEBSUB_TOKEN_LEN / 2, out);
+    return 0;
+}
+
+static int token_shaped(const char *token)
+{
+    return token && util_all_in(token, "0123456789abcdef", WEBSUB_TOKEN_LEN, WEBSUB_TOKEN_LEN);
+}
+
+/* 1 if the request's path token is this subscription's, compared in constant time. */
+static int token_ok(const struct sub *s, const char *token)
+{
+    char want[WEBSUB_TOKEN_LEN + 1];
+    if (!token || strlen(token) != WEBSUB_TOKEN_LEN || callback_token(s->secret, s->channel, want) < 0)
+        return 0;
+    return CRYPTO_memcmp(want, token, WEBSUB_TOKEN_LEN) == 0;
+}
+
+/* A refused request: one log line per burst (a scan must not flood the log). */
+static void refuse(struct websub_answer *a, int status, const char *what, const char *channel)
+{
+    log_burst(LOG_SLOT_WEBSUB, 60, YLOG_WARN, "websub: refused %s for channel %s", what,
+              channel && *channel ? channel : "(none)");
+    answer(a, status, status == 404 ? "unknown subscription\n" : "ignored\n");
+}
+
+/* Honour the intent: only a subscription whose request is outstanding (pending, or an
+ * active one renewed since its last verification) and recent; the lease is never longer
+ * than asked for. 1 done, 0 nothing matched, -1 database error. */
+static int apply_intent(struct db *d, const struct conf *c, const char *channel, int subscribe, long long lease,
+                        char *err, size_t errlen)
+{
+    static const struct db_stmt sql_active = DB_STMT(
+        "UPDATE websub_subs SET state = 'active', verified_at = UTC_TIMESTAMP(), lease_seconds = ?,"
+        " lease_expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, last_error = NULL WHERE channel_id = ?"
+        " AND (state = 'pending' OR (state = 'active' AND verified_at < requested_at))"
+        " AND requested_at >= UTC_TIMESTAMP() - INTERVAL ? SECOND");
+    static const struct db_stmt sql_gone = DB_STMT(
+        "DELETE FROM websub_subs WHERE channel_id = ? AND state = 'unsubscribing'"
+        " AND requested_at >= UTC_TIMESTAMP() - INTERVAL ? SECOND");
+    MYSQL_BIND p[4];
+    unsigned long clen = strlen(channel);
+    long long window = c->websub_verify_window;
+    unsigned long long n = 0;
+    int rc;
+    if (subscribe) {
+        db_bind_long(&p[0], &lease);
+        db_bind_long(&p[1], &lease);
+        db_bind_str(&p[2], channel, &clen);
+        db_bind_long(&p[3], &window);
+        rc = db_run_affected(d, &sql_active, p, &n, err, errlen);
+    } else {
+        db_bind_str(&p[0], channel, &clen);
+        db_bind_long(&p[1], &window);
+        rc = db_run_affected(d, &sql_gone, p, &n, err, errlen);
+    }
+    return rc < 0 ? -1 : n > 0;
+}
+
+void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, const char *token,
+                          struct websub_answer *a)
 {
     char mode[16], topic[300], challenge[1024], lease[16], channel[32], err[UTIL_ERRLEN];
+    channel[0] = '\0';
+    /* a path without a token of the right shape costs no database read */
     if (query_param(qs, "hub.mode", mode, sizeof mode) < 0 || query_param(qs, "hub.topic", topic, sizeof topic) < 0 ||
         query_param(qs, "hub.challenge", challenge, sizeof challenge) < 0 ||
         query_param(qs, "channel", channel, sizeof channel) < 0 || !util_all_in(channel, UTIL_B64URL, 24, 24) ||
-        !challenge[0]) {
-        answer(a, 404, "unknown subscription\n");
+        !challenge[0] || !token_shaped(token)) {
+        refuse(a, 404, "intent", util_all_in(channel, UTIL_B64URL, 24, 24) ? channel : "");
         metrics_websub("intent_refused", 1);
         return;
     }
@@ -284,48 +359,31 @@ void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, st
         return;
     }
     int subscribe = strcmp(mode, "subscribe") == 0, unsubscribe = strcmp(mode, "unsubscribe") == 0;
-    /* only a topic we asked for, in the direction we asked for */
-    if (!found || strcmp(s.topic, topic) != 0 || (!subscribe && !unsubscribe) ||
-        (subscribe && strcmp(s.state, "pending") != 0 && strcmp(s.state, "active") != 0) ||
-        (unsubscribe && strcmp(s.state, "unsubscribing") != 0)) {
-        log_msg(YLOG_WARN, "websub: refused %s intent for channel %s",
-                subscribe ? "subscribe" : unsubscribe ? "unsubscribe" : "unknown", channel);
-        answer(a, 404, "unknown subscription\n");
+    /* only a topic we asked for, at its own callback, in the direction we asked for */
+    if (!found || !token_ok(&s, token) || strcmp(s.topic, topic) != 0 || (!subscribe && !unsubscribe)) {
+        refuse(a, 404, subscribe ? "subscribe intent" : unsubscribe ? "unsubscribe intent" : "intent", channel);
         metrics_websub("intent_refused", 1);
         return;
     }
+    /* a lease longer than we asked for would let ytcache-refresh skip a renewal the hub needs */
     long lease_s = 0;
     if (query_param(qs, "hub.lease_seconds", lease, sizeof lease) == 0)
         util_parse_long(lease, 0, 100 * UTIL_DAY_SECS, &lease_s);
-    static const struct db_stmt sql_active = DB_STMT(
-        "UPDATE websub_subs SET state = 'active', verified_at = UTC_TIMESTAMP(), lease_seconds = ?,"
-        " lease_expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND, last_error = NULL WHERE channel_id = ?");
-    static const struct db_stmt sql_gone = DB_STMT(
-        "DELETE FROM websub_subs WHERE channel_id = ? AND state = 'unsubscribing'");
-    MYSQL_BIND p[3];
-    unsigned long clen = strlen(channel);
-    long long ls = lease_s > 0 ? lease_s : c->websub_lease;
-    int rc;
-    if (subscribe) {
-        db_bind_long(&p[0], &ls);
-        db_bind_long(&p[1], &ls);
-        db_bind_str(&p[2], channel, &clen);
-        rc = db_run(d, &sql_active, p, err, sizeof err);
-    } else {
-        db_bind_str(&p[0], channel, &clen);
-        rc = db_run(d, &sql_gone, p, err, sizeof err);
-    }
+    long long ls = lease_s > 0 && lease_s < c->websub_lease ? lease_s : c->websub_lease;
+    int rc = apply_intent(d, c, channel, subscribe, ls, err, sizeof err);
     if (rc < 0) {
         log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "websub: %s", err);
         answer(a, 503, "database unavailable\n");
         return;
     }
+    if (rc == 0) {      /* active already, or requested too long ago: a replay */
+        refuse(a, 404, subscribe ? "stale or replayed subscribe intent" : "stale unsubscribe intent", channel);
+        metrics_websub("intent_refused", 1);
+        return;
+    }
     log_msg(YLOG_INFO, "websub: %s verified for channel %s (lease %lld s)", mode, channel, ls);
     metrics_websub("intent_verified", 1);
-    a->status = 200;
-    a->ctype = "text/plain; charset=UTF-8";
-    buf_reset(&a->body);
-    buf_appends(&a->body, challenge);
+    answer(a, 200, challenge);
 }
 
 long long websub_invalidate(struct db *d, const struct conf *c, const char *channel_id, const char *video_id,
@@ -406,10 +464,16 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
     return total;
 }
 
-void websub_notify(struct db *d, const struct conf *c, const char *qs, const char *body, size_t len,
-                   const char *signature, struct websub_answer *a)
+void websub_notify(struct db *d, const struct conf *c, const char *qs, const char *token, const char *body,
+                   size_t len, const char *signature, struct websub_answer *a)
 {
     char channel[32], err[UTIL_ERRLEN];
+    /* not our callback URL: 404 before any database work (a hub stops on 4xx) */
+    if (!token_shaped(token)) {
+        refuse(a, 404, "notification without a callback token", "");
+        metrics_websub("unknown_topic", 1);
+        return;
+    }
     /* the hub retries non-2xx answers: forged or broken messages are
      * acknowledged and dropped, as WebSub asks */
     if (query_param(qs, "channel", channel, sizeof channel) < 0 || !util_all_in(channel, UTIL_B64URL, 24, 24)) {
@@ -422,6 +486,11 @@ void websub_notify(struct db *d, const struct conf *c, const char *qs, const cha
     if (found < 0) {
         log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "websub: %s", err);
         answer(a, 503, "database unavailable\n");    /* the hub will retry */
+        return;
+    }
+    if (found && !token_ok(&s, token)) {
+        refuse(a, 404, "notification with a wrong callback token", channel);
+        metrics_websub("unknown_topic", 1);
         return;
     }
     if (!found || strcmp(s.state, "active") != 0) {
@@ -540,10 +609,8 @@ int websub_request(struct db *d, const struct conf *c, const char *channel_id, i
         snprintf(err, errlen, "[websub] callback is not set");
         return -1;
     }
-    char topic[256], callback[1200];
+    char topic[256];
     snprintf(topic, sizeof topic, "%s%s", TOPIC_PREFIX, channel_id);
-    snprintf(callback, sizeof callback, "%s%schannel=%s", c->websub_callback,
-             strchr(c->websub_callback, '?') ? "&" : "?", channel_id);
     struct sub s;
     if (load_sub(d, channel_id, &s, err, errlen) < 0)
         return -1;
@@ -558,6 +625,18 @@ int websub_request(struct db *d, const struct conf *c, const char *channel_id, i
         }
         util_hex(raw, sizeof raw, secret);
     }
+    char token[WEBSUB_TOKEN_LEN + 1], callback[1200];
+    if (callback_token(secret, channel_id, token) < 0) {
+        snprintf(err, errlen, "cannot derive the callback token");
+        return -1;
+    }
+    /* <callback>/<token>?channel=...: the token goes before any query the URL has */
+    const char *cb = c->websub_callback, *qm = strchr(cb, '?');
+    int plen = (int)(qm ? (size_t)(qm - cb) : strlen(cb));
+    while (plen > 0 && cb[plen - 1] == '/')
+        plen--;
+    snprintf(callback, sizeof callback, "%.*s/%s?%s%schannel=%s", plen, cb, token, qm ? qm + 1 : "",
+             qm && qm[1] ? "&" : "", channel_id);
     static const struct db_stmt sql_upsert = DB_STMT(
         "INSERT INTO websub_subs (channel_id, topic, secret, state, lease_seconds, requested_at)"
         " VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP())"
@@ -647,4 +726,26 @@ int websub_renew(struct db *d, const struct conf *c, long within, char *err, siz
             log_msg(YLOG_WARN, "websub: renewing channel %s: %s", ids[i], err);
     }
     return renewed;
+}
+
+const char *websub_path_token(const char *path, char *out, size_t outlen)
+{
+    static const char seg[] = "/websub/";
+    if (!path)
+        return NULL;
+    size_t plen = strcspn(path, "?");
+    while (plen > 0 && path[plen - 1] == '/')
+        plen--;
+    const char *last = NULL;
+    for (const char *s = path; (s = memmem(s, plen - (size_t)(s - path), seg, sizeof seg - 1)); s++)
+        last = s;
+    if (!last)
+        return NULL;
+    const char *t = last + sizeof seg - 1;
+    size_t tl = plen - (size_t)(t - path);
+    if (tl == 0 || tl >= outlen || memchr(t, '/', tl))
+        return NULL;
+    memcpy(out, t, tl);
+    out[tl] = '\0';
+    return out;
 }

@@ -32,11 +32,19 @@ struct websub_answer {
     buf_t body;
 };
 
-/* GET: the hub's intent verification. qs is the raw query string. */
-void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, struct websub_answer *a);
+/* Hex digits of the callback's path token, <callback>/<token>?channel=UC... */
+#define WEBSUB_TOKEN_LEN 32
+
+/* GET: the hub's intent verification. qs is the raw query string, token the
+ * path's last segment after /websub/ (NULL if none): refused unless it is the
+ * subscription's. Honoured only for a recent, outstanding request. */
+void websub_verify_intent(struct db *d, const struct conf *c, const char *qs, const char *token,
+                          struct websub_answer *a);
 /* POST: a notification for the channel named by the callback's ?channel=. */
-void websub_notify(struct db *d, const struct conf *c, const char *qs, const char *body, size_t len,
-                   const char *signature, struct websub_answer *a);
+void websub_notify(struct db *d, const struct conf *c, const char *qs, const char *token, const char *body,
+                   size_t len, const char *signature, struct websub_answer *a);
+/* The path token of <mount>/websub/<token> (copied into out), or NULL. */
+const char *websub_path_token(const char *path, char *out, size_t outlen);
 
 /* Expire the cache rows a change to this channel/video makes wrong; returns
  * rows touched or -1. */

@@ -108,6 +108,15 @@ def sub_row(channel):
             "secret": secret, "last_error": err}
 
 
+def tok(channel):
+    """The callback's path token ytcache derives: HMAC-SHA256(secret, ...), 32 hex digits."""
+    row = sub_row(channel) if channel else None
+    if not row:
+        return "0" * 32
+    msg = ("ytcache websub callback " + channel).encode()
+    return hmac.new(row["secret"].encode(), msg, hashlib.sha256).hexdigest()[:32]
+
+
 def metrics():
     r = s.get("/metrics")
     out = {}
@@ -139,7 +148,8 @@ form = reqs[0] if reqs else {}
 is_(form.get("_content_type"), "application/x-www-form-urlencoded", "hub request is a form POST")
 is_(form.get("hub.mode"), "subscribe", "hub.mode=subscribe")
 is_(form.get("hub.topic"), TOPIC + A, "hub.topic is the channel's feed")
-is_(form.get("hub.callback"), CALLBACK + "?channel=" + A, "hub.callback is [websub] callback ?channel=ID")
+is_(form.get("hub.callback"), CALLBACK + "/" + tok(A) + "?channel=" + A,
+    "hub.callback is [websub] callback /TOKEN ?channel=ID")
 is_(form.get("hub.lease_seconds"), str(5 * 86400), "hub.lease_seconds: the configured lease (5d)")
 SECRET_A = form.get("hub.secret", "")
 like(SECRET_A, r"^[0-9a-f]{32,}$", "hub.secret: at least 32 hex characters")
@@ -173,10 +183,10 @@ ureq = hub.requests(U, "unsubscribe")
 is_(len(ureq), 1, "the hub got one unsubscription request")
 ureq = ureq[0] if ureq else {}
 is_((ureq.get("hub.mode"), ureq.get("hub.topic"), ureq.get("hub.callback")),
-    ("unsubscribe", TOPIC + U, CALLBACK + "?channel=" + U), "unsubscription: mode, topic, callback")
+    ("unsubscribe", TOPIC + U, CALLBACK + "/" + tok(U) + "?channel=" + U), "unsubscription: mode, topic, callback")
 is_((sub_row(U) or {}).get("state"), "unsubscribing", "row kept (unsubscribing) until the hub verifies")
 # the hub's verification, by hand, as the hub would send it
-r = s.get("/websub?" + yth.q([("channel", U), ("hub.mode", "unsubscribe"), ("hub.topic", TOPIC + U),
+r = s.get("/websub/" + tok(U) + "?" + yth.q([("channel", U), ("hub.mode", "unsubscribe"), ("hub.topic", TOPIC + U),
                               ("hub.challenge", "unsub-challenge-42")]))
 is_((r.status, r.body), (200, b"unsub-challenge-42"),
     "unsubscribe intent: 200 with the challenge")
@@ -250,7 +260,7 @@ def intent(channel, mode, topic, challenge="chal-XYZ-123", lease="3600", extra=(
         params.append(("hub.challenge", challenge))
     if lease is not None:
         params.append(("hub.lease_seconds", lease))
-    return s.get(path + "?" + yth.q(list(params) + list(extra)))
+    return s.get(path + "/" + tok(channel) + "?" + yth.q(list(params) + list(extra)))
 
 
 refused = [
@@ -397,7 +407,7 @@ def post(channel, body, signature=None, headers=None):
     if signature is not None:
         h["X-Hub-Signature"] = signature
     h.update(headers or {})
-    return s.http("POST", "/websub?" + yth.q([("channel", channel)]), h, data)
+    return s.http("POST", "/websub/" + tok(channel) + "?" + yth.q([("channel", channel)]), h, data)
 
 
 CB_A = form.get("hub.callback")
@@ -620,6 +630,72 @@ is_((sub_row(A) or {}).get("state"), "active", "renewal: A still active")
 ok(yth.wait_for(lambda: (sub_row(P) or {}).get("left", 0) > 4 * 86400, 15, what="P's lease extended"),
    "renewal: P's lease extended too")
 ok(all(v["echoed"] for v in hub.verifications()), "every verification by the hub was answered with its challenge")
+
+# ================================================================ 10b. replays, stale intents, callback tokens
+def subs_snapshot():
+    return db.sql("SELECT channel_id, state, lease_seconds, lease_expires_at, requested_at, verified_at,"
+                  " last_notified_at, notifications FROM websub_subs ORDER BY channel_id")
+
+
+def log_lines(pattern):
+    return len(re.findall(pattern.encode(), s.logs()))
+
+
+# a replayed intent for an active subscription, with a long lease: refused, nothing changes
+before = subs_snapshot()
+r = intent(A, "subscribe", TOPIC + A, challenge="chal-replay-1", lease=str(90 * 86400))
+is_(r.status, 404, "replayed subscribe intent for active A: 404")
+ok(b"chal-replay-1" not in r.body, "replayed intent: challenge not echoed")
+is_(subs_snapshot(), before, "replayed intent: no subscription row or lease changed")
+
+# a lease longer than asked for is clamped to [websub] lease_seconds; the challenge is not sniffable
+L, S, T = chan("wsChannelL"), chan("wsChannelS"), chan("wsChannelT")
+hub.mode(verify=False)
+for ch in (L, S, T):
+    ctl("websub", "subscribe", ch)
+hub.mode(verify=True)
+r = intent(L, "subscribe", TOPIC + L, challenge="chal-L-long", lease=str(50 * 86400))
+is_((r.status, r.body), (200, b"chal-L-long"), "pending L, lease of 50 days: verified")
+is_(r.header("X-Content-Type-Options"), "nosniff", "the echoed challenge has X-Content-Type-Options: nosniff")
+like(r.header("Content-Type") or "", r"^text/plain", "the echoed challenge is text/plain")
+is_((sub_row(L) or {}).get("lease_seconds"), 5 * 86400, "a lease longer than requested is clamped to 5 days")
+ok((sub_row(L) or {}).get("left", 0) <= 5 * 86400 + 5, "lease_expires_at within the requested lease")
+
+# an intent older than [websub] verify_window (10 min): refused, nothing changes
+db.sql("UPDATE websub_subs SET requested_at = UTC_TIMESTAMP() - INTERVAL 11 MINUTE WHERE channel_id = %s"
+       % yth.sql_str(S))
+before = subs_snapshot()
+r = intent(S, "subscribe", TOPIC + S, challenge="chal-S-stale")
+is_(r.status, 404, "intent for a request older than verify_window: 404")
+is_(subs_snapshot(), before, "stale intent: nothing changed")
+
+# the callback's path token: missing or wrong -> 404, no write
+before = subs_snapshot()
+for label, path in (("no token", "/websub?"), ("wrong token", "/websub/" + "ab" * 16 + "?"),
+                    ("token of another channel", "/websub/" + tok(A) + "?")):
+    r = s.get(path + yth.q([("channel", T), ("hub.mode", "subscribe"), ("hub.topic", TOPIC + T),
+                            ("hub.challenge", "chal-T-tok"), ("hub.lease_seconds", "3600")]))
+    is_(r.status, 404, "intent with %s: 404" % label)
+    ok(b"chal-T-tok" not in r.body, "intent with %s: challenge not echoed" % label)
+is_(subs_snapshot(), before, "intents without the right token change nothing (T still pending)")
+body = feed([(V6, A)]).encode()
+cache_before = snapshot()
+for label, path in (("no token", "/websub?"), ("wrong token", "/websub/" + "cd" * 16 + "?")):
+    r = s.http("POST", path + yth.q([("channel", A)]),
+               {"Content-Type": "application/atom+xml", "X-Hub-Signature": sign(SECRET_A, body)}, body)
+    is_(r.status, 404, "signed notification with %s: 404" % label)
+is_(subs_snapshot(), before, "notifications without the right token: no subscription row changed")
+is_(moved(cache_before, snapshot()), set(), "notifications without the right token: no cache row expired")
+
+# a burst of refused requests: one log line per worker at most, not one per request
+n0 = log_lines(r"websub: refused")
+for i in range(20):
+    s.get("/websub/" + tok(A) + "?" + yth.q([("channel", A), ("hub.mode", "unsubscribe"), ("hub.topic", TOPIC + A),
+                                              ("hub.challenge", "burst-%d" % i)]))
+time.sleep(0.5)
+n1 = log_lines(r"websub: refused")
+ok(n1 > 0, "refused requests are logged (%d lines in all)" % n1)
+ok(n1 - n0 <= WORKERS, "20 refused intents: at most one log line per worker (%d)" % (n1 - n0))
 
 # ================================================================ 11. the secrets stay secret
 secrets = [x for x in (SECRET_A, SECRET_U, SECRET_U2, SECRET_E, SECRET_P, SECRET_P2,

@@ -81,8 +81,26 @@ START_TEST(signature)
 }
 END_TEST
 
+/* The callback's path token is the last segment after /websub/, under any mount. */
+START_TEST(path_token)
+{
+    char t[WEBSUB_TOKEN_LEN + 1];
+    const char *tok = "0123456789abcdef0123456789abcdef";
+    ck_assert_str_eq(websub_path_token("/websub/0123456789abcdef0123456789abcdef", t, sizeof t), tok);
+    ck_assert_str_eq(websub_path_token("/youtube/v3/websub/0123456789abcdef0123456789abcdef/?channel=x", t,
+                                       sizeof t), tok);
+    ck_assert(websub_path_token("/websub", t, sizeof t) == NULL);
+    ck_assert(websub_path_token("/websub/", t, sizeof t) == NULL);
+    ck_assert(websub_path_token("/websub?channel=x", t, sizeof t) == NULL);
+    ck_assert(websub_path_token("/websub/a/b", t, sizeof t) == NULL);
+    ck_assert(websub_path_token("/websub/0123456789abcdef0123456789abcdef0", t, sizeof t) == NULL);   /* too long */
+    ck_assert(websub_path_token(NULL, t, sizeof t) == NULL);
+}
+END_TEST
+
 TAP_MAIN("websub", "websub")
 {
+    tcase_add_test(t, path_token);
     tcase_add_test(t, upload);
     tcase_add_test(t, deleted);
     tcase_add_loop_test(t, refused, 0, sizeof hostile / sizeof hostile[0]);
