@@ -5,6 +5,7 @@
 #include "canon.h"
 #include "climit.h"
 #include "conf.h"
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "quota.h"
@@ -40,6 +41,26 @@ static int leaks_key(const struct conf *c, const char *used, const char *body, s
     return 0;
 }
 
+/* An outcome stored as our own error body (too large, key echo): the body
+ * and status become that error, which is what is stored and answered; Google's
+ * bytes are never kept. */
+static void our_body(struct up_result *up)
+{
+    const struct up_outcome *o = up_outcome(up->cls);
+    if (!o->our_body)
+        return;
+    struct yerr e;
+    yerr_set(&e, o->status, o->reason, "", "%s", o->message);
+    buf_reset(&up->body);
+    up->etag[0] = '\0';
+    up->status = o->status;
+    if (http_error_json(&up->body, &e) < 0) {
+        /* nothing valid to store: an unusable answer, told but not kept */
+        buf_reset(&up->body);
+        up->cls = UP_BAD_BODY;
+    }
+}
+
 /* One call with a given key; the access-style log line names the key by
  * its label, never by its value. */
 static void call_upstream(struct fetcher *f, struct fetch_req *q, const char *key, const char *label)
@@ -49,15 +70,17 @@ static void call_upstream(struct fetcher *f, struct fetch_req *q, const char *ke
     upstream_fetch(f->up, q->canon->resource, query, key, up);
     if (up_outcome(up->cls)->settle != UP_SETTLE_REFUND)
         q->calls++;     /* reached Google, which charged it */
+    if (up->body.len && leaks_key(f->conf, q->upstream_key ? NULL : key, up->body.data, up->body.len)) {
+        log_msg(YLOG_ERROR, "upstream answer for %s contained a server key; dropped", q->canon->resource);
+        up->cls = UP_KEY_ECHO;
+        explicit_bzero(up->body.data, up->body.len);
+        buf_reset(&up->body);
+    }
     metrics_upstream(up->cls, up->seconds);
     log_msg(YLOG_INFO, "upstream %s?%s status=%ld class=%s reason=%s time=%.3fs key=%s cost=%ld",
             q->canon->resource, query, up->status, up_outcome(up->cls)->name, up->reason[0] ? up->reason : "-",
             up->seconds, label, q->cost);
-    if (up->body.len && leaks_key(f->conf, q->upstream_key ? NULL : key, up->body.data, up->body.len)) {
-        log_msg(YLOG_ERROR, "upstream answer for %s contained a server key; dropped", q->canon->resource);
-        up->cls = UP_BAD_BODY;
-        buf_reset(&up->body);
-    }
+    our_body(up);
 }
 
 /* retry_after: what the deciding module knows (the breaker's cool-down, the

@@ -181,14 +181,16 @@ static void fetch_and_answer(struct proxy *p, int db_ok)
     identify_client(p);
     fetch_run(&p->fetch, &r->v.fetch, db_ok);
     const struct up_outcome *o = up_outcome(r->up.cls);
-    if (o->cacheable) {
+    int stale_ok = r->v.have_entry && -r->entry.left <= p->conf->sie;
+    /* our own error in Google's place is no better than a usable stale copy */
+    if (o->cacheable && !(o->our_body && stale_ok)) {
         if (db_ok)
             store(p);
         answer_body(a, (int)r->up.status, db_ok ? "MISS" : "BYPASS", 0, store_ttl(p), r->up.etag,
                     r->up.body.data, r->up.body.len);
         return;
     }
-    if (r->v.have_entry && -r->entry.left <= p->conf->sie) {
+    if (stale_ok) {
         log_msg(YLOG_INFO, "serving stale %s: upstream %s", r->canon.resource, o->name);
         send_entry(r, "STALE", 0);
         return;
@@ -378,7 +380,8 @@ void proxy_after(struct proxy *p)
             r->v.fetch.refresher = 1;   /* done for every client: nobody's limit is charged */
             if (cache_lookup(p->db, r->v.key, &r->entry, err, sizeof err) == 1 && !fresh_enough(r)) {
                 fetch_run(&p->fetch, &r->v.fetch, 1);
-                if (up_outcome(r->up.cls)->cacheable)
+                /* our own error never replaces the copy being refreshed */
+                if (up_outcome(r->up.cls)->cacheable && !up_outcome(r->up.cls)->our_body)
                     store(p);
             }
             cache_unlock(p->db, r->v.key, err, sizeof err);
@@ -396,7 +399,7 @@ static int refresh_fetch(struct proxy *p, struct proxy_refresh_info *info)
     int rc = o->cause == UP_CAUSE_QUOTA ? PROXY_REFRESH_NO_QUOTA
              : o->cause == UP_CAUSE_DB  ? PROXY_REFRESH_DB_ERROR
                                         : PROXY_REFRESH_FAILED;
-    if (o->cacheable) {
+    if (o->cacheable && !o->our_body) {
         store(p);
         info->body = r->up.body.data;
         info->len = r->up.body.len;

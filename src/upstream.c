@@ -140,7 +140,7 @@ void upstream_fetch(struct upstream *u, const char *resource, const char *query,
     u->cur = NULL;
     if (cc != CURLE_OK) {
         if (u->too_big) {
-            r->cls = UP_BAD_BODY;
+            r->cls = UP_TOO_LARGE;
             util_copy(r->reason, sizeof r->reason, "response over max_response_bytes");
         } else if (cc == CURLE_OPERATION_TIMEDOUT) {
             r->cls = UP_TIMEOUT;
@@ -307,6 +307,17 @@ static const struct up_outcome up_outcomes[UP__COUNT] = {
                       .breaker_failure = 1, .settle = UP_SETTLE_CHARGE, .cause = UP_CAUSE_UPSTREAM,
                       .status = 502, .reason = "upstreamError",
                       .message = "YouTube sent an answer that could not be used." },
+    /* the request's own doing (a query with a huge answer, or one that makes
+     * Google echo the key): kept for negative_ttl as our error body, so a
+     * repeat costs no call */
+    [UP_TOO_LARGE] = { .name = "too_large", .label = "too_large", .summary = "answer too large",
+                       .cacheable = 1, .negative = 1, .our_body = 1, .settle = UP_SETTLE_CHARGE,
+                       .cause = UP_CAUSE_REQUEST, .status = 502, .reason = "upstreamTooLarge",
+                       .message = "YouTube's answer is larger than this proxy passes on." },
+    [UP_KEY_ECHO] = { .name = "key_echo", .label = "key_echo", .summary = "answer held a server key",
+                      .cacheable = 1, .negative = 1, .our_body = 1, .settle = UP_SETTLE_CHARGE,
+                      .cause = UP_CAUSE_REQUEST, .status = 502, .reason = "upstreamKeyEcho",
+                      .message = "YouTube's answer contained the proxy's API key; it was dropped." },
     [UP_NO_QUOTA] = { .name = "no_quota", .label = "no_quota", .summary = "all keys exhausted",
                       .decided = 1, .settle = UP_SETTLE_NONE, .cause = UP_CAUSE_QUOTA,
                       .status = 503, .reason = "quotaExhausted", .message = QUOTA_MESSAGE, .retry = UP_RETRY_MIDNIGHT },

@@ -19,7 +19,11 @@ enum up_class {
     UP_BACKEND,       /* 5xx, or any other unusable status */
     UP_TIMEOUT,       /* no complete answer in time */
     UP_TRANSPORT,     /* connect refused, reset, TLS ... */
-    UP_BAD_BODY,      /* not JSON, truncated, or over max_response_bytes */
+    UP_BAD_BODY,      /* not JSON, or truncated */
+    /* Google answered, but the answer is not passed on; not Google's failure,
+     * so no breaker failure: a stranger's query must not open it for everyone */
+    UP_TOO_LARGE,     /* over max_response_bytes */
+    UP_KEY_ECHO,      /* the body holds a server key (fetch.c drops it) */
     /* outcomes decided before any call was made */
     UP_NO_QUOTA,      /* every key's bucket is used up for today */
     UP_OVER_BUDGET,   /* the region's budget for today is spent */
@@ -64,7 +68,8 @@ struct up_outcome {
     const char *name;         /* in logs and ytcache-refresh's detail */
     const char *label;        /* class="..." of ytcache_upstream_calls_total */
     const char *summary;      /* a few words for log lines and a disabled key's reason */
-    int cacheable;            /* stored, and served as Google sent it */
+    int cacheable;            /* stored, and served as Google sent it (or as our_body) */
+    int our_body;             /* cacheable, but what is stored and served is our error body, not Google's */
     int negative;             /* stored for negative_ttl, not the resource's ttl */
     int key_problem;          /* about the key used: the next key may do better */
     int breaker_failure;      /* counts towards opening the breaker */

@@ -167,5 +167,53 @@ is_((r.status, r.xcache or reason(r)), (200, "MISS"),
     "the next miss (client R) is the probe: it goes upstream and succeeds")
 is_(fake.calls() - c0, 1, "  ... one upstream call")
 
+# ---------------------------------------------------------------- answers not passed on are not Google's failures
+# An answer over max_response_bytes, or one quoting a server key, is the
+# request's doing (a stranger can pick such a query): it must not open the
+# breaker for every client. Each is our JSON 502, kept for negative_ttl.
+CAP = 8192
+s.reconfigure(quota=QUOTA, upstream={"max_response_bytes": CAP})
+s.reset_quota()
+
+
+def not_passed_on(mode, kw, why, label):
+    fake.mode(mode, **kw)
+    c0 = fake.calls()
+    paths = [V + yth.vid("brk%s%03d" % (label[:3], i)) for i in range(10)]
+    got = [s.get(pth) for pth in paths]
+    is_(fake.calls() - c0, 10, "%s: 10 distinct queries, 10 upstream calls" % label)
+    is_([(r.status, reason(r)) for r in got], [(502, why)] * 10, "%s: each answered 502 %s" % (label, why))
+    yth.check_error(got[0], 502, why, "%s: the answer" % label)
+    ok(SERVER_KEY not in got[0].body.decode("utf-8", "replace"), "%s: the answer holds no key" % label)
+    is_(s.breaker(), {"state": 0, "failures": 0}, "%s: 10 of them: breaker closed, no failure counted" % label)
+    rows = db.sql("SELECT status, JSON_VALID(response), LOCATE(%s, response) FROM cache WHERE request LIKE %s"
+                  % (yth.sql_str(SERVER_KEY), yth.sql_str("%" + paths[3][len(V):] + "%")))
+    is_(rows, [["502", "1", "0"]], "%s: stored as a negative row: status 502, valid JSON, no key" % label)
+    c0 = fake.calls()
+    r = s.get(paths[3])
+    is_((r.status, reason(r), r.xcache), (502, why, "HIT"), "%s: a repeat within negative_ttl: the same error" % label)
+    ok(r.body == got[3].body, "%s: the repeat's bytes are the first answer's" % label)
+    is_(fake.calls(), c0, "%s: the repeat costs no upstream call" % label)
+    fake.mode("ok")
+    c0 = fake.calls()
+    r = miss()
+    is_((r.status, r.xcache), (200, "MISS"), "%s: then a normal query is a MISS from upstream" % label)
+    is_(fake.calls() - c0, 1, "%s: ... one upstream call" % label)
+
+
+SERVER_KEY = yth.SERVER_KEY
+not_passed_on("ok", {"pad_bytes": CAP * 3}, "upstreamTooLarge", "oversized")
+not_passed_on("echokey", {}, "upstreamKeyEcho", "key echo")
+
+# real failures still open it
+fake.mode("error500")
+for _ in range(3):
+    miss()
+is_((s.breaker() or {}).get("state"), 1, "after those, 3 consecutive 500s still open the breaker")
+c0 = fake.calls()
+unavailable(miss(), "open again, a miss")
+is_(fake.calls(), c0, "open again: no upstream call")
+fake.mode("ok")
+
 diag("breaker: %d misses" % n[0])
 yth.done_testing()

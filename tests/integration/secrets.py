@@ -114,12 +114,16 @@ is_((r.status, r.xcache), (200, "STALE"), "server key rejected, expired copy: ST
 s.reset_quota()          # the admin re-enables the key
 fake.mode("echokey", keys=[SERVER_KEY])
 r = get(V + yth.vid("echoKey0001"))
-ok(r.status >= 500, "upstream 200 quoting the server key: not passed on (%d)" % r.status)
-is_(db.count("request LIKE '%echoKey0001%'"), 0, "upstream 200 quoting the server key: not cached")
+yth.check_error(r, 502, "upstreamKeyEcho", "upstream 200 quoting the server key: not passed on")
+ok(SERVER_KEY not in r.body.decode("utf-8", "replace"), "upstream 200 quoting the server key: no key in the answer")
+is_(db.sql("SELECT status, LOCATE(%s, response) FROM cache WHERE request LIKE '%%echoKey0001%%'"
+           % yth.sql_str(SERVER_KEY)), [["502", "0"]],
+    "upstream 200 quoting the server key: only our 502 error kept (negative_ttl), never the key")
 fake.mode("echokey_error", keys=[SERVER_KEY])
 r = get(V + yth.vid("echoKey0002"))
 ok(r.status >= 400, "upstream 400 quoting the server key: an error (%d)" % r.status)
-is_(db.count("request LIKE '%echoKey0002%'"), 0, "upstream 400 quoting the server key: not cached")
+is_(db.count("request LIKE '%%echoKey0002%%' AND LOCATE(%s, response) > 0" % yth.sql_str(SERVER_KEY)), 0,
+    "upstream 400 quoting the server key: the key is not cached")
 fake.reset()             # mode ok, all start-up keys valid again
 
 # ---------------------------------------------------------------- passthrough mode

@@ -65,6 +65,10 @@ START_TEST(etag_and_cacheability)
     ck_assert(!up_outcome(UP_BACKEND)->cacheable);
     ck_assert(!up_outcome(UP_TIMEOUT)->cacheable);
     ck_assert(!up_outcome(UP_BAD_BODY)->cacheable);
+    /* a stranger's query must not open the breaker for everyone */
+    ck_assert(up_outcome(UP_BAD_BODY)->breaker_failure && up_outcome(UP_BACKEND)->breaker_failure);
+    ck_assert(!up_outcome(UP_TOO_LARGE)->breaker_failure && up_outcome(UP_TOO_LARGE)->negative);
+    ck_assert(!up_outcome(UP_KEY_ECHO)->breaker_failure && up_outcome(UP_KEY_ECHO)->negative);
     /* trailing garbage and a bare array are not one JSON object */
     ck_assert_int_eq(upstream_classify(200, "{} x", 4, reason, sizeof reason, etag, sizeof etag), UP_BAD_BODY);
     ck_assert_int_eq(upstream_classify(200, "[1]", 3, reason, sizeof reason, etag, sizeof etag), UP_BAD_BODY);
@@ -126,13 +130,21 @@ START_TEST(outcome_table)
         ck_assert_msg((o->cause == UP_CAUSE_NONE) == (o->cacheable && !o->negative), "%s: cause none: usable", n);
         ck_assert_msg((o->cause == UP_CAUSE_REQUEST) == !!o->negative, "%s: cause request: negative", n);
         /* the client's answer */
-        if (o->cacheable) {
+        if (o->our_body) {
+            /* our error stored in Google's place: a negative entry about the request, never Google's failure */
+            ck_assert_msg(o->cacheable && o->negative && o->cause == UP_CAUSE_REQUEST, "%s: our body: negative", n);
+            ck_assert_msg(!o->breaker_failure && !o->key_problem && !o->decided, "%s: our body: Google answered", n);
+            ck_assert_msg(o->status >= 500 && o->status <= 599, "%s: our body: a gateway status %d", n, o->status);
+            ck_assert_msg(nonempty(o->reason) && nonempty(o->message) && !o->message_status &&
+                          o->retry == UP_RETRY_NONE, "%s: our body: a fixed error of ours", n);
+        } else if (o->cacheable) {
             /* Google's status and body go on as they came */
             ck_assert_msg(o->status >= 200 && o->status < 500, "%s: status %d", n, o->status);
             ck_assert_msg((o->status >= 400) == !!o->negative, "%s: negative exactly when an error status", n);
             ck_assert_msg(o->reason == NULL && o->message == NULL && o->retry == UP_RETRY_NONE,
                           "%s: cacheable, so no error of ours", n);
-        } else {
+        }
+        if (!o->cacheable || o->our_body) {
             ck_assert_msg(o->status >= 400 && o->status <= 599, "%s: error status %d", n, o->status);
             ck_assert_msg(nonempty(o->reason) && strspn(o->reason, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
                           strlen(o->reason), "%s: error reason", n);
@@ -167,8 +179,8 @@ START_TEST(outcome_status_matches_classify)
     int seen = 0;
     for (int i = 0; i < UP__COUNT; i++) {
         const struct up_outcome *o = up_outcome((enum up_class)i);
-        if (!o->cacheable)
-            continue;
+        if (!o->cacheable || o->our_body)
+            continue;   /* our body: decided by the proxy, not by classification */
         enum up_class got = upstream_classify(o->status, body, sizeof body - 1, reason, sizeof reason, etag, sizeof etag);
         ck_assert_msg(got == (enum up_class)i, "HTTP %d: %s, table says %s", o->status, up_outcome(got)->name, o->name);
         seen++;
