@@ -14,6 +14,7 @@ void log_burst(int slot, int interval, int level, const char *fmt, ...)
 #define LOG_SLOT_DB 0
 #define LOG_SLOT_STORE 1
 #define LOG_SLOT_UPSTREAM 2
+#define LOG_SLOT_ACCESS 3
 #define LOG_SLOTS 4
 
 #endif
