@@ -170,8 +170,10 @@ int access_check(const struct access *a, const struct canon *c, enum access_rule
     if (res->set && !listed(res, c->resource, strlen(c->resource)))
         return refuse(AR_RESOURCES, rule, e, "");
     for (size_t r = AR_CHANNELID; r <= AR_Q; r++) {
+        if (!a->list[r].set)
+            continue;    /* open: the hit path pays nothing for rules it has not got */
         const char *v = canon_get(c, rule_names[r]);
-        if (a->list[r].set && v && !value_allowed((enum access_rule)r, &a->list[r], v))
+        if (v && !value_allowed((enum access_rule)r, &a->list[r], v))
             return refuse((enum access_rule)r, rule, e, rule_names[r]);
     }
     const struct access_list *req = &a->list[AR_SEARCH_REQUIRES];
