@@ -668,7 +668,7 @@ static int section_header(char *s, char *section, size_t slen, char *msg, size_t
     char *name = trim(s + 1);
     if (strcmp(name, "server") && strcmp(name, "database") && strcmp(name, "upstream") &&
         strcmp(name, "cache") && strcmp(name, "ttl") && strcmp(name, "quota") &&
-        strcmp(name, "refresh") && strcmp(name, "websub")) {
+        strcmp(name, "refresh") && strcmp(name, "websub") && strcmp(name, "access")) {
         snprintf(msg, msglen, "unknown section: [%s]", shown(name));
         return -1;
     }
@@ -715,8 +715,10 @@ static int parse_file(struct conf *c, const char *path, FILE *fp, char *err, siz
             snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, shown(key), msg);
             return -1;
         }
-        if (strcmp(section, "ttl") == 0) {
-            if (set_ttl_rule(c, key, val, msg, sizeof msg) < 0) {
+        if (strcmp(section, "ttl") == 0 || strcmp(section, "access") == 0) {
+            int rc = section[0] == 't' ? set_ttl_rule(c, key, val, msg, sizeof msg)
+                                       : access_set(&c->access, key, val, msg, sizeof msg);
+            if (rc < 0) {
                 snprintf(err, errlen, "%s:%ld: %s: %s", path, lineno, msg, shown(key));
                 return -1;
             }
@@ -806,6 +808,7 @@ void conf_free(struct conf *c)
             free_list((char **)(base + opts[i].off), (size_t *)(base + opts[i].count_off));
         }
     }
+    access_free(&c->access);
 }
 
 long conf_ttl_for(const struct conf *c, const char *resource, const struct canon *req, long client_ttl)

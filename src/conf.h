@@ -3,6 +3,7 @@
 #define YTC_CONF_H
 
 #include <stddef.h>
+#include "access.h"
 
 struct canon;
 
@@ -130,6 +131,9 @@ struct conf {
     /* [ttl] */
     struct ttl_rule ttl[64];
     size_t n_ttl;
+
+    /* [access]: what may be asked (access.h); all zeros = open */
+    struct access access;
 };
 
 enum { CONF_DB_OUTAGE_BYPASS = 0, CONF_DB_OUTAGE_ERROR = 1 };

@@ -15,6 +15,7 @@ void log_burst(int slot, int interval, int level, const char *fmt, ...)
 #define LOG_SLOT_STORE 1
 #define LOG_SLOT_UPSTREAM 2
 #define LOG_SLOT_WEBSUB 3
-#define LOG_SLOTS 4
+#define LOG_SLOT_ACCESS 4
+#define LOG_SLOTS 5
 
 #endif

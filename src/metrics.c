@@ -1,5 +1,6 @@
 /* metrics: counters shared by every worker process through a mapped file, and the Prometheus text page. */
 #include "metrics.h"
+#include "access.h"
 #include "conf.h"
 #include "db.h"
 #include "log.h"
@@ -36,7 +37,7 @@ static const char *const websub_kinds[] = { "verified", "bad_signature", "unknow
                                              "oversize", "intent_verified", "intent_refused", "invalidated_rows" };
 #define NWEBSUB (sizeof websub_kinds / sizeof websub_kinds[0])
 
-#define MAGIC 0x5954434d45545232ULL   /* "YTCMETR2" */
+#define MAGIC 0x5954434d45545233ULL   /* "YTCMETR3" */
 
 struct shm {
     uint64_t magic;
@@ -50,6 +51,7 @@ struct shm {
     uint64_t errors[NREASONS];
     uint64_t websub[NWEBSUB];
     uint64_t hot[MH__COUNT];
+    uint64_t access[AR__COUNT];
 };
 
 static struct shm local;          /* used when the shared file cannot be had */
@@ -209,6 +211,12 @@ void metrics_error(const char *reason)
         if (reason && strcmp(reason, reasons[i]) == 0)
             break;
     add(&m->errors[i], 1);
+}
+
+void metrics_access(int rule)
+{
+    if (rule >= 0 && rule < AR__COUNT)
+        add(&m->access[rule], 1);
 }
 
 void metrics_websub(const char *kind, unsigned long long n)
@@ -373,6 +381,12 @@ int metrics_render(struct db *d, const struct conf *c, buf_t *b)
     buf_appends(b, "# HELP ytcache_errors_total Error answers made by ytcache, by reason.\n"
                    "# TYPE ytcache_errors_total counter\n");
     counter_family(b, "ytcache_errors_total", "reason", reasons, m->errors, NREASONS);
+    const char *rules[AR__COUNT];
+    for (size_t i = 0; i < AR__COUNT; i++)
+        rules[i] = access_rule_name(i);
+    buf_appends(b, "# HELP ytcache_access_refused_total Requests refused by [access], by the rule that refused "
+                   "them.\n# TYPE ytcache_access_refused_total counter\n");
+    counter_family(b, "ytcache_access_refused_total", "rule", rules, m->access, AR__COUNT);
     buf_appends(b, "# HELP ytcache_websub_notifications_total WebSub notifications and intent checks, by outcome.\n"
                    "# TYPE ytcache_websub_notifications_total counter\n");
     for (size_t i = 0; i + 1 < NWEBSUB; i++)

@@ -23,6 +23,8 @@ void metrics_stale(void);
 enum metrics_hot { MH_MEMORY, MH_CHECKED, MH_REREAD, MH__COUNT };
 void metrics_hot(enum metrics_hot kind);
 void metrics_error(const char *reason);
+/* A request refused by an [access] rule (enum access_rule). */
+void metrics_access(int rule);
 /* WebSub outcomes: verified, bad_signature, unknown_topic, malformed, oversize,
  * intent_verified, intent_refused; invalidated_rows counts rows. */
 void metrics_websub(const char *kind, unsigned long long n);

@@ -1,5 +1,6 @@
 /* proxy: the request pipeline: validation, cache lookup, single flight, fetch, stale serving, answer. */
 #include "proxy.h"
+#include "access.h"
 #include "answer.h"
 #include "canon.h"
 #include "climit.h"
@@ -304,6 +305,21 @@ static int key_and_cost(struct proxy *p)
     return 0;
 }
 
+/* [access] decides what may be asked, so a refusal comes before the cache
+ * (a cached answer is still an answer to a forbidden question) and before
+ * any cost is worked out. 0, or -1 with r->v.err set. */
+static int allowed(struct proxy *p)
+{
+    struct req *r = p->req;
+    enum access_rule rule;
+    if (access_check(&p->conf->access, &r->canon, &rule, &r->v.err) == 0)
+        return 0;
+    metrics_access(rule);
+    log_burst(LOG_SLOT_ACCESS, 10, YLOG_WARN, "access: a request refused by [access] %s",
+              access_rule_name(rule));
+    return -1;
+}
+
 /* The canonical request and whose key goes with it: the pool's, or
  * (passthrough) the caller's; then its cache key, cost and TTL. 0, or -1
  * with r->v.err set. */
@@ -311,7 +327,7 @@ static int parse_request(struct proxy *p, const char *resource, const char *qs)
 {
     struct req *r = p->req;
     const struct conf *c = p->conf;
-    if (canon_parse(&r->canon, resource, qs, &r->v.err) < 0)
+    if (canon_parse(&r->canon, resource, qs, &r->v.err) < 0 || allowed(p) < 0)
         return -1;
     if (c->key_mode == CONF_KEY_PASSTHROUGH && r->canon.client_key && *r->canon.client_key) {
         r->v.fetch.upstream_key = r->canon.client_key;

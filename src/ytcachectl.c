@@ -1,5 +1,6 @@
 /* ytcachectl: administration: migrate the schema, check a config, show stats, purge entries. */
 #include "config.h"
+#include "access.h"
 #include "cache.h"
 #include "canon.h"
 #include "conf.h"
@@ -496,6 +497,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check-config") == 0) {
         printf("%s: ok\n", c.path[0] ? c.path : "(no file: built-in defaults)");
+        buf_t rules = { 0 };
+        if (access_describe(&c.access, &rules) == 0)
+            printf("[access]\n%s", rules.data);
+        buf_free(&rules);
         conf_free(&c);
         return EXIT_OK;
     }

@@ -75,6 +75,9 @@ static const struct { const char *text; const char *want; } bad[] = {
     { "[quota]\ntrust_forwarded = 1\n", ":2: trust_forwarded is no longer supported: list the addresses of your proxies in trusted_proxies" },
     { "[quota]\ntrusted_proxies = 127.0.0.1, 10.0.0.1/8\n", ":2: trusted_proxies: entry 2 is not an address" },
     { "[server]\ndebug_core_dumps = maybe\n", ":2: debug_core_dumps must be one of no, yes" },
+    { "[access]\n\nresources = videos,nosuch\n", ":3: a resource ytcache does not serve: resources" },
+    { "[access]\nvideoCategoryId = 10\n", ":2: unknown key in [access]: videoCategoryId" },
+    { "[access]\nchannelId = UCa,,UCb\n", ":2: an empty or over-long value in the list: channelId" },
 };
 
 /* Secrets, and lines that may be secrets, never appear in an error. */
@@ -98,6 +101,8 @@ static const struct { const char *text; const char *want; } secret_errors[] = {
     { "[ttl]\n" SECRET " = 1\n", ":2: bad ttl rule name: (name not shown)" },
     { "[ttl]\nvideos = " SECRET "\n", ":2: ttl must be a duration (seconds, or with s/m/h/d): videos" },
     { "[quota]\nbucket.default = " SECRET "\n", ":2: bucket must be a number of units: bucket.default" },
+    { "[access]\nresources = videos," SECRET "\n", ":2: a resource ytcache does not serve: resources" },
+    { "[access]\nsearch_requires = " SECRET "\n", ":2: not a parameter name: search_requires" },
     { "[quota]\ntrusted_proxies = " SECRET "\n", ":2: trusted_proxies: entry 1 is not an address" },
 };
 
@@ -115,6 +120,21 @@ START_TEST(parse_errors)
     ck_assert_int_eq(load_text(bad[_i].text), -1);
     ck_assert_msg(strstr(err, bad[_i].want) != NULL, "got \"%s\", want \"%s\"", err, bad[_i].want);
     ck_assert_msg(strncmp(err, path, strlen(path)) == 0, "error does not name the file: %s", err);
+}
+END_TEST
+
+/* The [access] section reaches conf (access.c checks the rules); none = open. */
+START_TEST(access_section)
+{
+    ck_assert_int_eq(load_text("[server]\n"), 0);
+    ck_assert_int_eq(c.access.list[AR_RESOURCES].set, 0);
+    conf_free(&c);
+    ck_assert_msg(load_text("[access]\nresources = search, videos\nsearch_requires = channelId\n"
+                            "channelId = UC_x5XG1OV2P6uZZ5FSM9Ttw\n") == 0, "%s", err);
+    ck_assert_uint_eq(c.access.list[AR_RESOURCES].n, 2);
+    ck_assert_str_eq(c.access.list[AR_RESOURCES].v[1], "videos");
+    ck_assert_str_eq(c.access.list[AR_SEARCH_REQUIRES].v[0], "channelId");
+    ck_assert_uint_eq(c.access.list[AR_CHANNELID].n, 1);
 }
 END_TEST
 
@@ -220,6 +240,7 @@ TAP_MAIN("conf", "conf")
     tcase_add_loop_test(t, parse_errors, 0, sizeof bad / sizeof bad[0]);
     tcase_add_loop_test(t, no_secret_in_errors, 0, sizeof secret_errors / sizeof secret_errors[0]);
     tcase_add_test(t, missing_explicit_file);
+    tcase_add_test(t, access_section);
     tcase_add_test(t, env_override);
     tcase_add_test(t, ttl_selection);
     tcase_add_test(t, quota_model);
