@@ -9,13 +9,15 @@
 #include <time.h>
 
 /* The server's clock decides freshness, so that every host sharing the
- * database agrees on what has expired. */
+ * database agrees on what has expired. A row past the policy's age limit
+ * (util.h) is absent, whatever its windows say. */
+#define POLICY_FRESH " AND fetched_at > UTC_TIMESTAMP() - INTERVAL " UTIL_STR(UTIL_POLICY_MAX_AGE_DAYS) " DAY"
 static const struct db_stmt SQL_LOOKUP = DB_STMT(
     "SELECT response, status, etag, ttl,"
     " TIMESTAMPDIFF(SECOND, fetched_at, UTC_TIMESTAMP()),"
     " TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at), rev,"
     " MICROSECOND(UTC_TIMESTAMP(6)) DIV 1000"
-    " FROM cache WHERE cache_key = ?");
+    " FROM cache WHERE cache_key = ?" POLICY_FRESH);
 
 /* The same row without its body: is a copy held in memory still current?
  * Both queries also say how far into its current second the server's clock
@@ -24,7 +26,7 @@ static const struct db_stmt SQL_LOOKUP = DB_STMT(
 static const struct db_stmt SQL_CHECK = DB_STMT(
     "SELECT rev, TIMESTAMPDIFF(SECOND, fetched_at, UTC_TIMESTAMP()),"
     " TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), expires_at), MICROSECOND(UTC_TIMESTAMP(6)) DIV 1000"
-    " FROM cache WHERE cache_key = ?");
+    " FROM cache WHERE cache_key = ?" POLICY_FRESH);
 
 /* The body is sent once: VALUES(col) repeats the inserted value in the
  * update. It is the one form MariaDB and MySQL 5.7/8.0/8.4 all accept;
@@ -47,7 +49,8 @@ static const struct db_stmt SQL_HIT = DB_STMT(
 static const struct db_stmt SQL_LOCK = DB_STMT("SELECT GET_LOCK(?, ?)");
 static const struct db_stmt SQL_UNLOCK = DB_STMT("SELECT RELEASE_LOCK(?)");
 static const struct db_stmt SQL_PURGE_EXPIRED = DB_STMT(
-    "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND");
+    "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND"
+    " OR fetched_at <= UTC_TIMESTAMP() - INTERVAL " UTIL_STR(UTIL_POLICY_MAX_AGE_DAYS) " DAY");
 static const struct db_stmt SQL_PURGE_ENDPOINT = DB_STMT("DELETE FROM cache WHERE endpoint = ?");
 static const struct db_stmt SQL_PURGE_ALL = DB_STMT("DELETE FROM cache");
 

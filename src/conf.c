@@ -75,6 +75,7 @@ static const struct opt opts[] = {
     { "upstream", "base_url", O_STR, OFF(base_url), 0, "https://www.googleapis.com/youtube/v3", 0, 0, NULL },
     { "upstream", "keys", O_LIST, OFF(keys), OFF(n_keys), "", 0, 0, NULL },
     { "upstream", "key_mode", O_ENUM, OFF(key_mode), 0, "pool", 0, 0, key_modes },
+    { "upstream", "rotate_on_quota", O_ENUM, OFF(rotate_on_quota), 0, "no", 0, 0, no_yes },
     { "upstream", "referer", O_STR, OFF(referer), 0, "", 0, 0, NULL },
     { "upstream", "connect_timeout_ms", O_LONG, OFF(connect_timeout_ms), 0, "3000", 1, 600000, NULL },
     { "upstream", "timeout_ms", O_LONG, OFF(timeout_ms), 0, "10000", 1, 600000, NULL },
@@ -609,6 +610,14 @@ static int check_consistency(const struct conf *c, char *err, size_t errlen)
 {
     if (c->min_ttl > c->max_ttl) {
         snprintf(err, errlen, "min_ttl is greater than max_ttl");
+        return -1;
+    }
+    /* [ttl] rules are clamped to max_ttl, so this bounds every row's life */
+    if (c->max_ttl + c->swr + c->sie > UTIL_POLICY_MAX_AGE_SECS) {
+        snprintf(err, errlen,
+                 "max_ttl + stale_while_revalidate + stale_if_error is %ld seconds, more than the %d days"
+                 " YouTube's developer policies allow API data to be kept without refreshing it",
+                 c->max_ttl + c->swr + c->sie, UTIL_POLICY_MAX_AGE_DAYS);
         return -1;
     }
     for (size_t i = 0; i < c->n_buckets; i++)

@@ -74,6 +74,7 @@ struct conf {
     char *keys[CONF_MAX_LIST];
     size_t n_keys;
     long key_mode;                   /* CONF_KEY_* */
+    long rotate_on_quota;            /* 1: an exhausted key hands over to the next (see quota.c) */
     char *referer;
     long connect_timeout_ms;
     long timeout_ms;

@@ -151,17 +151,24 @@ int hot_get(struct hot *h, const unsigned char key[CANON_KEY_LEN], long long now
 {
     if (!h)
         return 0;
-    struct hot_entry *he = *find(h, key);
+    struct hot_entry **pp = find(h, key);
+    struct hot_entry *he = *pp;
     if (!he)
         return 0;
+    long long el = now_ms > he->base_ms ? now_ms - he->base_ms : 0;
+    long secs = (long)((el + he->phase_ms) / 1000);
+    /* past the policy's age limit (util.h) a copy is never served, not even
+     * while the database is down */
+    if (he->age0 + secs >= UTIL_POLICY_MAX_AGE_SECS) {
+        remove_entry(h, pp);
+        return 0;
+    }
     if (h->head != he) {
         lru_unlink(h, he);
         lru_front(h, he);
     }
-    /* the server's whole seconds since the read: they tick when its clock
-     * does, which was phase_ms into a second at base_ms */
-    long long el = now_ms > he->base_ms ? now_ms - he->base_ms : 0;
-    long secs = (long)((el + he->phase_ms) / 1000);
+    /* secs: the server's whole seconds since the read; they tick when its
+     * clock does, which was phase_ms into a second at base_ms */
     e->data = he->body;
     e->len = he->len;
     e->status = he->status;

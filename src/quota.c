@@ -21,6 +21,15 @@ static const struct db_stmt SQL_RESERVE = DB_STMT(
     "UPDATE key_usage SET used = used + ?, calls = calls + 1, key_id = LAST_INSERT_ID(key_id)"
     " WHERE bucket = ? AND day = ? AND exhausted = " ROW_OPEN " AND used + ? <= ?"
     " ORDER BY used, key_id LIMIT 1");
+/* rotate_on_quota = no: the pool is failover, not extra quota (YouTube's
+ * developer policies: one API client, one project). Only the primary, the
+ * first key in pool order that is not disabled, is charged; an exhausted
+ * primary means the pool is exhausted. */
+static const struct db_stmt SQL_PRIMARY = DB_STMT(
+    "SELECT COALESCE(MIN(key_id), 0) FROM key_usage WHERE bucket = ? AND day = ? AND exhausted <> " ROW_DISABLED);
+static const struct db_stmt SQL_RESERVE_PRIMARY = DB_STMT(
+    "UPDATE key_usage SET used = used + ?, calls = calls + 1, key_id = LAST_INSERT_ID(key_id)"
+    " WHERE bucket = ? AND day = ? AND exhausted = " ROW_OPEN " AND used + ? <= ? AND key_id = ?");
 static const struct db_stmt SQL_NEW_DAY = DB_STMT(
     "INSERT IGNORE INTO key_usage (key_id, bucket, day) SELECT id, ?, ? FROM api_keys WHERE state = 'active'");
 static const struct db_stmt SQL_SECRET = DB_STMT(
@@ -209,25 +218,44 @@ static void budget_refund(struct db *d, const struct quota_grant *g)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "budget refund: %s", err);
 }
 
-/* One key reservation; 1 granted (g->key_id set), 0 none, -1 error. */
-static int reserve_key(struct db *d, struct quota_grant *g, long limit, char *err, size_t errlen)
+/* The primary's id (0: no row today) into *id; 0 or -1. */
+static int primary_key(struct db *d, const struct quota_grant *g, long long *id, char *err, size_t errlen)
 {
+    MYSQL_BIND p[2], r[1];
+    struct sbind l1, l2;
+    int has_row = 0;
+    bind_s(&p[0], g->bucket, &l1);
+    bind_s(&p[1], g->day, &l2);
+    db_bind_long(&r[0], id);
+    *id = 0;
+    return db_row(d, &SQL_PRIMARY, p, r, &has_row, err, errlen);
+}
+
+/* One key reservation; 1 granted (g->key_id set), 0 none, -1 error. */
+static int reserve_key(struct db *d, struct quota_grant *g, long limit, int rotate, char *err, size_t errlen)
+{
+    const struct db_stmt *s = rotate ? &SQL_RESERVE : &SQL_RESERVE_PRIMARY;
     for (int attempt = 0; attempt < 2; attempt++) {
-        MYSQL_BIND p[5];
+        MYSQL_BIND p[6];
         struct sbind l1, l2;
-        long long u = g->units, lim = limit;
+        long long u = g->units, lim = limit, primary = 0;
         unsigned long long affected = 0;
+        if (!rotate && primary_key(d, g, &primary, err, errlen) < 0)
+            return -1;
         db_bind_long(&p[0], &u);
         bind_s(&p[1], g->bucket, &l1);
         bind_s(&p[2], g->day, &l2);
         db_bind_long(&p[3], &u);
         db_bind_long(&p[4], &lim);
-        if (db_run_affected(d, &SQL_RESERVE, p, &affected, err, errlen) < 0)
+        db_bind_long(&p[5], &primary);
+        if ((rotate || primary) && db_run_affected(d, s, p, &affected, err, errlen) < 0)
             return -1;
         if (affected == 1) {
-            g->key_id = (long)db_last_insert_id(d, &SQL_RESERVE);
+            g->key_id = (long)db_last_insert_id(d, s);
             return 1;
         }
+        if (!rotate && primary)
+            break;     /* the primary has no room: the pool has none */
         if (attempt == 1)
             break;
         /* first call of a Pacific day (or a new key): create today's rows */
@@ -260,7 +288,7 @@ enum quota_status quota_reserve(struct db *d, const struct conf *c, const char *
             return QUOTA_OVER_BUDGET;
         util_copy(g->region, sizeof g->region, region);
     }
-    int got = reserve_key(d, g, limit, err, errlen);
+    int got = reserve_key(d, g, limit, (int)c->rotate_on_quota, err, errlen);
     if (got == 1) {
         MYSQL_BIND p[1], r[2];
         long long id = g->key_id;

@@ -299,7 +299,8 @@ static long long purge_batches(struct run *r, const char *what, const struct db_
 static void housekeeping(struct run *r)
 {
     static const struct db_stmt sql_rows = DB_STMT(
-        "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND LIMIT ?");
+        "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND"
+        " OR fetched_at <= UTC_TIMESTAMP() - INTERVAL " UTIL_STR(UTIL_POLICY_MAX_AGE_DAYS) " DAY LIMIT ?");
     /* a client whose theoretical arrival time has passed has no state left */
     static const struct db_stmt sql_clients = DB_STMT(
         "DELETE FROM client_limits WHERE tat_us < CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED) - ? LIMIT ?");

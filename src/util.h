@@ -28,6 +28,12 @@ int util_parse_long(const char *s, long min, long max, long *out);
 /* Seconds; the year is a long one: these are bounds, not calendar sums. */
 #define UTIL_DAY_SECS 86400L
 #define UTIL_YEAR_SECS (366 * UTIL_DAY_SECS)
+/* YouTube API Services Developer Policies: API data may be kept at most 30
+ * days without being refreshed. No row older than this since its fetch is
+ * served, stale or not, and such rows are purged; no configuration can
+ * make max_ttl plus the stale windows exceed it. */
+#define UTIL_POLICY_MAX_AGE_DAYS 30
+#define UTIL_POLICY_MAX_AGE_SECS (UTIL_POLICY_MAX_AGE_DAYS * UTIL_DAY_SECS)
 
 /* The text of a number macro, to splice into SQL: "LIMIT " UTIL_STR(N). */
 #define UTIL_STR_(x) #x

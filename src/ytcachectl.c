@@ -32,7 +32,7 @@ static void usage(FILE *fp)
             "  migrate                 create or upgrade the database schema\n"
             "  check-config            validate the configuration file and exit\n"
             "  stats                   cache rows, bytes and hits per endpoint\n"
-            "  purge expired           delete rows past their stale_if_error window\n"
+            "  purge expired           delete rows past their stale_if_error window or 30 days old\n"
             "  purge endpoint NAME     delete every row of one resource\n"
             "  purge all               delete every row\n"
             "  keys list               the key pool: labels, masked keys, state, reasons\n"
@@ -497,6 +497,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check-config") == 0) {
         printf("%s: ok\n", c.path[0] ? c.path : "(no file: built-in defaults)");
+        if (c.rotate_on_quota)
+            fprintf(stderr, "ytcachectl: warning: rotate_on_quota = yes spreads one client's calls over the quota"
+                            " of several keys; YouTube's developer policies forbid that across projects\n");
         buf_t rules = { 0 };
         if (access_describe(&c.access, &rules) == 0)
             printf("[access]\n%s", rules.data);

@@ -64,6 +64,12 @@ r = s.ctl("purge", "expired")
 yth.like(r.stdout.decode(), r"^1 rows deleted", "purge expired deleted exactly one row")
 yth.is_(s.rows("id='%s'" % v1), 0, "row past the stale window is gone")
 yth.is_(s.rows("id='%s'" % v2), 1, "expired row inside the stale window stays")
+# YouTube's developer policies: no API data kept 30 days without a refresh
+s.db.sql("UPDATE cache SET fetched_at = UTC_TIMESTAMP() - INTERVAL 31 DAY, "
+         "expires_at = UTC_TIMESTAMP() + INTERVAL 1 HOUR WHERE id = '%s'" % v2)
+r = s.ctl("purge", "expired")
+yth.like(r.stdout.decode(), r"^1 rows deleted", "purge expired deletes a row fetched 31 days ago")
+yth.is_(s.rows("id='%s'" % v2), 0, "row fetched 31 days ago is gone, though not expired")
 
 r = s.ctl("purge", "endpoint", "nosuch")
 yth.is_(r.returncode, 1, "purge of an unknown endpoint is a usage error")
@@ -86,6 +92,13 @@ r = yth.ytcachectl(bad, "check-config", tmp=s.tmp)
 yth.is_(r.returncode, 1, "check-config on a bad file exits 1")
 yth.like(r.stderr.decode(), re.escape(bad) + r":3: expected key = value(\n|$)",
          "error names file and line, not the text (it may be a secret)")
+long_ = os.path.join(s.tmp, "long.conf")
+with open(long_, "w") as f:
+    f.write("[cache]\nmax_ttl = 28d\nstale_while_revalidate = 1d\nstale_if_error = 2d\n")
+r = yth.ytcachectl(long_, "check-config", tmp=s.tmp)
+yth.is_(r.returncode, 1, "check-config refuses max_ttl + stale windows over 30 days")
+yth.like(r.stderr.decode(), re.escape(long_) + r": max_ttl \+ stale_while_revalidate \+ stale_if_error .*30 days",
+         "the refusal names the file and the 30-day limit")
 
 # database unreachable: exit status 2
 s.db.stop()

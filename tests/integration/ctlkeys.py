@@ -21,7 +21,7 @@ N2 = "AIzaSyCTL-added-key-two-2222"
 I1 = "AIzaSyCTL-imported-key-3333"
 I2 = "AIzaSyCTL-imported-key-4444"
 SECRETS = [K, N1, N2, I1, I2]
-s = yth.Stack("spawn-fcgi", workers=2, fake_keys=SECRETS)
+s = yth.Stack("spawn-fcgi", workers=2, fake_keys=SECRETS, config={"upstream": {"rotate_on_quota": "yes"}})
 fake, db = s.fake, s.db
 V = "/youtube/v3/videos?part=id&id="
 n = [0]

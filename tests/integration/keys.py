@@ -17,7 +17,7 @@ from yth import ok, is_, cmp_ok  # noqa: E402
 K1, K2, K3 = yth.SERVER_KEY, "AIzaSyFAKE-server-key-0002", "AIzaSyFAKE-server-key-0003"
 KEYS = [K1, K2, K3]
 s = yth.Stack("spawn-fcgi", workers=1, fake_keys=KEYS,
-              config={"upstream": {"keys": ",".join(KEYS)}})
+              config={"upstream": {"keys": ",".join(KEYS), "rotate_on_quota": "yes"}})
 fake = s.fake
 V = "/youtube/v3/videos?part=id&id="
 n = [0]
@@ -122,5 +122,33 @@ c0 = fake.calls()
 r = miss()
 yth.check_error(r, 400, "missingParameter", "passthrough without key= and without server keys")
 is_(fake.calls(), c0, "  ... nothing sent upstream")
+
+# ---------------------------------------------------------------- rotate_on_quota
+# The default, no: the pool is failover, not extra quota (one API client,
+# one project): an exhausted key does not hand over to the next.
+for rotate in ("no", "yes"):
+    s.reconfigure(upstream={"keys": ",".join([K1, K2]), "rotate_on_quota": rotate})
+    fake.reset()
+    s.reset_quota()
+    fake.mode("ok", key_modes={K1: "quota"})
+    r = miss()
+    if rotate == "no":
+        yth.check_error(r, 503, "quotaExhausted", "rotate_on_quota = no: first key over quota -> 503")
+        yth.like(r.header("retry-after"), r"^\d+$", "rotate_on_quota = no: Retry-After")
+        r = miss()
+        yth.check_error(r, 503, "quotaExhausted", "rotate_on_quota = no: the next miss is 503 too")
+        is_(fake.stats()["keys"], [K1], "rotate_on_quota = no: the second key is never called")
+    else:
+        is_((r.status, r.xcache), (200, "MISS"), "rotate_on_quota = yes: first key over quota -> next key")
+        is_(fake.stats()["keys"], [K1, K2], "rotate_on_quota = yes: the second key is called")
+s.reconfigure(upstream={"keys": ",".join([K1, K2])})
+fake.reset()
+s.reset_quota()
+fake.mode("ok", key_modes={K1: "key_invalid"})
+r = miss()
+is_((r.status, r.xcache), (200, "MISS"), "rotate_on_quota = no (default): an invalid key still fails over")
+is_(fake.stats()["keys"], [K1, K2], "rotate_on_quota = no: the invalid key, then the second")
+r = miss()
+is_((r.status, fake.stats()["keys"][-1]), (200, K2), "rotate_on_quota = no: the second key is the primary now")
 
 yth.done_testing()

@@ -17,7 +17,7 @@ from yth import ok, is_, cmp_ok, diag  # noqa: E402
 A, B, C = yth.SERVER_KEY, "AIzaSyFAKE-server-key-0002", "AIzaSyFAKE-server-key-0003"
 KEYS = [A, B, C]
 s = yth.Stack("spawn-fcgi", workers=2, fake_keys=KEYS,
-              config={"upstream": {"keys": ",".join(KEYS)}})
+              config={"upstream": {"keys": ",".join(KEYS), "rotate_on_quota": "yes"}})
 fake, db = s.fake, s.db
 V = "/youtube/v3/videos?part=id&id="
 S = "/youtube/v3/search?part=snippet&q="
@@ -174,13 +174,13 @@ yth.like(row.get("disabled_reason") or "", r"(?i)block|referer|referrer", "api_k
 # ---------------------------------------------------------------- the config file and the table
 # a key taken out of [upstream] keys leaves the pool; put back, it is used again
 fresh()
-s.reconfigure(upstream={"keys": ",".join([A, B])})
+s.reconfigure(upstream={"keys": ",".join([A, B]), "rotate_on_quota": "yes"})
 for _ in range(4):
     miss()
 is_((s.api_key(C) or {}).get("state"), "disabled", "C taken out of the config file: disabled")
 is_(fake.stats()["keys"].count(C), 0, "C taken out of the config file: not used")
 fake.reset()
-s.reconfigure(upstream={"keys": ",".join(KEYS)})
+s.reconfigure(upstream={"keys": ",".join(KEYS), "rotate_on_quota": "yes"})
 for _ in range(9):
     miss()
 is_((s.api_key(C) or {}).get("state"), "active", "C put back into the config file: active again")

@@ -163,4 +163,23 @@ for mode, status, reason in (("notfound", 404, "videoNotFound"), ("badrequest", 
     is_(db.sql("SELECT status, ttl FROM cache WHERE " + like_id(v)), [[str(status), "300"]],
         "upstream %d: stored with negative_ttl" % status)
 
+# ------------------------------------------------ the developer policies' 30 days
+# A row fetched 31 days ago is never served, not even as stale when
+# upstream fails, whatever its expiry says.
+S9 = yth.vid("stalePolicy1")
+p9 = V + "?part=id&id=%s" % S9
+is_(s.get(p9).xcache, "MISS", "policy: row stored")
+db.sql("UPDATE cache SET fetched_at = UTC_TIMESTAMP() - INTERVAL 31 DAY, "
+       "expires_at = UTC_TIMESTAMP() - INTERVAL 60 SECOND WHERE " + like_id(S9))
+fake.mode("error500")
+r = s.get(p9)
+yth.check_error(r, 502, "upstreamError", "policy: a copy fetched 31 days ago is not served stale")
+fake.mode("ok")
+db.sql("UPDATE cache SET fetched_at = UTC_TIMESTAMP() - INTERVAL 31 DAY, "
+       "expires_at = UTC_TIMESTAMP() + INTERVAL 1 HOUR WHERE " + like_id(S9))
+c0 = fake.calls()
+r = s.get(p9)
+is_((r.status, r.xcache), (200, "MISS"), "policy: an unexpired row fetched 31 days ago is not a HIT")
+is_(fake.calls() - c0, 1, "policy: it is fetched again")
+
 yth.done_testing()

@@ -123,6 +123,24 @@ START_TEST(trust_zero_and_null)
 }
 END_TEST
 
+/* The developer policies' 30 days: a copy that ages past them in memory is
+ * gone, even though its windows (and a database outage) would serve it. */
+START_TEST(policy_max_age)
+{
+    struct hot *h = hot_new(1 << 20, 60000);
+    struct cache_entry v = { 0 };
+    int trusted = 0;
+    unsigned char k[CANON_KEY_LEN];
+    key(k, 3);
+    long age = UTIL_POLICY_MAX_AGE_SECS - 2;
+    ck_assert_int_eq(hot_put(h, k, row(1, "", 60, age, 60, 0, "{}", 2), 0), 0);
+    ck_assert_int_eq(hot_get(h, k, 999, &v, &trusted), 1);
+    ck_assert_int_eq(hot_get(h, k, 2000, &v, &trusted), 0);
+    ck_assert_int_eq(hot_count(h), 0);
+    hot_free(&h);
+}
+END_TEST
+
 START_TEST(refuses_rev0_and_big)
 {
     struct hot *h = hot_new(4096, 1000);
@@ -203,6 +221,7 @@ TAP_MAIN("hot", "hot")
     tcase_add_test(t, get_put_confirm);
     tcase_add_test(t, ages_with_server_seconds);
     tcase_add_test(t, trust_zero_and_null);
+    tcase_add_test(t, policy_max_age);
     tcase_add_test(t, refuses_rev0_and_big);
     tcase_add_test(t, lru_order);
     tcase_add_test(t, many_keys_grow);
