@@ -633,7 +633,8 @@ static int check_consistency(const struct conf *c, char *err, size_t errlen)
     }
     for (size_t i = 0; i < c->n_buckets; i++)
         if (c->buckets[i].limit < 0) {
-            snprintf(err, errlen, "reserve.%s given but no bucket.%s", c->buckets[i].name, c->buckets[i].name);
+            snprintf(err, errlen, "%s.%s given but no bucket.%s", c->buckets[i].reserve ? "reserve" : "client",
+                     c->buckets[i].name, c->buckets[i].name);
             return -1;
         }
     for (size_t i = 0; i < c->n_buckets; i++)

@@ -216,6 +216,7 @@ static const struct { const char *text; const char *want; } bad_quota[] = {
     { "[quota]\nbudget.default = 5\n", ":2: budget key must be budget.BUCKET.REGION" },
     { "[quota]\nbudget.other.JP = 5\n", "budget.other.JP names an unknown bucket" },
     { "[quota]\nreserve.other = 5\n", "reserve.other given but no bucket.other" },
+    { "[quota]\nclient.other = 5\n", "client.other given but no bucket.other" },
     { "[quota]\nbucket.default = lots\n", ":2: bucket must be a number of units" },
     { "[quota]\nbreaker_failures = 0\n", ":2: breaker_failures must be an integer from 1" },
     { "[quota]\nbucket.default = 100\nreserve.default = 101\n", "reserve.default is larger than bucket.default" },
