@@ -1,4 +1,4 @@
-/* climit: per-client limits on quota spending (GCRA, one row per client in the database). */
+/* climit: per-client limits on quota spending (GCRA, one row per client and bucket in the database). */
 #include "climit.h"
 #include "conf.h"
 #include "db.h"
@@ -91,14 +91,23 @@ void climit_client_id(const struct conf *c, const char *remote_addr, const char 
     format_id(c, a, out, outlen);
 }
 
-int climit_take(struct db *d, const struct conf *c, const char *client, long units, long *retry_after,
-                char *err, size_t errlen)
+/* The row's name: each bucket is limited on its own, so a client's searches
+ * do not use up its video lookups or the other way round. */
+static void row_key(char out[CLIMIT_ROW_LEN], const char *client, const char *bucket)
 {
+    snprintf(out, CLIMIT_ROW_LEN, "%s|%s", client, bucket ? bucket : "default");
+}
+
+int climit_take(struct db *d, const struct conf *c, const char *who, const char *bucket, long units,
+                long *retry_after, char *err, size_t errlen)
+{
+    long limit, burst;
     *retry_after = 0;
-    if (c->client_units <= 0)
+    if ((limit = conf_client_units(c, bucket, &burst)) <= 0)
         return 1;
-    long long t_us = (long long)c->client_window * 1000000LL / c->client_units;   /* per unit */
-    long long burst = c->client_burst > 0 ? c->client_burst : c->client_units;
+    char client[CLIMIT_ROW_LEN];
+    row_key(client, who, bucket);
+    long long t_us = (long long)c->client_window * 1000000LL / limit;   /* per unit */
     long long inc = t_us * units, tau = t_us * burst;
     if (inc > tau) {
         *retry_after = c->client_window;
@@ -137,13 +146,15 @@ int climit_take(struct db *d, const struct conf *c, const char *client, long uni
     return 0;
 }
 
-void climit_refund(struct db *d, const struct conf *c, const char *client, long units)
+void climit_refund(struct db *d, const struct conf *c, const char *who, const char *bucket, long units)
 {
     static const struct db_stmt sql = DB_STMT("UPDATE client_limits SET tat_us = tat_us - ? WHERE client = ?");
-    char err[UTIL_ERRLEN];
-    if (c->client_units <= 0)
+    char err[UTIL_ERRLEN], client[CLIMIT_ROW_LEN];
+    long limit, burst;
+    if ((limit = conf_client_units(c, bucket, &burst)) <= 0)
         return;
-    long long inc = (long long)c->client_window * 1000000LL / c->client_units * units;
+    row_key(client, who, bucket);
+    long long inc = (long long)c->client_window * 1000000LL / limit * units;
     unsigned long clen = strlen(client);
     MYSQL_BIND p[2];
     db_bind_long(&p[0], &inc);

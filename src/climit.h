@@ -1,4 +1,4 @@
-/* climit: per-client limits on quota spending (GCRA, one row per client in the database). */
+/* climit: per-client limits on quota spending (GCRA, one row per client and bucket in the database). */
 #ifndef YTC_CLIMIT_H
 #define YTC_CLIMIT_H
 
@@ -17,12 +17,15 @@ struct http_io;
 #define CLIMIT_INVALID "invalid"
 void climit_client_id(const struct conf *c, const char *remote_addr, const char *xff, char *out, size_t outlen);
 
-/* Charge `units` to the client. 1 allowed, 0 over the limit (*retry_after
+/* client_limits.client: "<identity>|<bucket>" (VARCHAR(128), migration 007). */
+#define CLIMIT_ROW_LEN 128
+
+/* Charge `units` of `bucket` (NULL = "default") to the client. 1 allowed, 0 over the limit (*retry_after
  * set, exact, in seconds), -1 database error. Always 1 when limits are off. */
-int climit_take(struct db *d, const struct conf *c, const char *client, long units, long *retry_after,
-                char *err, size_t errlen);
+int climit_take(struct db *d, const struct conf *c, const char *client, const char *bucket, long units,
+                long *retry_after, char *err, size_t errlen);
 
 /* Give back units charged for a miss that made no upstream call. */
-void climit_refund(struct db *d, const struct conf *c, const char *client, long units);
+void climit_refund(struct db *d, const struct conf *c, const char *client, const char *bucket, long units);
 
 #endif

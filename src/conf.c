@@ -91,7 +91,7 @@ static const struct opt opts[] = {
     { "cache", "hot_bytes", O_LONG, OFF(hot_bytes), 0, "8388608", 0, 1073741824L, NULL },
     { "cache", "hot_trust_ms", O_LONG, OFF(hot_trust_ms), 0, "1000", 0, 60000, NULL },
 
-    { "quota", "client_units", O_LONG, OFF(client_units), 0, "0", 0, 100000000L, NULL },
+    { "quota", "client_units", O_LONG, OFF(client_units), 0, "100", 0, 100000000L, NULL },
     { "quota", "client_window", O_SECS, OFF(client_window), 0, "1h", 1, YEAR, NULL },
     { "quota", "client_burst", O_LONG, OFF(client_burst), 0, "0", 0, 100000000L, NULL },
     { "quota", "trusted_proxies", O_NETS, OFF(trusted_proxies), OFF(n_trusted_proxies), "", 0, 0, NULL },
@@ -126,6 +126,8 @@ static const struct opt opts[] = {
 static const char *const default_quota[][2] = {
     { "bucket.default", "10000" },
     { "bucket.search", "100" },
+    /* one client may spend 5 % of search and (client_units) 1 % of default per hour */
+    { "client.search", "5" },
     { "cost.search", "search:1" },
     { "cost.captions", "default:50" },
 };
@@ -428,8 +430,22 @@ static struct quota_bucket *find_bucket(struct conf *c, const char *name)
     return NULL;
 }
 
-/* [quota] keys with a name in them: bucket.B, reserve.B, cost.RESOURCE, budget.B.REGION */
-/* bucket.NAME = UNITS or reserve.NAME = UNITS (which: 'b' or 'r'). */
+long conf_client_units(const struct conf *c, const char *bucket, long *burst)
+{
+    const struct quota_bucket *b = bucket ? conf_bucket(c, bucket) : NULL;
+    *burst = 0;
+    if (c->client_units <= 0)
+        return 0;           /* client_units = 0 turns every per-client limit off */
+    if (b && b->client >= 0) {
+        *burst = b->client; /* a bucket's own limit is its own burst */
+        return b->client;
+    }
+    *burst = c->client_burst > 0 ? c->client_burst : c->client_units;
+    return c->client_units;
+}
+
+/* [quota] keys with a name in them: bucket.B, reserve.B, client.B, cost.RESOURCE, budget.B.REGION */
+/* bucket.NAME, reserve.NAME or client.NAME = UNITS (which: 'b', 'r' or 'c'). */
 static int set_bucket(struct conf *c, char which, const char *name, const char *v, char *err, size_t errlen)
 {
     long units;
@@ -438,7 +454,8 @@ static int set_bucket(struct conf *c, char which, const char *name, const char *
         return -1;
     }
     if (util_parse_long(v, 0, 1000000000L, &units) < 0) {
-        snprintf(err, errlen, "%s must be a number of units", which == 'b' ? "bucket" : "reserve");
+        snprintf(err, errlen, "%s must be a number of units",
+                 which == 'b' ? "bucket" : which == 'r' ? "reserve" : "client");
         return -1;
     }
     struct quota_bucket *b = find_bucket(c, name);
@@ -451,11 +468,14 @@ static int set_bucket(struct conf *c, char which, const char *name, const char *
         memset(b, 0, sizeof *b);
         util_copy(b->name, sizeof b->name, name);
         b->limit = -1;      /* a reserve alone does not define a bucket */
+        b->client = -1;
     }
     if (which == 'b')
         b->limit = units;
-    else
+    else if (which == 'r')
         b->reserve = units;
+    else
+        b->client = units;
     return 0;
 }
 
@@ -533,7 +553,7 @@ static int set_quota_rule(struct conf *c, const char *key, const char *v, char *
     }
     *dot = '\0';
     const char *name = dot + 1;
-    if (strcmp(k, "bucket") == 0 || strcmp(k, "reserve") == 0)
+    if (strcmp(k, "bucket") == 0 || strcmp(k, "reserve") == 0 || strcmp(k, "client") == 0)
         return set_bucket(c, k[0], name, v, err, errlen);
     if (strcmp(k, "cost") == 0)
         return set_cost(c, name, v, err, errlen);
@@ -622,7 +642,8 @@ static int check_consistency(const struct conf *c, char *err, size_t errlen)
     }
     for (size_t i = 0; i < c->n_buckets; i++)
         if (c->buckets[i].limit < 0) {
-            snprintf(err, errlen, "reserve.%s given but no bucket.%s", c->buckets[i].name, c->buckets[i].name);
+            snprintf(err, errlen, "%s.%s given but no bucket.%s", c->buckets[i].reserve ? "reserve" : "client",
+                     c->buckets[i].name, c->buckets[i].name);
             return -1;
         }
     for (size_t i = 0; i < c->n_buckets; i++)

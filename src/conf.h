@@ -28,6 +28,7 @@ struct quota_bucket {
     char name[32];
     long limit;            /* units per key per Pacific day */
     long reserve;          /* units per key kept back for the refresher */
+    long client;           /* units one client may spend per client_window; -1 = client_units */
 };
 
 struct quota_cost_rule {
@@ -164,6 +165,8 @@ int conf_addr_parse(const char *s, size_t n, unsigned char out[16]);
 long conf_ttl_for(const struct conf *c, const char *resource, const struct canon *req,
                   long client_ttl);
 
+/* Units one client may spend of a bucket per client_window, and its burst; 0 = no limit. */
+long conf_client_units(const struct conf *c, const char *bucket, long *burst);
 /* Cost of one call to a resource: its bucket and units. */
 void conf_cost_for(const struct conf *c, const char *resource, const char **bucket, long *units);
 const struct quota_bucket *conf_bucket(const struct conf *c, const char *name);

@@ -201,7 +201,7 @@ void fetch_run(struct fetcher *f, struct fetch_req *q, int db_ok)
     }
     /* the client's limit first: a refused client must not take the breaker's probe */
     long wait = 0;
-    int allowed = q->refresher ? 1 : climit_take(f->db, c, q->client, q->cost, &wait, err, sizeof err);
+    int allowed = q->refresher ? 1 : climit_take(f->db, c, q->client, q->bucket, q->cost, &wait, err, sizeof err);
     if (allowed < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "client limit unavailable: %s", err);
     if (allowed == 0) {
@@ -224,5 +224,5 @@ void fetch_run(struct fetcher *f, struct fetch_req *q, int db_ok)
     }
     /* a miss that cost no quota costs the client nothing */
     if (q->calls == 0 && !q->refresher)
-        climit_refund(f->db, c, q->client, q->cost);
+        climit_refund(f->db, c, q->client, q->bucket, q->cost);
 }

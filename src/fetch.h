@@ -26,6 +26,7 @@ struct fetch_req {
     const char *upstream_key;    /* the caller's key (passthrough); NULL = the pool */
     const char *client;          /* identity for the per-client limit */
     long cost;                   /* units one call costs */
+    const char *bucket;          /* the bucket the cost is taken from (conf's name) */
     int refresher;               /* a refresh done for every client: no client limit */
     int use_reserve;             /* may spend the bucket's reserve */
     struct up_result *up;        /* out: the outcome, into the caller's reused buffer */

@@ -17,6 +17,7 @@ static const struct {
     { 4, migrate_004_sql },
     { 5, migrate_005_sql },
     { 6, migrate_006_sql },
+    { 7, migrate_007_sql },
 };
 
 int migrate_latest(void)

@@ -298,10 +298,9 @@ static int admit(struct proxy *p, struct route *rt)
 static int key_and_cost(struct proxy *p)
 {
     struct req *r = p->req;
-    const char *bucket;
     if (canon_cache_key(&r->canon, r->v.keyid, r->v.key) < 0)
         return -1;
-    conf_cost_for(p->conf, r->canon.resource, &bucket, &r->v.fetch.cost);
+    conf_cost_for(p->conf, r->canon.resource, &r->v.fetch.bucket, &r->v.fetch.cost);
     return 0;
 }
 
@@ -393,7 +392,8 @@ void proxy_after(struct proxy *p)
     if (r->v.defer_refresh) {
         /* only one process refreshes; the others keep serving the stale copy */
         if (cache_lock(p->db, r->v.key, 0, err, sizeof err) == 1) {
-            r->v.fetch.refresher = 1;   /* done for every client: nobody's limit is charged */
+            /* charged to the client that found it stale, within its limit:
+             * over it, the stale copy it already got is all it gets */
             if (cache_lookup(p->db, r->v.key, &r->entry, err, sizeof err) == 1 && !fresh_enough(r)) {
                 fetch_run(&p->fetch, &r->v.fetch, 1);
                 /* our own error never replaces the copy being refreshed */

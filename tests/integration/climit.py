@@ -57,8 +57,8 @@ got = [miss(TWO) for _ in range(3)]
 is_([(x.status, x.xcache) for x in got], [(200, "MISS")] * 3, "client 2 (another X-Forwarded-For): unaffected")
 r = miss(None)
 is_((r.status, r.xcache), (200, "MISS"), "a client without X-Forwarded-For (REMOTE_ADDR): unaffected")
-is_(s.db.count("client IN (%s, %s)" % (yth.sql_str(ONE), yth.sql_str(TWO)), "client_limits"), 2,
-    "client_limits: one row per client, by address")
+is_(s.db.count("client IN (%s, %s)" % (yth.sql_str(ONE + "|default"), yth.sql_str(TWO + "|default")),
+               "client_limits"), 2, "client_limits: one row per client and bucket, by address (<address>|default)")
 
 # ---------------------------------------------------------------- no boundary burst (1 s per unit)
 s.reconfigure(quota=dict(QUOTA, client_window="3s"))
@@ -95,7 +95,7 @@ got = [miss("2001:db8:77:8::%x" % (i + 1)) for i in range(3)]
 is_([x.status for x in got], [200] * 3, "the next /64: another client, its own 3 units")
 got = [miss("::ffff:198.51.100.50"), miss("198.51.100.50")]
 is_([x.status for x in got], [200, 200], "IPv4-mapped and plain IPv4: 2 misses of one client")
-rows = sorted(r[0] for r in s.db.sql("SELECT client FROM client_limits"))
+rows = sorted(r[0].rsplit("|", 1)[0] for r in s.db.sql("SELECT client FROM client_limits"))
 diag("client_limits: %s" % rows)
 ok("2001:db8:77:7::/64" in rows and "2001:db8:77:8::/64" in rows and "198.51.100.50" in rows,
    "client_limits rows are the canonical identities (a /64, an IPv4 address)")
@@ -116,7 +116,7 @@ is_([x.status for x in got], [200, 200, 200, 429],
 is_(fake.calls() - c0, 3, "chain: 3 upstream calls")
 r = miss("10.1.1.1, 10.2.2.2")
 is_(r.status, 200, "all trusted: the leftmost (10.1.1.1) is the client")
-is_(s.db.count("client = '10.1.1.1'", "client_limits"), 1, "all trusted: the row is the leftmost address")
+is_(s.db.count("client = '10.1.1.1|default'", "client_limits"), 1, "all trusted: the row is the leftmost address")
 
 # ---------------------------------------------------------------- X-Forwarded-For from an untrusted address: ignored
 s.reconfigure(quota=dict(QUOTA, trusted_proxies="10.0.0.0/8"))
@@ -127,7 +127,7 @@ is_([x.status for x in got], [200, 200, 200, 429],
     "127.0.0.1 not a trusted proxy: forged X-Forwarded-For ignored, all are 127.0.0.1 (4th: 429)")
 is_(fake.calls() - c0, 3, "forged X-Forwarded-For: 3 upstream calls, not 4")
 is_(s.db.count(None, "client_limits"), 1, "forged X-Forwarded-For: one client_limits row")
-is_(s.db.value("SELECT client FROM client_limits"), "127.0.0.1", "that row is the connecting address")
+is_(s.db.value("SELECT client FROM client_limits"), "127.0.0.1|default", "that row is the connecting address")
 
 # ---------------------------------------------------------------- the old hop count is refused, pointing the way
 bad = os.path.join(s.tmp, "trust_forwarded.conf")
@@ -138,6 +138,66 @@ yth.like(r.stderr.decode(), r":\d+: trust_forwarded is no longer supported: list
          r"in trusted_proxies", "trust_forwarded = 1: the message names trusted_proxies")
 yth.write_config(bad, s.db, fake, quota=dict(QUOTA, trust_forwarded=0))
 is_(yth.ytcachectl(bad, "check-config", tmp=s.tmp).returncode, 0, "trust_forwarded = 0 (a no-op): accepted")
+
+# ---------------------------------------------------------------- shipped defaults, per bucket
+# No client limit is overridden here (None removes the harness's generous
+# ones): what one client can spend per hour with the shipped configuration.
+SHIPPED = {"client_units": None, "client.search": None, "client_window": None, "trusted_proxies": "127.0.0.1"}
+s.reconfigure(quota=SHIPPED)
+s.reset_quota()
+S = "/youtube/v3/search?part=snippet&q="
+FOUR, FIVE = "198.51.100.20", "198.51.100.21"
+c0, b0 = fake.calls(), fake.bucket_calls("search")
+got = [s.get(S + "climitq%03d" % i, {"X-Forwarded-For": FOUR}) for i in range(150)]
+is_(fake.bucket_calls("search") - b0, 5, "shipped defaults: 150 distinct searches by one client, 5 upstream search calls")
+is_(sum(1 for x in got if x.status == 200), 5, "shipped defaults: 5 searches answered")
+refused = [x for x in got if x.status == 429]
+is_(len(refused), 145, "shipped defaults: 145 searches refused with 429")
+ok(all(x.header("content-type", "").startswith("application/json") and (x.header("retry-after") or "").isdigit()
+       for x in refused), "the 145 refusals: JSON with a Retry-After")
+over(refused[0], "6th search (5 per hour: 720 s per unit)", 720, 2)
+is_(fake.calls() - c0, 5, "no other upstream call for the searches")
+c0 = fake.calls()
+t0 = time.monotonic()
+got = [miss(FOUR) for _ in range(100)]
+diag("100 video misses took %.1f s" % (time.monotonic() - t0))
+is_([x.status for x in got], [200] * 100, "shipped defaults: the same client's 100 video misses pass (default bucket, its own limit)")
+r = miss(FOUR)
+yth.check_error(r, 429, "clientQuotaExceeded", "101st video miss")
+ra = r.header("retry-after") or ""
+ok(ra.isdigit() and 1 <= int(ra) <= 36, "101st video miss: Retry-After %s (100 per hour: one unit every 36 s)" % ra)
+is_(fake.calls() - c0, 100, "default bucket: 100 upstream calls, none for the 101st")
+r = s.get(S + "climitq-other", {"X-Forwarded-For": FIVE})
+is_(r.status, 200, "another client: its search is answered")
+is_(s.db.count("client = %s" % yth.sql_str(FOUR + "|search"), "client_limits"), 1, "client_limits: a row <client>|search")
+
+# ---------------------------------------------------------------- deferred refreshes are charged to the client
+SIX, SEVEN = "198.51.100.22", "198.51.100.23"
+STALE = S + "climitstale"
+is_(s.get(STALE, {"X-Forwarded-For": SIX}).status, 200, "a search cached for the stale test")
+
+
+def make_stale():
+    s.db.sql("UPDATE cache SET fetched_at = UTC_TIMESTAMP() - INTERVAL (ttl + 10) SECOND, "
+             "expires_at = UTC_TIMESTAMP() - INTERVAL 10 SECOND WHERE request LIKE '%climitstale%'")
+
+
+make_stale()
+b0 = fake.bucket_calls("search")
+r = s.get(STALE, {"X-Forwarded-For": FOUR})
+is_((r.status, r.xcache), (200, "STALE"), "client over its search limit: the stale copy is served")
+time.sleep(1)
+is_(fake.bucket_calls("search") - b0, 0, "client over its search limit: no refresh call")
+tat = s.db.value("SELECT tat_us FROM client_limits WHERE client = %s" % yth.sql_str(SEVEN + "|search"))
+is_(tat, None, "client 7 has no search row yet")
+r = s.get(STALE, {"X-Forwarded-For": SEVEN})
+is_((r.status, r.xcache), (200, "STALE"), "client within its limit: the stale copy is served")
+yth.wait_for(lambda: fake.bucket_calls("search") - b0 == 1, 5, what="the deferred refresh")
+is_(fake.bucket_calls("search") - b0, 1, "client within its limit: the deferred refresh made one call")
+ok(s.db.value("SELECT tat_us FROM client_limits WHERE client = %s" % yth.sql_str(SEVEN + "|search")) is not None,
+   "the deferred refresh was charged to the client that triggered it (its client_limits row moved)")
+r = s.get(STALE, {"X-Forwarded-For": FOUR})
+is_(r.xcache, "HIT", "after the refresh: a HIT, free even for the client over its limit")
 
 diag("climit: %d misses" % n[0])
 yth.done_testing()

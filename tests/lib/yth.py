@@ -1151,7 +1151,10 @@ def config_text(db_server=None, fake=None, **sections):
     # within 60 s open it for 30 s) would turn the many deliberate upstream
     # failures of the older tests into 503 upstreamUnavailable without any
     # upstream call.  Tests of the breaker itself (breaker.py) set it back.
-    conf["quota"] = {"breaker_failures": 1000}
+    # The shipped per-client limits (5 searches and 100 default units per
+    # client per hour) would refuse the many misses the older tests make from
+    # one address; tests of the limits (climit.py) set them back (None).
+    conf["quota"] = {"breaker_failures": 1000, "client_units": 1000000, "client.search": 1000000}
     for sec, vals in sections.items():
         d = conf.setdefault(sec, {})
         for k, v in (vals or {}).items():

@@ -177,6 +177,21 @@ START_TEST(quota_model)
     ck_assert_int_eq(units, 1);
     ck_assert_int_eq(conf_bucket(&c, "default")->limit, 10000);
     ck_assert_int_eq(conf_bucket(&c, "search")->limit, 100);
+    /* shipped per-client limits: 5 % of search, 1 % of default, an hour */
+    long burst;
+    ck_assert_int_eq(conf_client_units(&c, "search", &burst), 5);
+    ck_assert_int_eq(burst, 5);
+    ck_assert_int_eq(conf_client_units(&c, "default", &burst), 100);
+    ck_assert_int_eq(burst, 100);
+    ck_assert_int_eq(c.client_window, 3600);
+    conf_free(&c);
+    ck_assert_msg(load_text("[quota]\nclient.default = 7\nclient.search = 2\nclient_burst = 9\n") == 0, "%s", err);
+    ck_assert_int_eq(conf_client_units(&c, "default", &burst), 7);
+    ck_assert_int_eq(conf_client_units(&c, "search", &burst), 2);
+    ck_assert_int_eq(burst, 2);
+    conf_free(&c);
+    ck_assert_msg(load_text("[quota]\nclient_units = 0\n") == 0, "%s", err);
+    ck_assert_int_eq(conf_client_units(&c, "search", &burst), 0);
     conf_free(&c);
     /* the pre-2026 model, and a budget and reserve */
     ck_assert_msg(load_text("[quota]\ncost.search = default:100\nbucket.default = 5000\nreserve.default = 200\n"
@@ -201,6 +216,7 @@ static const struct { const char *text; const char *want; } bad_quota[] = {
     { "[quota]\nbudget.default = 5\n", ":2: budget key must be budget.BUCKET.REGION" },
     { "[quota]\nbudget.other.JP = 5\n", "budget.other.JP names an unknown bucket" },
     { "[quota]\nreserve.other = 5\n", "reserve.other given but no bucket.other" },
+    { "[quota]\nclient.other = 5\n", "client.other given but no bucket.other" },
     { "[quota]\nbucket.default = lots\n", ":2: bucket must be a number of units" },
     { "[quota]\nbreaker_failures = 0\n", ":2: breaker_failures must be an integer from 1" },
     { "[quota]\nbucket.default = 100\nreserve.default = 101\n", "reserve.default is larger than bucket.default" },
