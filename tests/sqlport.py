@@ -131,6 +131,8 @@ def _macros(root):
     #define NAME UTIL_STR(NUMBER_MACRO) (a number spliced into SQL)."""
     out, nums = {}, _numbers(root)
     for text in _src_texts(root):
+        # a number spliced into a string macro ("... INTERVAL " UTIL_STR(N) " DAY")
+        text = _UTIL_STR.sub(lambda m: '"%s"' % nums.get(m.group(1), m.group(1)), text)
         for m in _DEFINE.finditer(text):
             out[m.group(1)] = "".join(_unc(x) for x in re.findall(_LIT, m.group(2)))
         for m in _STRDEF.finditer(text):
