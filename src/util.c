@@ -194,20 +194,29 @@ int util_pct_decode(const char *in, size_t inlen, char *out, size_t outcap, size
     return 0;
 }
 
+static int kept(unsigned char ch, const char *keep)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr(keep, ch));
+}
+
 int util_pct_encode(buf_t *b, const char *s, const char *keep)
 {
     static const char hx[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-            strchr(keep, ch)) {
-            if (buf_append(b, s, 1) < 0)
-                return -1;
-        } else {
-            char t[3] = { '%', hx[ch >> 4], hx[ch & 15] };
-            if (buf_append(b, t, 3) < 0)
-                return -1;
-        }
+    while (*s) {
+        /* a run of characters kept as they are goes in with one append: this
+         * runs for every parameter of every request, hits included */
+        const char *run = s;
+        while (*s && kept((unsigned char)*s, keep))
+            s++;
+        if (s > run && buf_append(b, run, (size_t)(s - run)) < 0)
+            return -1;
+        if (!*s)
+            break;
+        unsigned char ch = (unsigned char)*s++;
+        char t[3] = { '%', hx[ch >> 4], hx[ch & 15] };
+        if (buf_append(b, t, 3) < 0)
+            return -1;
     }
     return 0;
 }
