@@ -235,10 +235,7 @@ static void miss(struct proxy *p)
         if (locked == 0)
             log_msg(YLOG_WARN, "waited %ld ms for another fetch of %s; fetching", c->lock_wait_ms, r->canon.resource);
     }
-    /* The lookup just worked, so a failed lock is no database outage: the
-     * fetch stays accounted (a reservation that fails too answers 503). An
-     * unaccounted call here would spend quota nobody counts. */
-    fetch_and_answer(p, 1);
+    fetch_and_answer(p, locked >= 0);
     if (locked == 1 && cache_unlock(p->db, r->v.key, err, sizeof err) < 0)
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot release fetch lock: %s", err);
 }
