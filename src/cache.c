@@ -178,14 +178,14 @@ int cache_store(struct db *d, const unsigned char key[CANON_KEY_LEN], const char
         return 1;
     }
     int multi = ids && strchr(ids, ',');
-    if (multi && db_exec_static(d, "START TRANSACTION", err, errlen) < 0)
+    if (multi && db_begin(d, err, errlen) < 0)
         return -1;
     int rc = cache_store_row(d, key, request_json, body, len, status, etag, ttl, err, errlen);
     if (multi) {
         if (rc == 0)
             rc = store_ids(d, key, ids, err, errlen);
         char err2[UTIL_ERRLEN];
-        if (db_exec_static(d, rc == 0 ? "COMMIT" : "ROLLBACK", err2, sizeof err2) < 0 && rc == 0) {
+        if (db_end(d, rc == 0, err2, sizeof err2) < 0 && rc == 0) {
             util_copy(err, errlen, err2);
             rc = -1;
         }
@@ -235,7 +235,7 @@ int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errle
     h->last_flush_ms = util_now_ms();
     if (!h->used)
         return 0;
-    if (db_exec_static(d, "START TRANSACTION", err, errlen) < 0) {
+    if (db_begin(d, err, errlen) < 0) {
         h->used = 0;
         return -1;
     }
@@ -259,7 +259,7 @@ int cache_hits_flush(struct db *d, struct cache_hits *h, char *err, size_t errle
         db_bind_blob(&p[2], h->key[i], &klen);
         rc = db_run(d, &SQL_HIT, p, err, errlen);
     }
-    if (db_exec_static(d, rc == 0 ? "COMMIT" : "ROLLBACK", err, errlen) < 0)
+    if (db_end(d, rc == 0, err, errlen) < 0)
         rc = -1;
     if (rc == 0) {
         /* today's answers from cache, for the quota-saved figure in stats */

@@ -15,6 +15,8 @@
  * that a full table gives up one handle in turn, costing a prepare, not
  * memory. */
 #define DB_SLOTS 96
+/* a deadlock victim outside a transaction is run again up to this many times */
+#define DB_DEADLOCK_RETRIES 3
 
 struct db_slot {
     const struct db_stmt *s;
@@ -29,6 +31,7 @@ struct db {
     int evict;                   /* the slot a full table gives up next */
     long long failed_at_ms;      /* last failed connect, 0 = none */
     unsigned long max_packet;    /* the server's max_allowed_packet, read at connect */
+    int in_txn;                  /* inside db_begin .. db_end: a deadlock undid more than one statement */
 };
 
 int db_open(struct db **out, const struct conf *c)
@@ -52,6 +55,12 @@ void db_disconnect(struct db *d)
         mysql_close(d->my);
         d->my = NULL;
     }
+    d->in_txn = 0;
+}
+
+int db_connected(const struct db *d)
+{
+    return d->my != NULL;
 }
 
 void db_close(struct db **pd)
@@ -306,21 +315,28 @@ static int run_once(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, c
     return 0;
 }
 
+/* A lost connection is tried once more on a new one. A deadlock victim
+ * outside a transaction is tried again too: InnoDB undid just that one
+ * statement, and the concurrent reservations that make deadlocks (key_usage
+ * under many processes) are exactly where an error must not become a
+ * fetch without accounting. Inside db_begin .. db_end the caller decides. */
 static int run(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, const struct run_out *out, char *err,
                size_t errlen)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
+    int reconnects = 0, deadlocks = 0;
+    for (;;) {
         if (db_connect(d, err, errlen) < 0)
             return -1;
         unsigned int e = 0;
         if (run_once(d, s, params, out, &e, err, errlen) == 0)
             return 0;
-        if (e == 0 || !is_conn_error(e))
+        if (e == ER_LOCK_DEADLOCK && !d->in_txn && deadlocks++ < DB_DEADLOCK_RETRIES)
+            continue;
+        if (e == 0 || !is_conn_error(e) || reconnects++ > 0)
             return -1;
         /* connection gone: drop it (and its statements) and try once more */
         db_disconnect(d);
     }
-    return -1;
 }
 
 int db_run(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, char *err, size_t errlen)
@@ -364,6 +380,20 @@ int db_exec_static(struct db *d, const char *sql, char *err, size_t errlen)
     if (res)
         mysql_free_result(res);
     return 0;
+}
+
+int db_begin(struct db *d, char *err, size_t errlen)
+{
+    if (db_exec_static(d, "START TRANSACTION", err, errlen) < 0)
+        return -1;
+    d->in_txn = 1;
+    return 0;
+}
+
+int db_end(struct db *d, int commit, char *err, size_t errlen)
+{
+    d->in_txn = 0;
+    return db_exec_static(d, commit ? "COMMIT" : "ROLLBACK", err, errlen);
 }
 
 long long db_run_str(struct db *d, const struct db_stmt *s, const char *arg, char *err, size_t errlen)

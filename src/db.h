@@ -43,6 +43,8 @@ long db_retry_after(const struct conf *c);
  * 0 connected, -1 not (err filled). */
 int db_connect(struct db *d, char *err, size_t errlen);
 void db_disconnect(struct db *d);
+/* 1 while a connection is up (a failed statement on it was not an outage). */
+int db_connected(const struct db *d);
 
 /* The session's sql_mode, set at every connect so that no host's default
  * applies: MySQL 8.0's default plus STRICT_ALL_TABLES (errors, not
@@ -88,6 +90,11 @@ int db_rows_begin(struct db_rows *rows, struct db *d, const struct db_stmt *s, M
 /* DB_ROW, DB_ROW_TRUNCATED (a column did not fit its buffer), DB_ROWS_END, or -1 on error. */
 int db_rows_next(struct db_rows *rows);
 void db_rows_end(struct db_rows *rows);
+
+/* A transaction: db_begin, statements, db_end(commit or not). Inside it a
+ * deadlock is not retried statement by statement. 0 / -1. */
+int db_begin(struct db *d, char *err, size_t errlen);
+int db_end(struct db *d, int commit, char *err, size_t errlen);
 
 /* Plain statement without parameters (static DDL for migrations only). */
 int db_exec_static(struct db *d, const char *sql, char *err, size_t errlen);
