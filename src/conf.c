@@ -94,6 +94,8 @@ static const struct opt opts[] = {
     { "quota", "client_units", O_LONG, OFF(client_units), 0, "100", 0, 100000000L, NULL },
     { "quota", "client_window", O_SECS, OFF(client_window), 0, "1h", 1, YEAR, NULL },
     { "quota", "client_burst", O_LONG, OFF(client_burst), 0, "0", 0, 100000000L, NULL },
+    /* units per minute per process of a bucket without outage.B, while the database is down */
+    { "quota", "outage_units", O_LONG, OFF(outage_units), 0, "5", 0, 100000000L, NULL },
     { "quota", "trusted_proxies", O_NETS, OFF(trusted_proxies), OFF(n_trusted_proxies), "", 0, 0, NULL },
     { "quota", "client_ipv6_prefix", O_LONG, OFF(client_ipv6_prefix), 0, "64", 32, 128, NULL },
     { "quota", "trust_forwarded", O_GONE, 0, 0, "0", 0, 0, gone_trust_forwarded },
@@ -128,6 +130,8 @@ static const char *const default_quota[][2] = {
     { "bucket.search", "100" },
     /* one client may spend 5 % of search and (client_units) 1 % of default per hour */
     { "client.search", "5" },
+    /* with 100 calls a day, one minute of an outage could spend them all: none without accounting */
+    { "outage.search", "0" },
     { "cost.search", "search:1" },
     { "cost.captions", "default:50" },
 };
@@ -430,6 +434,12 @@ static struct quota_bucket *find_bucket(struct conf *c, const char *name)
     return NULL;
 }
 
+long conf_outage_units(const struct conf *c, const char *bucket)
+{
+    const struct quota_bucket *b = conf_bucket(c, bucket);
+    return b && b->outage >= 0 ? b->outage : c->outage_units;
+}
+
 long conf_client_units(const struct conf *c, const char *bucket, long *burst)
 {
     const struct quota_bucket *b = bucket ? conf_bucket(c, bucket) : NULL;
@@ -444,8 +454,13 @@ long conf_client_units(const struct conf *c, const char *bucket, long *burst)
     return c->client_units;
 }
 
-/* [quota] keys with a name in them: bucket.B, reserve.B, client.B, cost.RESOURCE, budget.B.REGION */
-/* bucket.NAME, reserve.NAME or client.NAME = UNITS (which: 'b', 'r' or 'c'). */
+/* [quota] keys with a name in them: bucket.B, reserve.B, client.B, outage.B, cost.RESOURCE, budget.B.REGION */
+static const char *bucket_key_name(char which)
+{
+    return which == 'b' ? "bucket" : which == 'r' ? "reserve" : which == 'o' ? "outage" : "client";
+}
+
+/* bucket.NAME, reserve.NAME, client.NAME or outage.NAME = UNITS (which: 'b', 'r', 'c' or 'o'). */
 static int set_bucket(struct conf *c, char which, const char *name, const char *v, char *err, size_t errlen)
 {
     long units;
@@ -454,8 +469,7 @@ static int set_bucket(struct conf *c, char which, const char *name, const char *
         return -1;
     }
     if (util_parse_long(v, 0, 1000000000L, &units) < 0) {
-        snprintf(err, errlen, "%s must be a number of units",
-                 which == 'b' ? "bucket" : which == 'r' ? "reserve" : "client");
+        snprintf(err, errlen, "%s must be a number of units", bucket_key_name(which));
         return -1;
     }
     struct quota_bucket *b = find_bucket(c, name);
@@ -469,11 +483,14 @@ static int set_bucket(struct conf *c, char which, const char *name, const char *
         util_copy(b->name, sizeof b->name, name);
         b->limit = -1;      /* a reserve alone does not define a bucket */
         b->client = -1;
+        b->outage = -1;
     }
     if (which == 'b')
         b->limit = units;
     else if (which == 'r')
         b->reserve = units;
+    else if (which == 'o')
+        b->outage = units;
     else
         b->client = units;
     return 0;
@@ -553,7 +570,8 @@ static int set_quota_rule(struct conf *c, const char *key, const char *v, char *
     }
     *dot = '\0';
     const char *name = dot + 1;
-    if (strcmp(k, "bucket") == 0 || strcmp(k, "reserve") == 0 || strcmp(k, "client") == 0)
+    if (strcmp(k, "bucket") == 0 || strcmp(k, "reserve") == 0 || strcmp(k, "client") == 0 ||
+        strcmp(k, "outage") == 0)
         return set_bucket(c, k[0], name, v, err, errlen);
     if (strcmp(k, "cost") == 0)
         return set_cost(c, name, v, err, errlen);
@@ -642,7 +660,8 @@ static int check_consistency(const struct conf *c, char *err, size_t errlen)
     }
     for (size_t i = 0; i < c->n_buckets; i++)
         if (c->buckets[i].limit < 0) {
-            snprintf(err, errlen, "%s.%s given but no bucket.%s", c->buckets[i].reserve ? "reserve" : "client",
+            snprintf(err, errlen, "%s.%s given but no bucket.%s",
+                     c->buckets[i].reserve ? "reserve" : c->buckets[i].client >= 0 ? "client" : "outage",
                      c->buckets[i].name, c->buckets[i].name);
             return -1;
         }

@@ -8,10 +8,15 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "outage.h"
 #include "quota.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+static void settle_outage(struct fetcher *f);
 
 int fetch_open(struct fetcher *f, const struct conf *c, struct db *d, char *err, size_t errlen)
 {
@@ -23,6 +28,8 @@ int fetch_open(struct fetcher *f, const struct conf *c, struct db *d, char *err,
 
 void fetch_close(struct fetcher *f)
 {
+    if (outage_pending(&f->outage) && db_connected(f->db))
+        settle_outage(f);
     upstream_close(&f->up);
 }
 
@@ -94,8 +101,12 @@ static void decided(struct fetch_req *q, enum up_class cls, long retry_after)
     q->retry_after = retry_after;
 }
 
-/* Without the database there is no accounting: the config's keys are used
- * in turn (db_outage = error avoids this). */
+/* Without the database there is no accounting (db_outage = error avoids
+ * this): each process spends at most its outage budget per minute, each
+ * client at most its own limit, counted in memory and added to the usage
+ * rows when the database answers again. Keys are taken as the pool would:
+ * the primary first, the next only for a key problem (or on quota when
+ * rotate_on_quota is on), each attempt paid from the budget. */
 static void fetch_unaccounted(struct fetcher *f, struct fetch_req *q)
 {
     const struct conf *c = f->conf;
@@ -103,14 +114,51 @@ static void fetch_unaccounted(struct fetcher *f, struct fetch_req *q)
         decided(q, UP_DB_ERROR, db_retry_after(c));
         return;
     }
+    const char *bucket = q->bucket ? q->bucket : "default", *client = q->refresher ? NULL : q->client;
+    char day[11];
+    util_pacific_date(time(NULL), day);
+    size_t first = c->rotate_on_quota ? f->key_next++ : 0;
     for (size_t i = 0; i < c->n_keys; i++) {
-        size_t slot = f->key_next++ % c->n_keys;
-        char label[32];
+        long wait = 0;
+        enum outage_verdict v = outage_take(&f->outage, c, client, bucket, q->cost, util_now_ms(), &wait);
+        if (v != OUTAGE_OK) {
+            if (i == 0) {
+                log_burst(LOG_SLOT_UPSTREAM, 10, YLOG_WARN, "database unavailable: %s", v == OUTAGE_CLIENT
+                          ? "a client is over its limit (kept in memory meanwhile)"
+                          : "this process's budget of calls without accounting is spent for this minute");
+                decided(q, v == OUTAGE_CLIENT ? UP_CLIENT_LIMIT : UP_OUTAGE_BUDGET, wait);
+            }
+            return;
+        }
+        size_t slot = (first + i) % c->n_keys;
+        char label[32], fp[17];
         snprintf(label, sizeof label, "config#%zu", slot + 1);
+        long before = q->calls;
         call_upstream(f, q, c->keys[slot], label);
-        if (!up_outcome(q->up->cls)->key_problem)
+        quota_fingerprint(c->keys[slot], fp);
+        if (q->calls > before)
+            outage_spent(&f->outage, fp, bucket, q->cost, day);
+        else
+            outage_unspend(&f->outage, c, client, bucket, q->cost);
+        const struct up_outcome *o = up_outcome(q->up->cls);
+        if (!o->key_problem || (o->settle == UP_SETTLE_EXHAUST && !c->rotate_on_quota))
             break;
     }
+}
+
+/* The database answers again: what the outage spent goes into the usage rows. */
+static void settle_outage(struct fetcher *f)
+{
+    char err[UTIL_ERRLEN];
+    if (!f->keys_synced) {
+        if (quota_sync_keys(f->db, f->conf, err, sizeof err) < 0) {
+            log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot synchronise keys: %s", err);
+            return;
+        }
+        f->keys_synced = 1;
+    }
+    if (outage_flush(&f->outage, f->db, err, sizeof err) < 0)
+        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot add the outage's calls to the key usage yet: %s", err);
 }
 
 /* Nothing to spend on the first attempt: never call upstream in this state. */
@@ -199,6 +247,8 @@ void fetch_run(struct fetcher *f, struct fetch_req *q, int db_ok)
             fetch_unaccounted(f, q);
         return;
     }
+    if (outage_pending(&f->outage))
+        settle_outage(f);
     /* the client's limit first: a refused client must not take the breaker's probe */
     long wait = 0;
     int allowed = q->refresher ? 1 : climit_take(f->db, c, q->client, q->bucket, q->cost, &wait, err, sizeof err);

@@ -458,3 +458,26 @@ int quota_pool_count(struct db *d, long long *total, long long *active, char *er
     db_bind_out_long(&r[1], active, &n[1]);
     return db_row(d, &sql, NULL, r, &has_row, err, errlen) < 0 ? -1 : 0;
 }
+
+int quota_add_usage(struct db *d, const char *fingerprint, const char *bucket, const char *day, long units,
+                    long calls, char *err, size_t errlen)
+{
+    /* the row may not exist yet: an outage that began before the day's first call */
+    static const struct db_stmt sql = DB_STMT(
+        "INSERT INTO key_usage (key_id, bucket, day, used, calls) SELECT id, ?, ?, ?, ? FROM api_keys"
+        " WHERE fingerprint = ? ON DUPLICATE KEY UPDATE used = used + ?, calls = calls + ?");
+    MYSQL_BIND p[7];
+    struct sbind l1, l2, l3;
+    long long u = units, n = calls;
+    unsigned long long affected = 0;
+    bind_s(&p[0], bucket, &l1);
+    bind_s(&p[1], day, &l2);
+    db_bind_long(&p[2], &u);
+    db_bind_long(&p[3], &n);
+    bind_s(&p[4], fingerprint, &l3);
+    db_bind_long(&p[5], &u);
+    db_bind_long(&p[6], &n);
+    if (db_run_affected(d, &sql, p, &affected, err, errlen) < 0)
+        return -1;
+    return affected > 0;
+}

@@ -70,6 +70,11 @@ void quota_mask(const char *secret, char *out, size_t outlen);
  * "every key disabled" can be told apart). 0 / -1. */
 int quota_pool_count(struct db *d, long long *total, long long *active, char *err, size_t errlen);
 
+/* Add calls made without accounting (a database outage) to the usage of
+ * the key with that fingerprint. 1 added, 0 no such key, -1 error. */
+int quota_add_usage(struct db *d, const char *fingerprint, const char *bucket, const char *day, long units,
+                    long calls, char *err, size_t errlen);
+
 /* 16 hex digits identifying a key without revealing it. */
 void quota_fingerprint(const char *secret, char out[17]);
 

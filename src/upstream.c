@@ -339,6 +339,12 @@ static const struct up_outcome up_outcomes[UP__COUNT] = {
                       .decided = 1, .settle = UP_SETTLE_NONE, .cause = UP_CAUSE_DB,
                       .status = 503, .reason = "databaseUnavailable", .message = "The cache database is unavailable.",
                       .retry = UP_RETRY_SECONDS, .retry_after = 1 },
+    [UP_OUTAGE_BUDGET] = { .name = "outage_budget", .label = "outage_budget", .summary = "outage budget spent",
+                           .decided = 1, .settle = UP_SETTLE_NONE, .cause = UP_CAUSE_DB,
+                           .status = 503, .reason = "databaseUnavailable",
+                           .message = "The cache database is unavailable, and so are calls to YouTube it cannot count;"
+                                      " try again later.",
+                           .retry = UP_RETRY_SECONDS, .retry_after = 60 },
     [UP_NO_KEY] = { .name = "no_key", .label = "no_key", .summary = "no usable key",
                     .decided = 1, .settle = UP_SETTLE_NONE, .cause = UP_CAUSE_KEY,
                     .status = 503, .reason = "noApiKey",

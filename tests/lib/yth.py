@@ -1154,7 +1154,11 @@ def config_text(db_server=None, fake=None, **sections):
     # The shipped per-client limits (5 searches and 100 default units per
     # client per hour) would refuse the many misses the older tests make from
     # one address; tests of the limits (climit.py) set them back (None).
-    conf["quota"] = {"breaker_failures": 1000, "client_units": 1000000, "client.search": 1000000}
+    # Likewise the outage budget (5 default units per minute per process, no
+    # search, while the database is down) for the older outage tests;
+    # tests/integration/outage.py sets it back.
+    conf["quota"] = {"breaker_failures": 1000, "client_units": 1000000, "client.search": 1000000,
+                     "outage_units": 1000000, "outage.search": 1000000}
     for sec, vals in sections.items():
         d = conf.setdefault(sec, {})
         for k, v in (vals or {}).items():

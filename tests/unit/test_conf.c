@@ -184,6 +184,15 @@ START_TEST(quota_model)
     ck_assert_int_eq(conf_client_units(&c, "default", &burst), 100);
     ck_assert_int_eq(burst, 100);
     ck_assert_int_eq(c.client_window, 3600);
+    /* the outage budget: 5 units a minute per process, no search */
+    ck_assert_int_eq(conf_outage_units(&c, "default"), 5);
+    ck_assert_int_eq(conf_outage_units(&c, "search"), 0);
+    conf_free(&c);
+    ck_assert_msg(load_text("[quota]\noutage_units = 2\noutage.search = 1\n") == 0, "%s", err);
+    ck_assert_int_eq(conf_outage_units(&c, "default"), 2);
+    ck_assert_int_eq(conf_outage_units(&c, "search"), 1);
+    conf_free(&c);
+    ck_assert_msg(load_text("[quota]\noutage.nosuch = 1\n") < 0, "outage.B without bucket.B is refused");
     conf_free(&c);
     ck_assert_msg(load_text("[quota]\nclient.default = 7\nclient.search = 2\nclient_burst = 9\n") == 0, "%s", err);
     ck_assert_int_eq(conf_client_units(&c, "default", &burst), 7);
