@@ -6,7 +6,8 @@
   * search, with its 100 calls a day, gets no such budget by default;
   * the per-client limit keeps working from memory meanwhile (429, no call);
   * when the database is back, the calls made during the outage are added
-    to key_usage, so the day's count matches what Google charged."""
+    to key_usage, so the day's count matches what Google charged;
+  * missing tables are such an outage too."""
 
 import os
 import sys
@@ -102,4 +103,19 @@ b = miss(s, {"X-Forwarded-For": TWO})
 is_((b.status, b.xcache), (200, "BYPASS"), "database down: client two still has its own share")
 is_(fake.calls() - c0, 3, "the fake counted 3 calls: the refused ones made none")
 db.start()
+
+# ---------------------------------------------------------------- tables missing: the same budget
+s = yth.Stack("spawn-fcgi", workers=1,
+              config={"server": {"db_outage": "bypass"}, "database": DBCONF, "cache": {"hot_bytes": 0},
+                      "quota": {"outage_units": BUDGET}})
+fake, db = s.fake, s.db
+fake.mode("ok")
+is_(miss(s).xcache, "MISS", "third stack: a miss")
+db.sql("RENAME TABLE cache TO cache_gone, key_usage TO key_usage_gone")
+c0 = fake.calls()
+res = [miss(s) for _ in range(BUDGET + 4)]
+is_([r.status for r in res], [200] * BUDGET + [503] * 4,
+    "tables missing: %d new queries answered, then 503 (the outage budget, not a call per request)" % BUDGET)
+is_(fake.calls() - c0, BUDGET, "tables missing: the fake counted %d calls" % BUDGET)
+db.sql("RENAME TABLE cache_gone TO cache, key_usage_gone TO key_usage")
 yth.done_testing()
