@@ -176,13 +176,18 @@ for t in threads:
     t.start()
 for t in threads:
     t.join()
-yth.wait_for(lambda: row(S) == [str(TTL), str(TTL)] and fake.calls() - c0 >= 1, 10, what="the deferred refresh")
+def refreshed():
+    return db.value("SELECT TIMESTAMPDIFF(SECOND, fetched_at, UTC_TIMESTAMP()) < 60 FROM cache WHERE " + where(S))
+
+
+yth.wait_for(lambda: refreshed() == "1", 10, what="the deferred refresh")
 fake.mode("ok")
 diag("swr loop answers: %s" % sorted(set(got)))
 ok(all(st == 200 and xc in ("STALE", "HIT") for st, xc in got),
    "swr loop: 30 requests (half with ttl=60) from one client, all answered 200 STALE or HIT")
 ok(got.count((200, "STALE")) >= 1, "swr loop: the expired copy was served STALE")
 is_(fake.calls() - c0, 1, "swr loop: one upstream call (the deferred refresh)")
+is_(refreshed(), "1", "swr loop: the row was refreshed")
 is_(row(S), [str(TTL), str(TTL)], "swr loop: the refreshed row has the configured TTL")
 c0 = fake.calls()
 left = [get(V + yth.vid("ttlSWRaft%d" % i), LOOP).status for i in range(UNITS)]
