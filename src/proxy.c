@@ -114,12 +114,21 @@ static struct req *reset_req(struct proxy *p, struct http_io *io)
 
 /* ---- the cache ------------------------------------------------------------ */
 
+/* Seconds the copy stays fresh: until its expiry, and never past the
+ * configured TTL (a row stored with a client's ttl= by an older version,
+ * or before the configured TTL was lowered, lives no longer than it). */
+static long time_left(const struct req *r)
+{
+    long cap = r->entry.status == 200 ? r->v.ttl : r->v.ans.conf->negative_ttl;
+    return cap - r->entry.age < r->entry.left ? cap - r->entry.age : r->entry.left;
+}
+
 /* A client's ttl=/age= asks for at most that age, like max-age in a
  * request: it decides whether this request takes the stored copy, never
  * how long the row lives for everybody else. */
 static int fresh_enough(const struct req *r)
 {
-    return r->entry.left > 0 && !(r->v.max_age >= 0 && r->entry.age >= r->v.max_age);
+    return time_left(r) > 0 && !(r->v.max_age >= 0 && r->entry.age >= r->v.max_age);
 }
 
 static long store_ttl(const struct proxy *p)
@@ -159,7 +168,7 @@ static void send_entry(struct req *r, const char *xcache, long max_age)
 
 static void serve_hit(struct req *r)
 {
-    send_entry(r, "HIT", told_max_age(r, r->entry.left, r->entry.age));
+    send_entry(r, "HIT", told_max_age(r, time_left(r), r->entry.age));
     r->v.defer_hit = 1;
 }
 
@@ -189,7 +198,7 @@ static void fetch_and_answer(struct proxy *p, int db_ok)
     const struct up_outcome *o = up_outcome(r->up.cls);
     /* a client over its limit that asked for fresher copies than the stored
      * one is told so (429, Retry-After), not handed the copy it refused */
-    int stale_ok = r->v.have_entry && -r->entry.left <= p->conf->sie &&
+    int stale_ok = r->v.have_entry && -time_left(r) <= p->conf->sie &&
                    !(o->cause == UP_CAUSE_CLIENT && r->v.max_age >= 0);
     /* our own error in Google's place is no better than a usable stale copy */
     if (o->cacheable && !(o->our_body && stale_ok)) {
@@ -271,7 +280,7 @@ static void serve(struct proxy *p)
             serve_hit(r);
             return;
         }
-        if (-r->entry.left <= c->swr && r->entry.left <= 0) {
+        if (-time_left(r) <= c->swr && time_left(r) <= 0) {
             send_entry(r, "STALE", 0);
             identify_client(p);
             r->v.defer_refresh = 1;
@@ -464,7 +473,7 @@ int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long du
         util_copy(info->detail, sizeof info->detail, err);
         return PROXY_REFRESH_DB_ERROR;
     }
-    if (found == 1 && r->entry.left > due_within) {
+    if (found == 1 && time_left(r) > due_within) {
         info->body = r->entry.data;
         info->len = r->entry.len;
         return PROXY_REFRESH_FRESH;

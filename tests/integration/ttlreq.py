@@ -98,6 +98,24 @@ r = get(V + yth.vid("ttlShort001") + "&ttl=120", A)
 is_((r.status, r.xcache, max_age(r)), (200, "MISS", 120), "ttl=120, MISS: told its own smaller max-age (120)")
 is_(row(yth.vid("ttlShort001")), [str(TTL), str(TTL)], "ttl=120: stored with the configured TTL all the same")
 
+# a row a client's ttl=604800 froze before this rule (stored ttl and expiry a
+# week): it is no fresher than the configured TTL allows
+F = yth.vid("ttlFrozen01")
+is_(get(V + F, A).xcache, "MISS", "frozen row: stored")
+db.sql("UPDATE cache SET ttl = 604800, fetched_at = UTC_TIMESTAMP() - INTERVAL 100 SECOND, "
+       "expires_at = UTC_TIMESTAMP() + INTERVAL 604700 SECOND WHERE " + where(F))
+r = get(V + F + "&ttl=604800", B)
+is_(r.xcache, "HIT", "a row stored with ttl 604800, 100 s old: HIT")
+ok(max_age(r) is not None and max_age(r) <= TTL - 100,
+   "... max-age %s: what the configured TTL leaves (<= %d), not the week the row says" % (max_age(r), TTL - 100))
+db.sql("UPDATE cache SET fetched_at = UTC_TIMESTAMP() - INTERVAL %d SECOND WHERE %s" % (TTL + 1, where(F)))
+c0 = fake.calls()
+r = get(V + F, B)
+is_((r.status, r.xcache), (200, "STALE"), "the same row %d s old: past the configured TTL, served STALE" % (TTL + 1))
+yth.wait_for(lambda: row(F) == [str(TTL), str(TTL)], 10, what="the frozen row's refresh")
+is_(row(F), [str(TTL), str(TTL)], "... and refreshed with the configured TTL")
+is_(fake.calls() - c0, 1, "... one upstream call")
+
 # ---------------------------------------------------------------- (b) ttl=60 polling a popular row
 POLL, OTHER, FILL = client(), client(), client()
 P = yth.vid("ttlPopular1")
