@@ -362,6 +362,21 @@ static struct canon_param *find_param(struct canon *c, const char *name)
     return NULL;
 }
 
+/* A client's ttl=/age=: any decimal integer, saturated to [0, CANON_TTL_MAX]
+ * (config clamps it further): a number out of range is clamped, not refused,
+ * since it only says how old a copy this request accepts. -1: not a number. */
+static int client_seconds(const char *v, long *out)
+{
+    const char *d = v[0] == '-' ? v + 1 : v;
+    if (!*d || strspn(d, "0123456789") != strlen(d))
+        return -1;
+    if (v[0] == '-')
+        *out = 0;
+    else if (util_parse_long(d, 0, CANON_TTL_MAX, out) < 0)
+        *out = CANON_TTL_MAX;   /* all digits: only too large */
+    return 0;
+}
+
 /* One name=value pair (already decoded) into the request. */
 static int add_param(struct canon *c, const struct rspec *rs, const char *name, const char *value,
                      struct yerr *e)
@@ -371,13 +386,11 @@ static int add_param(struct canon *c, const struct rspec *rs, const char *name, 
         return 0;
     }
     if (strcmp(name, "ttl") == 0 || strcmp(name, "age") == 0) {
-        long t;
-        if (util_parse_long(value, 0, CANON_TTL_MAX, &t) < 0 || value[0] == '+') {
+        if (client_seconds(value, &c->client_ttl) < 0) {
             yerr_set(e, 400, "invalidParameter", name,
                      "Parameter %s must be a number of seconds.", name);
             return -1;
         }
-        c->client_ttl = t;
         return 0;
     }
     if (in_list(dropped, name))

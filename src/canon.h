@@ -8,7 +8,7 @@
 #define CANON_MAX_IDS 50
 /* The cache key: a SHA-256 (the cache table's BINARY(32) cache_key). */
 #define CANON_KEY_LEN UTIL_SHA256_LEN
-/* The largest ttl=/age= a client may ask for; [cache] max_ttl clamps it. */
+/* Where a larger ttl=/age= is saturated; [cache] max_ttl clamps it further. */
 #define CANON_TTL_MAX (10 * UTIL_YEAR_SECS)
 
 struct canon_param {
@@ -21,7 +21,7 @@ struct canon {
     struct canon_param params[CANON_MAX_PARAMS];   /* sorted by name after parsing */
     size_t n;
     const char *client_key;   /* caller's key= (used only in passthrough mode), or NULL */
-    long client_ttl;          /* ttl= / age= in seconds, -1 if absent */
+    long client_ttl;          /* ttl= / age=: the oldest copy (s) this request accepts, -1 if absent */
     buf_t scratch;            /* decoded strings live here */
     buf_t query;              /* canonical query: what goes upstream and into the key */
     buf_t keybuf;             /* scratch for the cache key's input */

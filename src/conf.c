@@ -860,7 +860,17 @@ void conf_free(struct conf *c)
     access_free(&c->access);
 }
 
-long conf_ttl_for(const struct conf *c, const char *resource, const struct canon *req, long client_ttl)
+static long clamp_ttl(const struct conf *c, long ttl)
+{
+    return ttl < c->min_ttl ? c->min_ttl : ttl > c->max_ttl ? c->max_ttl : ttl;
+}
+
+long conf_client_max_age(const struct conf *c, long client_ttl)
+{
+    return client_ttl < 0 ? -1 : clamp_ttl(c, client_ttl);
+}
+
+long conf_ttl_for(const struct conf *c, const char *resource, const struct canon *req)
 {
     long ttl = c->default_ttl;
     int best = 0;   /* 1 = resource rule, 2 = resource.param rule */
@@ -876,13 +886,7 @@ long conf_ttl_for(const struct conf *c, const char *resource, const struct canon
             best = 2;
         }
     }
-    if (client_ttl >= 0)
-        ttl = client_ttl;
-    if (ttl < c->min_ttl)
-        ttl = c->min_ttl;
-    if (ttl > c->max_ttl)
-        ttl = c->max_ttl;
-    return ttl;
+    return clamp_ttl(c, ttl);
 }
 
 void conf_cost_for(const struct conf *c, const char *resource, const char **bucket, long *units)

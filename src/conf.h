@@ -161,11 +161,13 @@ const char *conf_default_path(void);
  * 1, or 0 if it is not one address in a standard text form. */
 int conf_addr_parse(const char *s, size_t n, unsigned char out[16]);
 
-/* TTL for a request: the most specific [ttl] rule (resource.param beats
- * resource), else default_ttl; a client ttl (>= 0) replaces it; the result is
- * clamped to [min_ttl, max_ttl]. */
-long conf_ttl_for(const struct conf *c, const char *resource, const struct canon *req,
-                  long client_ttl);
+/* The TTL a row of this request is stored with: the most specific [ttl]
+ * rule (resource.param beats resource), else default_ttl, clamped to
+ * [min_ttl, max_ttl]. A client's ttl=/age= never changes it. */
+long conf_ttl_for(const struct conf *c, const char *resource, const struct canon *req);
+/* A client's ttl=/age= (canon's client_ttl) as the oldest copy its request
+ * accepts: clamped to [min_ttl, max_ttl]; -1 (none asked) stays -1. */
+long conf_client_max_age(const struct conf *c, long client_ttl);
 
 /* Units one client may spend of a bucket per client_window, and its burst; 0 = no limit. */
 long conf_client_units(const struct conf *c, const char *bucket, long *burst);

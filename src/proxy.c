@@ -23,7 +23,8 @@ struct req_vars {
     struct yerr err;             /* the answer when nothing else is sent */
     char keyid[32];              /* "pool" or "fp:<hex>" */
     unsigned char key[CANON_KEY_LEN]; /* cache key */
-    long ttl;
+    long ttl;                    /* the row's TTL: always the configured one */
+    long max_age;                /* the client's ttl=/age=, clamped; -1 if none */
     int have_entry;              /* entry holds a row (maybe expired) */
     int defer_hit;               /* count a hit after the response is out */
     int defer_refresh;           /* refresh a stale entry after the response is out */
@@ -107,25 +108,41 @@ static struct req *reset_req(struct proxy *p, struct http_io *io)
                                 .scratch = &r->scratch };
     r->v.fetch = (struct fetch_req){ .canon = &r->canon, .client = r->v.client, .up = &r->up };
     r->v.route = MR_OTHER;
+    r->v.max_age = -1;
     return r;
 }
 
 /* ---- the cache ------------------------------------------------------------ */
 
-/* A client ttl= asks for at most that age, like max-age in a request; -1 if none. */
-static long max_age(const struct req *r)
+/* Seconds the copy stays fresh: until its expiry, and never past the
+ * configured TTL (a row stored with a client's ttl= by an older version,
+ * or before the configured TTL was lowered, lives no longer than it). */
+static long time_left(const struct req *r)
 {
-    return r->canon.client_ttl >= 0 ? r->v.ttl : -1;
+    long cap = r->entry.status == 200 ? r->v.ttl : r->v.ans.conf->negative_ttl;
+    return cap - r->entry.age < r->entry.left ? cap - r->entry.age : r->entry.left;
 }
 
+/* A client's ttl=/age= asks for at most that age, like max-age in a
+ * request: it decides whether this request takes the stored copy, never
+ * how long the row lives for everybody else. */
 static int fresh_enough(const struct req *r)
 {
-    return r->entry.left > 0 && !(max_age(r) >= 0 && r->entry.age >= max_age(r));
+    return time_left(r) > 0 && !(r->v.max_age >= 0 && r->entry.age >= r->v.max_age);
 }
 
 static long store_ttl(const struct proxy *p)
 {
     return up_outcome(p->req->up.cls)->negative ? p->conf->negative_ttl : p->req->v.ttl;
+}
+
+/* The max-age a client is told: what the copy has left, and no more than
+ * the client's own ttl=/age= leaves (it asked for copies no older). */
+static long told_max_age(const struct req *r, long left, long age)
+{
+    if (r->v.max_age >= 0 && r->v.max_age - age < left)
+        left = r->v.max_age - age;
+    return left;
 }
 
 static void store(struct proxy *p)
@@ -151,10 +168,7 @@ static void send_entry(struct req *r, const char *xcache, long max_age)
 
 static void serve_hit(struct req *r)
 {
-    long left = r->entry.left;
-    if (r->canon.client_ttl >= 0 && r->v.ttl - r->entry.age < left)
-        left = r->v.ttl - r->entry.age;
-    send_entry(r, "HIT", left);
+    send_entry(r, "HIT", told_max_age(r, time_left(r), r->entry.age));
     r->v.defer_hit = 1;
 }
 
@@ -182,13 +196,16 @@ static void fetch_and_answer(struct proxy *p, int db_ok)
     identify_client(p);
     fetch_run(&p->fetch, &r->v.fetch, db_ok);
     const struct up_outcome *o = up_outcome(r->up.cls);
-    int stale_ok = r->v.have_entry && -r->entry.left <= p->conf->sie;
+    /* a client over its limit that asked for fresher copies than the stored
+     * one is told so (429, Retry-After), not handed the copy it refused */
+    int stale_ok = r->v.have_entry && -time_left(r) <= p->conf->sie &&
+                   !(o->cause == UP_CAUSE_CLIENT && r->v.max_age >= 0);
     /* our own error in Google's place is no better than a usable stale copy */
     if (o->cacheable && !(o->our_body && stale_ok)) {
         if (db_ok)
             store(p);
-        answer_body(a, (int)r->up.status, db_ok ? "MISS" : "BYPASS", 0, store_ttl(p), r->up.etag,
-                    r->up.body.data, r->up.body.len);
+        answer_body(a, (int)r->up.status, db_ok ? "MISS" : "BYPASS", 0, told_max_age(r, store_ttl(p), 0),
+                    r->up.etag, r->up.body.data, r->up.body.len);
         return;
     }
     if (stale_ok) {
@@ -247,7 +264,7 @@ static void serve(struct proxy *p)
     const struct conf *c = p->conf;
     char err[UTIL_ERRLEN];
     /* hot memory first, then the database */
-    int found = hot_lookup(p->hot, p->db, r->v.key, max_age(r), &r->entry, err, sizeof err);
+    int found = hot_lookup(p->hot, p->db, r->v.key, r->v.max_age, &r->entry, err, sizeof err);
     if (found < 0) {
         log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "database: %s", err);
         if (c->db_outage == CONF_DB_OUTAGE_ERROR) {
@@ -263,7 +280,7 @@ static void serve(struct proxy *p)
             serve_hit(r);
             return;
         }
-        if (-r->entry.left <= c->swr && r->entry.left <= 0) {
+        if (-time_left(r) <= c->swr && time_left(r) <= 0) {
             send_entry(r, "STALE", 0);
             identify_client(p);
             r->v.defer_refresh = 1;
@@ -342,7 +359,8 @@ static int parse_request(struct proxy *p, const char *resource, const char *qs)
         yerr_set(&r->v.err, 500, "internalError", "", "Out of memory.");
         return -1;
     }
-    r->v.ttl = conf_ttl_for(c, r->canon.resource, &r->canon, r->canon.client_ttl);
+    r->v.ttl = conf_ttl_for(c, r->canon.resource, &r->canon);
+    r->v.max_age = conf_client_max_age(c, r->canon.client_ttl);
     return 0;
 }
 
@@ -427,8 +445,8 @@ static int refresh_fetch(struct proxy *p, struct proxy_refresh_info *info)
     return rc;
 }
 
-int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long due_within, long ttl,
-                  unsigned flags, struct proxy_refresh_info *info)
+int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long due_within, unsigned flags,
+                  struct proxy_refresh_info *info)
 {
     static struct http_io no_io = { NULL, NULL, NULL };
     struct req *r = reset_req(p, &no_io);
@@ -446,14 +464,16 @@ int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long du
         util_copy(info->detail, sizeof info->detail, "out of memory");
         return PROXY_REFRESH_FAILED;
     }
-    r->v.ttl = ttl > 0 ? ttl : conf_ttl_for(p->conf, r->canon.resource, &r->canon, -1);
+    /* the configured TTL, also for a row stored with a client's ttl= before
+     * ttl= stopped deciding it */
+    r->v.ttl = conf_ttl_for(p->conf, r->canon.resource, &r->canon);
     info->cost = r->v.fetch.cost;
     int found = cache_lookup(p->db, r->v.key, &r->entry, err, sizeof err);
     if (found < 0) {
         util_copy(info->detail, sizeof info->detail, err);
         return PROXY_REFRESH_DB_ERROR;
     }
-    if (found == 1 && r->entry.left > due_within) {
+    if (found == 1 && time_left(r) > due_within) {
         info->body = r->entry.data;
         info->len = r->entry.len;
         return PROXY_REFRESH_FRESH;

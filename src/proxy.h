@@ -51,8 +51,6 @@ enum {
     PROXY_RF_RESERVE = 1 << 0,   /* may spend the bucket's reserve */
     PROXY_RF_DRY_RUN = 1 << 1,   /* only say whether it is due: no fetch */
 };
-/* proxy_refresh's ttl: the resource's configured TTL. */
-#define PROXY_TTL_CONFIGURED 0L
 
 struct proxy_refresh_info {
     long cost;                   /* units one call costs */
@@ -64,11 +62,11 @@ struct proxy_refresh_info {
 };
 
 /* Fetch and store one request the way a browser's request would be stored
- * (same canonical form and cache key), unless the stored copy has more than
- * `due_within` seconds left. ttl > 0 keeps a row's own TTL. flags:
- * PROXY_RF_*. Returns a PROXY_REFRESH_* status. */
-int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long due_within, long ttl,
-                  unsigned flags, struct proxy_refresh_info *info);
+ * (same canonical form, cache key and configured TTL), unless the stored
+ * copy has more than `due_within` seconds left. flags: PROXY_RF_*. Returns
+ * a PROXY_REFRESH_* status. */
+int proxy_refresh(struct proxy *p, const char *resource, const char *qs, long due_within, unsigned flags,
+                  struct proxy_refresh_info *info);
 
 /* Write pending hit counts now (CGI exit, worker shutdown). */
 void proxy_flush(struct proxy *p);

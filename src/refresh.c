@@ -86,16 +86,16 @@ static int tally(struct run *r, int rc, const struct proxy_refresh_info *info, l
 /* Refresh one request if it is due and the run's budget has room for it
  * (the budget is only checked when a call would be made): a
  * PROXY_REFRESH_* status, or -1 when the budget ends this part of the run. */
-static int refresh_due(struct run *r, const char *resource, const char *qs, long ttl, unsigned flags,
+static int refresh_due(struct run *r, const char *resource, const char *qs, unsigned flags,
                        struct proxy_refresh_info *info)
 {
     long within = r->c->refresh_interval;
-    int rc = proxy_refresh(r->p, resource, qs, within, ttl, flags | PROXY_RF_DRY_RUN, info);
+    int rc = proxy_refresh(r->p, resource, qs, within, flags | PROXY_RF_DRY_RUN, info);
     if (rc != PROXY_REFRESH_DUE || r->o->dry_run)
         return rc;
     if (over_budget(r, info->cost))
         return -1;
-    return proxy_refresh(r->p, resource, qs, within, ttl, flags, info);
+    return proxy_refresh(r->p, resource, qs, within, flags, info);
 }
 
 /* Trending lists per region (and category), following pages. */
@@ -129,8 +129,7 @@ static int warm_trending(struct run *r)
                 char what[96];
                 snprintf(what, sizeof what, "trending %s%s%s page %ld", region, cat ? " category " : "", cat ? cat : "",
                          page + 1);
-                int rc = refresh_due(r, "videos", qs.data ? qs.data : "", PROXY_TTL_CONFIGURED,
-                                     PROXY_RF_RESERVE, &info);
+                int rc = refresh_due(r, "videos", qs.data ? qs.data : "", PROXY_RF_RESERVE, &info);
                 buf_free(&qs);
                 if (rc < 0) {
                     if (r->o->verbose)
@@ -154,14 +153,13 @@ static int warm_trending(struct run *r)
 /* A stored row clients use that expires soon: a refresh-ahead candidate. */
 struct candidate {
     char *request;
-    long ttl;
     long hits;
 };
 
 static int load_candidates(struct run *r, struct candidate *cand, size_t *n)
 {
     static const struct db_stmt sql = DB_STMT(
-        "SELECT request, ttl, recent_hits FROM cache"
+        "SELECT request, recent_hits FROM cache"
         " WHERE recent_hits >= ? AND expires_at < UTC_TIMESTAMP() + INTERVAL ? SECOND"
         " AND apikey = 'pool' AND status = 200"
         " ORDER BY recent_hits DESC LIMIT " UTIL_STR(MAX_CANDIDATES));
@@ -174,12 +172,11 @@ static int load_candidates(struct run *r, struct candidate *cand, size_t *n)
     db_bind_long(&p[1], &within);
     char req[8192];
     unsigned long rlen = 0;
-    long long ttl = 0, hits = 0;
-    my_bool nl[3] = { 0 };
-    MYSQL_BIND res[3];
+    long long hits = 0;
+    my_bool nl[2] = { 0 };
+    MYSQL_BIND res[2];
     db_bind_out_str(&res[0], req, sizeof req - 1, &rlen, &nl[0]);
-    db_bind_out_long(&res[1], &ttl, &nl[1]);
-    db_bind_out_long(&res[2], &hits, &nl[2]);
+    db_bind_out_long(&res[1], &hits, &nl[1]);
     struct db_rows rs;
     if (db_rows_begin(&rs, d, &sql, p, res, err, sizeof err) < 0) {
         fprintf(stderr, "ytcache-refresh: hot entries: %s\n", err);
@@ -190,7 +187,6 @@ static int load_candidates(struct run *r, struct candidate *cand, size_t *n)
         if (f == DB_ROW_TRUNCATED || *n >= MAX_CANDIDATES)
             continue;      /* a request this large is not one we made */
         cand[*n].request = util_strndup(req, rlen);
-        cand[*n].ttl = (long)ttl;
         cand[*n].hits = (long)hits;
         if (cand[*n].request)
             (*n)++;
@@ -248,7 +244,7 @@ static int refresh_ahead(struct run *r)
         char what[64];
         snprintf(what, sizeof what, "hot %s entry (%ld hits)", resource, cand[i].hits);
         /* never the bucket's reserve: no PROXY_RF_RESERVE */
-        int pr = refresh_due(r, resource, qs.data ? qs.data : "", cand[i].ttl, 0, &info);
+        int pr = refresh_due(r, resource, qs.data ? qs.data : "", 0, &info);
         buf_free(&qs);
         if (pr < 0) {
             if (r->o->verbose)

@@ -3,7 +3,8 @@
 (through nginx) and 100+ KB (CGI), thousands of repeated parameters, broken percent-encoding in names
 and values, path traversal in the resource (plain, %2e%2e, %2f, through
 nginx's normalised $uri, the raw REQUEST_URI and a raw CGI PATH_INFO),
-absurd maxResults/ttl/age values (1e99, 2^63, 2^64, NaN, ...), and the
+absurd maxResults/ttl/age values (1e99, 2^63, 2^64, NaN, ...; a ttl/age
+that is a number out of range is clamped and answered, not refused), and the
 methods TRACE, CONNECT, PROPFIND and made-up ones.  Each gets a JSON error
 in Google's shape from ytcache (domain "ytcache"), no upstream call is made
 and the cache table is unchanged.  Requests nginx refuses itself before
@@ -26,8 +27,10 @@ from yth import ok, is_, diag  # noqa: E402
 MAXQ = 24576
 # "/"    : PATH_INFO = nginx's normalised $uri
 # "/raw/": no PATH_INFO, ytcache routes on the raw REQUEST_URI
+# min_ttl 600: a negative ttl= (clamped up to min_ttl) still takes the
+# copies made at the start, however long the test has run by then.
 s = yth.Stack("spawn-fcgi", workers=2, mounts=("/", ("/raw/", None, None)),
-              config={"server": {"max_query_bytes": MAXQ}})
+              config={"server": {"max_query_bytes": MAXQ}, "cache": {"min_ttl": 600}})
 fake, db = s.fake, s.db
 VID = yth.vid("hostileVID1")
 V = "/youtube/v3/videos"
@@ -143,12 +146,22 @@ ABSURD = ("1e99", "18446744073709551616", "18446744073709551615", "9223372036854
 for val in ABSURD:
     q = "part=snippet&chart=mostPopular&maxResults=" + urllib.parse.quote(val)
     refused(s.get(V + "?" + q), "maxResults=%s" % val[:24], 400, "invalidParameter")
-for val in ABSURD + ("99999999999", "+60"):
+# ttl=/age= only bound how old a copy the request accepts, so a decimal
+# number out of [min_ttl, max_ttl] is clamped (VID's copy is fresh and
+# younger than min_ttl: a HIT); anything else is not a number: refused.
+NUMBERS = [v for v in ABSURD if v.lstrip("-").isdigit()] + ["99999999999"]
+for val in [v for v in ABSURD if v not in NUMBERS] + ["+60"]:
     q = "part=id&id=%s&ttl=%s" % (VID, urllib.parse.quote(val))
     refused(s.get(V + "?" + q), "ttl=%s" % val[:24], 400, "invalidParameter")
-for val in ("1e99", "18446744073709551616", "-1", "NaN"):
+for val in NUMBERS:
+    r = s.get(V + "?part=id&id=%s&ttl=%s" % (VID, val))
+    is_((r.status, r.xcache), (200, "HIT"), "ttl=%s: a number out of range, clamped: 200 HIT" % val[:24])
+for val in ("1e99", "NaN"):
     q = "endpoint=videos&part=id&id=%s&age=%s" % (VID, val)
     refused(s.get("/?" + q), "compatibility form age=%s" % val, 400, "invalidParameter")
+for val in ("18446744073709551616", "-1"):
+    r = s.get("/?endpoint=videos&part=id&id=%s&age=%s" % (VID, val))
+    is_((r.status, r.xcache), (200, "HIT"), "compatibility form age=%s: clamped, 200 HIT" % val)
 
 # ---------------------------------------------------------------- methods
 for m in ("TRACE", "CONNECT", "PUT", "DELETE", "PATCH", "PROPFIND", "MKCOL", "LOCK", "get", "Get", "",

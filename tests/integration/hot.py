@@ -30,7 +30,10 @@ import yth  # noqa: E402
 from yth import ok, is_, isnt, cmp_ok, diag  # noqa: E402
 
 HOT_BYTES = 65536
-CACHE = {"min_ttl": 1}      # the own-clock expiry case asks for ttl=2
+CACHE = {"min_ttl": 1}
+# the own-clock expiry case needs rows that live 2 s: a TTL rule, since a
+# client's ttl= no longer sets a row's TTL
+TTL = {"videos.maxWidth": 2}
 CONFIGS = {
     "t60": dict(CACHE, hot_trust_ms=60000, hot_bytes=HOT_BYTES),
     "t0": dict(CACHE, hot_trust_ms=0),
@@ -52,11 +55,11 @@ class ListenOne(yth.Listen):
         self._wait_listening(self.proc.alive)
 
 
-s = yth.Stack(launcher=None, config={"cache": CACHE})   # MariaDB + fake upstream + migrate
+s = yth.Stack(launcher=None, config={"cache": CACHE, "ttl": TTL})   # MariaDB + fake upstream + migrate
 tmp, db, fake = s.tmp, s.db, s.fake
 confs = {}
 for name, cache in CONFIGS.items():
-    confs[name] = s.write_config(os.path.join(tmp, "ytcache-%s.conf" % name), cache=cache)
+    confs[name] = s.write_config(os.path.join(tmp, "ytcache-%s.conf" % name), cache=cache, ttl=TTL)
 launchers = {name: yth.SpawnFcgi(tmp, confs[name], workers=1, name="ytcache-" + name)
              for name in ("t60", "t0", "dflt", "off")}
 launchers["listen"] = ListenOne(tmp, confs["listen"], workers=1, name="ytcache-listen")
@@ -221,20 +224,20 @@ is_((r5.xcache, r1.xcache, r0.xcache), ("HIT", "HIT", "MISS"),
 fake.mode("ok")
 
 # ---------------------------------------------------------------- own clock: an expired copy is checked
-# Two ttl=2 rows read into memory late in a wall-clock second (the database
+# Two rows of TTL 2 s (the videos.maxWidth rule) read into memory late in a wall-clock second (the database
 # counts age and time left in whole seconds of UTC_TIMESTAMP()).  X1 is then
 # deleted: once its copy has expired by the worker's own count, the worker
 # must ask the database (-> MISS).  X2 is left alone: every answer must carry
 # the Age and max-age the database gives at that moment, and no HIT may be
 # served at or after its expires_at.
 X1, X2 = yth.vid("hotOwnClock"), yth.vid("hotExpiryAt")
-P1, P2 = V + X1 + "&ttl=2", V + X2 + "&ttl=2"
-is_((get("t60", P1).xcache, get("t60", P2).xcache), ("MISS", "MISS"), "ttl=2 rows: MISS")
+P1, P2 = V + X1 + "&maxWidth=72", V + X2 + "&maxWidth=72"
+is_((get("t60", P1).xcache, get("t60", P2).xcache), ("MISS", "MISS"), "TTL 2 s rows: MISS")
 fetched2, expires2 = (int(x) for x in db.sql(
     "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01', fetched_at), TIMESTAMPDIFF(SECOND, '1970-01-01', expires_at) "
     "FROM cache WHERE " + where(X2))[0])
 yth.wait_for(lambda: time.time() % 1 >= 0.7, 2, 0.01)
-is_((get("t60", P1).xcache, get("t60", P2).xcache), ("HIT", "HIT"), "ttl=2 rows: HIT (read into memory)")
+is_((get("t60", P1).xcache, get("t60", P2).xcache), ("HIT", "HIT"), "TTL 2 s rows: HIT (read into memory)")
 delete(X1)
 t0 = time.monotonic()
 seen1, seen2, late, wrong = [], [], [], []
@@ -261,14 +264,14 @@ while time.monotonic() < deadline and (not seen1 or seen1[-1] == "HIT" or not se
                     wrong.append("%.2f s before expires_at: Age, max-age %s, the database says %s"
                                  % (expires2 - tb, got, want))
     time.sleep(0.04)
-is_(seen1[-1], "MISS", "hot_trust_ms 60000, ttl=2: once the copy expires by its own count the database "
+is_(seen1[-1], "MISS", "hot_trust_ms 60000, TTL 2 s: once the copy expires by its own count the database "
     "is asked (deleted row -> MISS)")
-diag("ttl=2, deleted: %d HITs from memory, then %s after %.2f s" % (seen1.count("HIT"), seen1[-1],
+diag("TTL 2 s, deleted: %d HITs from memory, then %s after %.2f s" % (seen1.count("HIT"), seen1[-1],
                                                                     time.monotonic() - t0))
-is_(seen2[-1], "STALE", "hot_trust_ms 60000, ttl=2: the expired copy is answered STALE")
-is_(late[:3], [], "hot_trust_ms 60000, ttl=2: no HIT from memory at or after the row's expires_at")
-is_(wrong[:3], [], "hot_trust_ms 60000, ttl=2: Age and max-age from memory are the database's")
-diag("ttl=2, kept: %d HITs checked" % seen2.count("HIT"))
+is_(seen2[-1], "STALE", "hot_trust_ms 60000, TTL 2 s: the expired copy is answered STALE")
+is_(late[:3], [], "hot_trust_ms 60000, TTL 2 s: no HIT from memory at or after the row's expires_at")
+is_(wrong[:3], [], "hot_trust_ms 60000, TTL 2 s: Age and max-age from memory are the database's")
+diag("TTL 2 s, kept: %d HITs checked" % seen2.count("HIT"))
 
 # the documented bound: within hot_trust_ms an expiry made in the database is not seen
 W = yth.vid("hotTrustWin")

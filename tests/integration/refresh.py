@@ -198,9 +198,13 @@ h = row(HOT, "recent_hits, expires_at > UTC_TIMESTAMP() + INTERVAL 3000 SECOND")
 is_(h, ["0", "1"], "hot entry: fetched again with its full TTL, hit count restarted")
 is_(row(COLD), cold_before, "cold entry left to expire")
 
-# a hot entry is fetched again under its own key and TTL, whatever its query holds
+# a hot entry is fetched again under its own key and the configured TTL, whatever
+# its query holds; a ttl of 120 written by a client's ttl= before it stopped
+# deciding a row's TTL is not kept
 fake.reset()
-db.sql("UPDATE cache SET recent_hits = 4, expires_at = UTC_TIMESTAMP() WHERE endpoint = 'search'")
+is_(db.value("SELECT ttl FROM cache WHERE endpoint = 'search'"), "21600",
+    "the search entry asked with ttl=120 was stored with the configured TTL")
+db.sql("UPDATE cache SET recent_hits = 4, ttl = 120, expires_at = UTC_TIMESTAMP() WHERE endpoint = 'search'")
 key_before, n_rows = db.value("SELECT HEX(cache_key) FROM cache WHERE endpoint = 'search'"), db.count()
 r = refresh(c3)
 quiet_ok(r, "refresh-ahead of a search entry")
@@ -208,8 +212,8 @@ st = fake.stats()
 is_(st["queries"], ["maxResults=3&part=snippet&q=cats%20%26%20dogs%2F%C3%BC%2B%25ok"],
     "the stored request is sent again, percent-encoded as the responder does")
 is_(db.sql("SELECT HEX(cache_key), ttl, recent_hits, expires_at > UTC_TIMESTAMP() + INTERVAL 100 SECOND "
-           "FROM cache WHERE endpoint = 'search'"), [[key_before, "120", "0", "1"]],
-    "same row refreshed (same key, its own ttl= of 120 s kept)")
+           "FROM cache WHERE endpoint = 'search'"), [[key_before, "21600", "0", "1"]],
+    "same row refreshed (same key, the configured TTL of [ttl] search, not the row's old 120 s)")
 is_(db.count(), n_rows, "no new row")
 
 # ---------------------------------------------------------------- 4. run budget and reserve

@@ -57,7 +57,18 @@ START_TEST(dropped_params)
     ck_assert_str_eq(canon_of(NULL, "endpoint=videos&part=snippet&chart=mostPopular&age=60"), plain);
     ck_assert_str_eq(c.resource, "videos");
     ck_assert_int_eq(c.client_ttl, 60);
-    ck_assert_str_eq(canon_of("videos", "part=snippet&chart=mostPopular&ttl=-5"), "ERR:400:invalidParameter:ttl");
+    /* out of range: clamped (saturated here, to [min_ttl, max_ttl] by conf), not refused */
+    ck_assert_str_eq(canon_of("videos", "part=snippet&chart=mostPopular&ttl=-5"), plain);
+    ck_assert_int_eq(c.client_ttl, 0);
+    ck_assert_str_eq(canon_of("videos", "part=snippet&chart=mostPopular&ttl=999999"), plain);
+    ck_assert_int_eq(c.client_ttl, 999999);
+    ck_assert_str_eq(canon_of("videos", "part=snippet&chart=mostPopular&age=99999999999999999999999"), plain);
+    ck_assert_int_eq(c.client_ttl, CANON_TTL_MAX);
+    /* not a number: refused */
+    ck_assert_str_eq(canon_of("videos", "part=snippet&chart=mostPopular&ttl=1e9"), "ERR:400:invalidParameter:ttl");
+    ck_assert_str_eq(canon_of("videos", "part=snippet&chart=mostPopular&ttl=+60"), "ERR:400:invalidParameter:ttl");
+    ck_assert_str_eq(canon_of("videos", "part=snippet&chart=mostPopular&age="), "ERR:400:invalidParameter:age");
+    ck_assert_str_eq(canon_of("videos", "part=snippet&chart=mostPopular&ttl=-"), "ERR:400:invalidParameter:ttl");
 }
 END_TEST
 

@@ -245,14 +245,15 @@ START_TEST(ttl_selection)
     memset(&q, 0, sizeof q);
     ck_assert_int_eq(load_text("[cache]\nmin_ttl = 60\nmax_ttl = 1d\ndefault_ttl = 500\n[ttl]\nsearch = 2h\n"), 0);
     ck_assert_int_eq(canon_parse(&q, "videos", "part=id&id=dQw4w9WgXcQ", &e), 0);
-    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q, -1), 3600);          /* built-in */
-    ck_assert_int_eq(canon_parse(&q, "videos", "part=id&chart=mostPopular", &e), 0);
-    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q, -1), 900);           /* rule on chart */
-    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q, 120), 120);          /* client asks */
-    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q, 5), 60);             /* clamped up */
-    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q, 999999), 86400);     /* clamped down */
+    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q), 3600);              /* built-in */
+    ck_assert_int_eq(canon_parse(&q, "videos", "part=id&chart=mostPopular&ttl=120", &e), 0);
+    ck_assert_int_eq(conf_ttl_for(&c, "videos", &q), 900);               /* rule on chart, not ttl= */
+    ck_assert_int_eq(conf_client_max_age(&c, q.client_ttl), 120);        /* ttl= is the request's max age */
+    ck_assert_int_eq(conf_client_max_age(&c, -1), -1);                   /* none asked */
+    ck_assert_int_eq(conf_client_max_age(&c, 5), 60);                    /* clamped up */
+    ck_assert_int_eq(conf_client_max_age(&c, 999999), 86400);            /* clamped down */
     ck_assert_int_eq(canon_parse(&q, "search", "part=snippet&q=x", &e), 0);
-    ck_assert_int_eq(conf_ttl_for(&c, "search", &q, -1), 7200);          /* configured */
+    ck_assert_int_eq(conf_ttl_for(&c, "search", &q), 7200);              /* configured */
     canon_free(&q);
 }
 END_TEST
