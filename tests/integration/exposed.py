@@ -10,6 +10,8 @@ counters prove what each attack costs:
   * with trusted proxies, one address per request out of one IPv6 /64: one
     client;
   * oversized answers, then a normal query: the breaker stays closed;
+  * ttl=604800, then another client: the row keeps its configured TTL;
+    ttl=60 polling: each refetch is the poller's, everybody else hits;
   * a lockdown [access] configuration: nothing outside its rules reaches
     YouTube;
   * the database killed: the outage budget, not a call per request.
@@ -18,6 +20,7 @@ detailed tests of each item: climit.py, access.py, breaker.py, websub.py
 (a replayed intent GET), outage.py, secrets.py."""
 
 import os
+import re
 import sys
 import time
 
@@ -128,6 +131,32 @@ res = paced([A + "search?part=id&type=video&q=v6hostile%03d" % i for i in range(
 is_(tally(res), {"200 MISS": 5, "429 clientQuotaExceeded": 15},
     "20 searches, each from another address of one /64 (via a trusted proxy): one client, 5 calls")
 is_(fake.calls() - c0, 5, "the fake counted 5 calls")
+
+# ---------------------------------------------------------------- 5b. ttl= belongs to the request
+HOST, OTHER = {"X-Forwarded-For": "198.51.100.66"}, {"X-Forwarded-For": "198.51.100.77"}
+P = A + "videos?part=snippet&id=" + yth.vid("popular1")
+WHERE = "request LIKE %s" % yth.sql_str("%" + yth.vid("popular1") + "%")
+first = ng.get(P, OTHER)
+is_((first.status, first.xcache), (200, "MISS"), "a popular row: MISS")
+ttl0 = db.value("SELECT ttl FROM cache WHERE " + WHERE)
+r = ng.get(P + "&ttl=604800", HOST)
+is_((r.status, r.xcache), (200, "HIT"), "ttl=604800 from a stranger: a HIT")
+is_(db.value("SELECT ttl FROM cache WHERE " + WHERE), ttl0, "the row keeps its configured TTL (%s s)" % ttl0)
+m = re.match(r"^public, max-age=(\d+)$", r.header("cache-control") or "")
+ok(m and int(m.group(1)) <= int(ttl0), "its Cache-Control max-age is within the configured TTL (%s)"
+   % r.header("cache-control"))
+c0, polls = fake.calls(), []
+for i in range(5):
+    db.sql("UPDATE cache SET fetched_at = fetched_at - INTERVAL 61 SECOND, "
+           "expires_at = expires_at - INTERVAL 61 SECOND WHERE " + WHERE)
+    # a new order of the same parameters each time: nginx's one-second
+    # microcache would answer an identical URI itself
+    q = ["part=snippet", "id=" + yth.vid("popular1"), "ttl=60"]
+    poll = A + "videos?" + "&".join(q[i % 3:] + q[:i % 3] if i < 3 else list(reversed(q[i % 3:] + q[:i % 3])))
+    polls.append((ng.get(poll, HOST).xcache, ng.get(P, OTHER).xcache))
+is_(polls, [("MISS", "HIT")] * 5, "ttl=60 polling: each poll a refetch, everybody else a HIT")
+is_(fake.calls() - c0, 5, "5 polls, 5 upstream calls (charged to the poller's own limit)")
+is_(db.value("SELECT ttl FROM cache WHERE " + WHERE), ttl0, "and the row's TTL is still the configured one")
 
 # ---------------------------------------------------------------- 6. lockdown
 LOCK = {"resources": "videos,playlistItems,search", "channelId": CH, "playlistId": "UU" + CH[2:],
