@@ -1,4 +1,4 @@
-/* cache: the cache table: lookup by key, upsert, hit counting, cross-process fetch locks, purge. */
+/* cache: the cache table: lookup, upsert, hit counts, cross-process fetch locks, purges, the bound (eviction). */
 #ifndef YTC_CACHE_H
 #define YTC_CACHE_H
 
