@@ -1,10 +1,11 @@
-/* cache: the cache table: lookup by key, upsert, hit counting, cross-process fetch locks, purge. */
+/* cache: the cache table: lookup, upsert, hit counts, cross-process fetch locks, purges, the bound (eviction). */
 #include "cache.h"
 #include "db.h"
 #include "log.h"
 
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,11 +34,12 @@ static const struct db_stmt SQL_CHECK = DB_STMT(
  * MySQL 8.0.20 deprecates it (a warning) for a row alias that MariaDB
  * refuses. tests/sqlport.py allows it in this statement only. */
 static const struct db_stmt SQL_STORE = DB_STMT(
-    "INSERT INTO cache (cache_key, request, response, status, etag, ttl, fetched_at, expires_at, rev)"
-    " VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP() + INTERVAL ? SECOND, ?)"
+    "INSERT INTO cache (cache_key, request, response, status, etag, ttl, fetched_at, expires_at, rev, body_bytes)"
+    " VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP() + INTERVAL ? SECOND, ?, ?)"
     " ON DUPLICATE KEY UPDATE request = VALUES(request), response = VALUES(response),"
     " status = VALUES(status), etag = VALUES(etag), ttl = VALUES(ttl),"
-    " fetched_at = VALUES(fetched_at), expires_at = VALUES(expires_at), recent_hits = 0, rev = VALUES(rev)");
+    " fetched_at = VALUES(fetched_at), expires_at = VALUES(expires_at), recent_hits = 0, rev = VALUES(rev),"
+    " body_bytes = VALUES(body_bytes)");
 
 /* What a store's statement carries besides the body and the request (the
  * other values, the SQL text, the packet header), with room to spare. */
@@ -158,6 +160,212 @@ static int store_ids(struct db *d, const unsigned char key[CANON_KEY_LEN], const
     return 0;
 }
 
+/* ---- the bound: [cache] max_rows and max_bytes ------------------------------
+ *
+ * cache_usage's one row keeps the table's rows and response bytes: every
+ * store adds what it added, every eviction takes off what it deleted, and
+ * ytcache-refresh counts them exactly (cache_usage_recount), correcting what
+ * other deletions (purges, expiry) and races between processes left. A store
+ * that finds the table over its bound deletes a few of the least recently
+ * hit rows at once; so a store costs a primary-key read, an update and a read
+ * of that row more, and the eviction an index walk of at most a batch. */
+
+static long bound_rows, bound_bytes;    /* this process's bound; 0 = none */
+
+void cache_bound(long max_rows, long max_bytes)
+{
+    bound_rows = max_rows > 0 ? max_rows : 0;
+    bound_bytes = max_bytes > 0 ? max_bytes : 0;
+}
+
+static int bounded(void)
+{
+    return bound_rows > 0 || bound_bytes > 0;
+}
+
+/* Whether the row exists, and the length of its body, before a store replaces it. */
+static int old_size(struct db *d, const unsigned char key[CANON_KEY_LEN], int *had, long long *bytes,
+                    char *err, size_t errlen)
+{
+    static const struct db_stmt SQL_SIZE = DB_STMT("SELECT body_bytes FROM cache WHERE cache_key = ?");
+    MYSQL_BIND p[1], r[1];
+    unsigned long klen = CANON_KEY_LEN;
+    my_bool isnull = 0;
+    db_bind_blob(&p[0], key, &klen);
+    db_bind_out_long(&r[0], bytes, &isnull);
+    if (db_row(d, &SQL_SIZE, p, r, had, err, errlen) < 0)
+        return -1;
+    if (!*had || isnull)
+        *bytes = 0;
+    return 0;
+}
+
+int cache_usage_read(struct db *d, struct cache_usage *u, char *err, size_t errlen)
+{
+    static const struct db_stmt SQL_USAGE = DB_STMT(
+        "SELECT row_count, byte_count, evicted_store, evicted_refresh FROM cache_usage WHERE id = 1");
+    MYSQL_BIND r[4];
+    my_bool n[4] = { 0 };
+    int has_row = 0;
+    memset(u, 0, sizeof *u);
+    db_bind_out_long(&r[0], &u->rows, &n[0]);
+    db_bind_out_long(&r[1], &u->bytes, &n[1]);
+    db_bind_out_long(&r[2], &u->evicted_store, &n[2]);
+    db_bind_out_long(&r[3], &u->evicted_refresh, &n[3]);
+    if (db_row(d, &SQL_USAGE, NULL, r, &has_row, err, errlen) < 0)
+        return -1;
+    return has_row;
+}
+
+int cache_usage_recount(struct db *d, char *err, size_t errlen)
+{
+    /* a plain read, then the write: a read inside the UPDATE would lock every row it counts */
+    static const struct db_stmt SQL_COUNT = DB_STMT(
+        "SELECT COUNT(*), COALESCE(SUM(body_bytes), 0) FROM cache");
+    static const struct db_stmt SQL_SET = DB_STMT(
+        "INSERT INTO cache_usage (id, row_count, byte_count, counted_at) VALUES (1, ?, ?, UTC_TIMESTAMP())"
+        " ON DUPLICATE KEY UPDATE row_count = ?, byte_count = ?, counted_at = UTC_TIMESTAMP()");
+    MYSQL_BIND p[4], r[2];
+    long long rows = 0, bytes = 0;
+    my_bool n[2] = { 0 };
+    int has_row = 0;
+    db_bind_out_long(&r[0], &rows, &n[0]);
+    db_bind_out_long(&r[1], &bytes, &n[1]);
+    if (db_row(d, &SQL_COUNT, NULL, r, &has_row, err, errlen) < 0)
+        return -1;
+    db_bind_long(&p[0], &rows);
+    db_bind_long(&p[1], &bytes);
+    db_bind_long(&p[2], &rows);
+    db_bind_long(&p[3], &bytes);
+    return db_run(d, &SQL_SET, p, err, errlen);
+}
+
+struct victim {
+    unsigned char key[CANON_KEY_LEN];
+    long long bytes;
+};
+
+static int victim_cmp(const void *a, const void *b)
+{
+    return memcmp(((const struct victim *)a)->key, ((const struct victim *)b)->key, CANON_KEY_LEN);
+}
+
+/* Up to `batch` of the least recently hit rows (never hit first, by fetch
+ * time; then by last hit), skipping `keep`, enough to cover what is over. */
+static long pick_victims(struct db *d, struct victim *v, long batch, const unsigned char *keep,
+                         long long over_rows, long long over_bytes, char *err, size_t errlen)
+{
+    /* an index walk of a few entries: never a scan and a sort of the table */
+    static const struct db_stmt SQL_VICTIMS = DB_STMT(
+        "SELECT cache_key, body_bytes FROM cache FORCE INDEX (idx_evict)"
+        " ORDER BY last_hit_at, fetched_at, cache_key LIMIT ?");
+    MYSQL_BIND p[1], r[2];
+    long long lim = batch + (keep ? 1 : 0), bytes = 0;
+    unsigned char key[CANON_KEY_LEN + 1];     /* room for a terminator the library may add */
+    unsigned long klen = 0;
+    my_bool n[2] = { 0 };
+    db_bind_long(&p[0], &lim);
+    db_bind_out_str(&r[0], (char *)key, sizeof key, &klen, &n[0]);
+    r[0].buffer_type = MYSQL_TYPE_BLOB;
+    db_bind_out_long(&r[1], &bytes, &n[1]);
+    struct db_rows rs;
+    if (db_rows_begin(&rs, d, &SQL_VICTIMS, p, r, err, errlen) < 0)
+        return -1;
+    long got = 0;
+    while (got < batch && (over_rows > 0 || over_bytes > 0) && db_rows_next(&rs) == DB_ROW) {
+        if (klen != CANON_KEY_LEN || (keep && memcmp(key, keep, CANON_KEY_LEN) == 0))
+            continue;
+        memcpy(v[got].key, key, CANON_KEY_LEN);
+        v[got].bytes = n[1] ? 0 : bytes;
+        over_rows--;
+        over_bytes -= v[got].bytes;
+        got++;
+    }
+    db_rows_end(&rs);
+    return got;
+}
+
+/* Delete the victims (in key order, the order hit flushes lock rows in) and
+ * take them off the usage row, in one transaction: one commit for the lot. */
+static long long delete_victims(struct db *d, struct victim *v, long n, int by_refresh, char *err, size_t errlen)
+{
+    static const struct db_stmt SQL_EVICT = DB_STMT("DELETE FROM cache WHERE cache_key = ?");
+    static const struct db_stmt SQL_EVICTED = DB_STMT(
+        "UPDATE cache_usage SET row_count = row_count - ?, byte_count = byte_count - ?,"
+        " evicted_store = evicted_store + ?, evicted_refresh = evicted_refresh + ? WHERE id = 1");
+    qsort(v, (size_t)n, sizeof *v, victim_cmp);
+    if (db_exec_static(d, "START TRANSACTION", err, errlen) < 0)
+        return -1;
+    long long rows = 0, bytes = 0, zero = 0;
+    int rc = 0;
+    for (long i = 0; i < n && rc == 0; i++) {
+        MYSQL_BIND p[1];
+        unsigned long klen = CANON_KEY_LEN;
+        unsigned long long affected = 0;
+        db_bind_blob(&p[0], v[i].key, &klen);
+        rc = db_run_affected(d, &SQL_EVICT, p, &affected, err, errlen);
+        if (rc == 0 && affected) {     /* another process may have deleted it first */
+            rows++;
+            bytes += v[i].bytes;
+        }
+    }
+    if (rc == 0) {
+        MYSQL_BIND p[4];
+        db_bind_long(&p[0], &rows);
+        db_bind_long(&p[1], &bytes);
+        db_bind_long(&p[2], by_refresh ? &zero : &rows);
+        db_bind_long(&p[3], by_refresh ? &rows : &zero);
+        rc = db_run(d, &SQL_EVICTED, p, err, errlen);
+    }
+    char err2[UTIL_ERRLEN];
+    if (db_exec_static(d, rc == 0 ? "COMMIT" : "ROLLBACK", err2, sizeof err2) < 0 && rc == 0) {
+        util_copy(err, errlen, err2);
+        rc = -1;
+    }
+    return rc == 0 ? rows : -1;
+}
+
+long long cache_evict(struct db *d, long max_rows, long max_bytes, long batch, int by_refresh,
+                      const unsigned char *keep, char *err, size_t errlen)
+{
+    struct cache_usage u;
+    int got = cache_usage_read(d, &u, err, errlen);
+    if (got <= 0)
+        return got;
+    long long over_rows = max_rows > 0 ? u.rows - max_rows : 0;
+    long long over_bytes = max_bytes > 0 ? u.bytes - max_bytes : 0;
+    if ((over_rows <= 0 && over_bytes <= 0) || batch <= 0)
+        return 0;
+    struct victim *v = calloc((size_t)batch, sizeof *v);
+    if (!v) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    long n = pick_victims(d, v, batch, keep, over_rows, over_bytes, err, errlen);
+    long long rc = n <= 0 ? n : delete_victims(d, v, n, by_refresh, err, errlen);
+    free(v);
+    return rc;
+}
+
+/* What a store changed in the usage row, and a batch of evictions if that
+ * took the table over its bound. Errors are logged, not the store's: the
+ * answer is stored, and ytcache-refresh corrects the count. */
+static void after_store(struct db *d, const unsigned char key[CANON_KEY_LEN], long long rows, long long bytes)
+{
+    static const struct db_stmt SQL_ADD = DB_STMT(
+        "UPDATE cache_usage SET row_count = row_count + ?, byte_count = byte_count + ? WHERE id = 1");
+    char err[UTIL_ERRLEN];
+    MYSQL_BIND p[2];
+    db_bind_long(&p[0], &rows);
+    db_bind_long(&p[1], &bytes);
+    if ((rows || bytes) && db_run(d, &SQL_ADD, p, err, sizeof err) < 0) {
+        log_burst(LOG_SLOT_STORE, 10, YLOG_ERROR, "cannot count a store in cache_usage: %s", err);
+        return;
+    }
+    if (cache_evict(d, bound_rows, bound_bytes, CACHE_STORE_EVICT_BATCH, 0, key, err, sizeof err) < 0)
+        log_burst(LOG_SLOT_STORE, 10, YLOG_ERROR, "cannot evict from the cache table: %s", err);
+}
+
 int cache_store(struct db *d, const unsigned char key[CANON_KEY_LEN], const char *request_json,
                 const char *body, size_t len, long status, const char *etag, long ttl,
                 const char *ids, char *err, size_t errlen)
@@ -177,6 +385,10 @@ int cache_store(struct db *d, const unsigned char key[CANON_KEY_LEN], const char
         }
         return 1;
     }
+    int had_row = 0;
+    long long old_bytes = 0;
+    if (bounded() && old_size(d, key, &had_row, &old_bytes, err, errlen) < 0)
+        return -1;
     int multi = ids && strchr(ids, ',');
     if (multi && db_begin(d, err, errlen) < 0)
         return -1;
@@ -190,6 +402,8 @@ int cache_store(struct db *d, const unsigned char key[CANON_KEY_LEN], const char
             rc = -1;
         }
     }
+    if (rc == 0 && bounded())
+        after_store(d, key, had_row ? 0 : 1, (long long)len - old_bytes);
     return rc;
 }
 
@@ -197,9 +411,9 @@ static int cache_store_row(struct db *d, const unsigned char key[CANON_KEY_LEN],
                            const char *body, size_t len, long status, const char *etag, long ttl,
                            char *err, size_t errlen)
 {
-    MYSQL_BIND p[8];
+    MYSQL_BIND p[9];
     unsigned long klen = CANON_KEY_LEN, rlen = strlen(request_json), blen = len, elen = strlen(etag);
-    long long st = status, t = ttl, rev = new_rev();
+    long long st = status, t = ttl, rev = new_rev(), size = (long long)len;
     db_bind_blob(&p[0], key, &klen);
     db_bind_str(&p[1], request_json, &rlen);
     db_bind_blob(&p[2], body, &blen);
@@ -208,6 +422,7 @@ static int cache_store_row(struct db *d, const unsigned char key[CANON_KEY_LEN],
     db_bind_long(&p[5], &t);
     db_bind_long(&p[6], &t);
     db_bind_long(&p[7], &rev);
+    db_bind_long(&p[8], &size);
     return db_run(d, &SQL_STORE, p, err, errlen);
 }
 

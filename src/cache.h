@@ -1,4 +1,4 @@
-/* cache: the cache table: lookup by key, upsert, hit counting, cross-process fetch locks, purge. */
+/* cache: the cache table: lookup, upsert, hit counts, cross-process fetch locks, purges, the bound (eviction). */
 #ifndef YTC_CACHE_H
 #define YTC_CACHE_H
 
@@ -55,6 +55,26 @@ int cache_unlock(struct db *d, const unsigned char key[CANON_KEY_LEN], char *err
 /* The same for any name (at most 64 characters), e.g. the refresher's run lock. */
 int cache_lock_named(struct db *d, const char *name, long wait_ms, char *err, size_t errlen);
 int cache_unlock_named(struct db *d, const char *name, char *err, size_t errlen);
+/* The bound this process's stores keep ([cache] max_rows, max_bytes; 0 = none),
+ * set once per process (proxy_init). A store that takes the table over it
+ * evicts at most CACHE_STORE_EVICT_BATCH of the least recently hit rows. */
+#define CACHE_STORE_EVICT_BATCH 32
+void cache_bound(long max_rows, long max_bytes);
+/* The cache_usage row: rows and response bytes as counted (approximate
+ * between recounts), and rows evicted by stores and by ytcache-refresh. */
+struct cache_usage {
+    long long rows, bytes, evicted_store, evicted_refresh;
+};
+/* 1 read, 0 no row (schema before version 8?), -1 error. */
+int cache_usage_read(struct db *d, struct cache_usage *u, char *err, size_t errlen);
+/* Count rows and bytes exactly (a scan of the table: not for requests). 0 / -1. */
+int cache_usage_recount(struct db *d, char *err, size_t errlen);
+/* Delete up to `batch` of the least recently hit rows (never hit first,
+ * oldest fetch first; `keep`, if not NULL, is spared) while the counted
+ * usage is over max_rows / max_bytes (0 = no bound); their cache_ids rows
+ * go with them (ON DELETE CASCADE). Rows deleted, or -1. */
+long long cache_evict(struct db *d, long max_rows, long max_bytes, long batch, int by_refresh,
+                      const unsigned char *keep, char *err, size_t errlen);
 /* Purges; return rows deleted or -1. */
 long long cache_purge_expired(struct db *d, long grace_secs, char *err, size_t errlen);
 long long cache_purge_endpoint(struct db *d, const char *endpoint, char *err, size_t errlen);

@@ -92,6 +92,8 @@ struct conf {
     long lock_wait_ms;
     long hot_bytes;                  /* per FastCGI process; 0 = no hot-entry memory */
     long hot_trust_ms;               /* how long a memory copy is served unchecked */
+    long cache_max_rows;             /* rows in the cache table; past it, evict (0 = no bound) */
+    long cache_max_bytes;            /* bytes of stored responses; past it, evict (0 = no bound) */
 
     /* [quota] */
     struct quota_bucket buckets[8];

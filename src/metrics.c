@@ -326,6 +326,29 @@ static void table_gauges(struct db *d, buf_t *b)
         db_rows_end(&rs);
 }
 
+/* Rows evicted to keep the cache table within [cache] max_rows / max_bytes,
+ * by stores and by ytcache-refresh: counted in the database (cache_usage),
+ * so every host and the refresher, whatever its metrics file, add to them. */
+static void eviction_counters(struct db *d, buf_t *b)
+{
+    static const struct db_stmt q_evicted = DB_STMT(
+        "SELECT evicted_store, evicted_refresh FROM cache_usage WHERE id = 1");
+    char err[UTIL_ERRLEN];
+    long long by_store = 0, by_refresh = 0;
+    my_bool n[2] = { 0 };
+    MYSQL_BIND r[2];
+    int has_row = 0;
+    db_bind_out_long(&r[0], &by_store, &n[0]);
+    db_bind_out_long(&r[1], &by_refresh, &n[1]);
+    if (db_row(d, &q_evicted, NULL, r, &has_row, err, sizeof err) < 0)
+        return;
+    buf_appendf(b, "# HELP ytcache_cache_evictions_total Least recently hit rows deleted to keep the cache table"
+                   " within max_rows and max_bytes, by who deleted them.\n"
+                   "# TYPE ytcache_cache_evictions_total counter\n"
+                   "ytcache_cache_evictions_total{by=\"store\"} %lld\n"
+                   "ytcache_cache_evictions_total{by=\"refresh\"} %lld\n", by_store, by_refresh);
+}
+
 static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
 {
     char err[UTIL_ERRLEN];
@@ -337,6 +360,7 @@ static void db_gauges(struct db *d, const struct conf *c, buf_t *b)
         return;
     quota_gauges(d, c, b);
     table_gauges(d, b);
+    eviction_counters(d, b);
 }
 
 /* One sample per name of a counter with one label: NAME{LABEL="names[i]"} vals[i]. */

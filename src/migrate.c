@@ -18,6 +18,7 @@ static const struct {
     { 5, migrate_005_sql },
     { 6, migrate_006_sql },
     { 7, migrate_007_sql },
+    { 8, migrate_008_sql },
 };
 
 int migrate_latest(void)

@@ -13,6 +13,7 @@ extern const char migrate_004_sql[];      /* sql/migrations/004_websub.sql */
 extern const char migrate_005_sql[];      /* sql/migrations/005_rev.sql */
 extern const char migrate_006_sql[];      /* sql/migrations/006_portable.sql */
 extern const char migrate_007_sql[];      /* sql/migrations/007_client_bucket.sql */
+extern const char migrate_008_sql[];      /* sql/migrations/008_bound.sql */
 
 /* Current schema version (0 = none), or -1 on error. */
 int migrate_version(struct db *d, char *err, size_t errlen);

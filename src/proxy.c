@@ -56,6 +56,7 @@ int proxy_init(struct proxy *p, const struct conf *c, char *err, size_t errlen)
         goto fail;
     if (metrics_open(c, merr, sizeof merr) < 0)
         log_msg(YLOG_WARN, "%s; metrics are counted per process", merr);
+    cache_bound(c->cache_max_rows, c->cache_max_bytes);
     return 0;
 fail:
     db_close(&p->db);

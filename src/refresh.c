@@ -292,6 +292,34 @@ static long long purge_batches(struct run *r, const char *what, const struct db_
     return total;
 }
 
+/* Count the table exactly (what purges, expiry and races changed), then
+ * evict the least recently hit rows in batches until it is within its bound. */
+static void keep_bound(struct run *r)
+{
+    char err[UTIL_ERRLEN];
+    struct db *d = proxy_db(r->p);
+    const struct conf *c = r->c;
+    long long evicted = 0, n = 0;
+    if (cache_usage_recount(d, err, sizeof err) < 0) {
+        fprintf(stderr, "ytcache-refresh: counting the cache table: %s\n", err);
+        r->db_failed = 1;
+        return;
+    }
+    if (c->cache_max_rows > 0 || c->cache_max_bytes > 0)
+        while ((n = cache_evict(d, c->cache_max_rows, c->cache_max_bytes, c->refresh_purge_batch, 1, NULL,
+                                err, sizeof err)) > 0)
+            evicted += n;
+    if (n < 0) {
+        fprintf(stderr, "ytcache-refresh: evicting: %s\n", err);
+        r->db_failed = 1;
+        return;
+    }
+    struct cache_usage u;
+    if (r->o->verbose && cache_usage_read(d, &u, err, sizeof err) > 0)
+        fprintf(r->out, "bound: %lld rows evicted; %lld rows (max_rows %ld), %lld bytes (max_bytes %ld)\n",
+                evicted, u.rows, c->cache_max_rows, u.bytes, c->cache_max_bytes);
+}
+
 static void housekeeping(struct run *r)
 {
     static const struct db_stmt sql_rows = DB_STMT(
@@ -313,6 +341,8 @@ static void housekeeping(struct run *r)
     long long usage = purge_batches(r, "old usage", &sql_usage, 90);
     purge_batches(r, "old budgets", &sql_budgets, 90);
     purge_batches(r, "old counters", &sql_counters, 400);
+    if (!r->db_failed)
+        keep_bound(r);
     if (r->o->verbose)
         fprintf(r->out, "housekeeping: %lld expired rows, %lld client-limit rows, %lld old usage rows deleted\n",
                 rows < 0 ? 0 : rows, clients < 0 ? 0 : clients, usage < 0 ? 0 : usage);

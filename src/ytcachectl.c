@@ -76,6 +76,22 @@ static int db_failed(const char *what, const char *err)
     return EXIT_DB;
 }
 
+/* The bound (0: none) against what the table holds, and the rows evicted to keep it. */
+static void stats_bound(const struct conf *c, long long rows, long long bytes, struct db *d)
+{
+    char err[CTL_ERRLEN];
+    struct cache_usage u;
+    printf("bound: max_rows %ld%s, max_bytes %ld%s; the table holds %lld rows, %lld bytes\n",
+           c->cache_max_rows, c->cache_max_rows ? "" : " (none)", c->cache_max_bytes,
+           c->cache_max_bytes ? "" : " (none)", rows, bytes);
+    int got = cache_usage_read(d, &u, err, sizeof err);
+    if (got > 0)
+        printf("evicted: %lld rows by stores, %lld by ytcache-refresh (since the schema's version 8)\n",
+               u.evicted_store, u.evicted_refresh);
+    else
+        printf("evicted: unknown (%s)\n", got < 0 ? err : "no cache_usage row: run ytcachectl migrate");
+}
+
 static int cmd_stats(struct db *d, const struct conf *c)
 {
     static const struct db_stmt sql = DB_STMT(
@@ -108,6 +124,7 @@ static int cmd_stats(struct db *d, const struct conf *c)
     }
     printf("%-18s %10lld %10lld %14lld %12lld\n", "total", trows, tfresh, tbytes, thits);
     db_rows_end(&rs);
+    stats_bound(c, trows, tbytes, d);
     return stats_quota(d, c);
 }
 
@@ -465,6 +482,11 @@ static int cmd_purge(struct db *d, const struct conf *c, int argc, char **argv)
         return EXIT_DB;
     }
     printf("%lld rows deleted\n", n);
+    /* the bound's count of rows and bytes, made right at once rather than at the next refresher run */
+    if (n > 0 && cache_usage_recount(d, err, sizeof err) < 0) {
+        fprintf(stderr, "ytcachectl: purge: counting the cache table: %s\n", err);
+        return EXIT_DB;
+    }
     return EXIT_OK;
 }
 
@@ -500,6 +522,8 @@ int main(int argc, char **argv)
         if (c.rotate_on_quota)
             fprintf(stderr, "ytcachectl: warning: rotate_on_quota = yes spreads one client's calls over the quota"
                             " of several keys; YouTube's developer policies forbid that across projects\n");
+        printf("[cache]\nmax_rows = %ld%s\nmax_bytes = %ld%s\n", c.cache_max_rows,
+               c.cache_max_rows ? "" : " (no bound)", c.cache_max_bytes, c.cache_max_bytes ? "" : " (no bound)");
         buf_t rules = { 0 };
         if (access_describe(&c.access, &rules) == 0)
             printf("[access]\n%s", rules.data);

@@ -36,6 +36,9 @@ START_TEST(defaults)
     ck_assert_int_eq(c.key_mode, CONF_KEY_POOL);
     ck_assert_int_eq(c.n_keys, 0);
     ck_assert_int_eq(c.max_query_bytes, 8192);
+    /* the cache table's bound: 100,000 rows, 512 MiB of answers */
+    ck_assert_int_eq(c.cache_max_rows, 100000);
+    ck_assert_int_eq(c.cache_max_bytes, 536870912L);
 }
 END_TEST
 
@@ -227,6 +230,8 @@ static const struct { const char *text; const char *want; } bad_quota[] = {
     { "[quota]\nreserve.other = 5\n", "reserve.other given but no bucket.other" },
     { "[quota]\nclient.other = 5\n", "client.other given but no bucket.other" },
     { "[quota]\nbucket.default = lots\n", ":2: bucket must be a number of units" },
+    { "[cache]\nmax_rows = -1\n", ":2: max_rows must be an integer from 0 to 1000000000" },
+    { "[cache]\nmax_bytes = 512M\n", ":2: max_bytes must be an integer" },
     { "[quota]\nbreaker_failures = 0\n", ":2: breaker_failures must be an integer from 1" },
     { "[quota]\nbucket.default = 100\nreserve.default = 101\n", "reserve.default is larger than bucket.default" },
 };
