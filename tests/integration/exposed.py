@@ -16,7 +16,8 @@ counters prove what each attack costs:
     YouTube;
   * the database killed: the outage budget, not a call per request.
 The numbers printed are the README's ("Safe on a public URL").  More
-detailed tests of each item: climit.py, access.py, breaker.py, websub.py
+detailed tests of each item: climit.py, ttlreq.py, evict.py (a flood cannot
+grow the table past its bound), access.py, breaker.py, websub.py
 (a replayed intent GET), outage.py, secrets.py."""
 
 import os
