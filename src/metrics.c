@@ -295,13 +295,14 @@ static void quota_gauges(struct db *d, const struct conf *c, buf_t *b)
     }
 }
 
-/* Rows and bytes of the cache table, and the shared breaker. */
+/* Rows and bytes of the cache table, and the shared breaker. One pass over
+ * the table and its stored sizes (body_bytes), not over the bodies. */
 static void table_gauges(struct db *d, buf_t *b)
 {
     char err[UTIL_ERRLEN];
     struct db_rows rs;
     static const struct db_stmt q_misc = DB_STMT(
-        "SELECT (SELECT COUNT(*) FROM cache), (SELECT COALESCE(SUM(LENGTH(response)), 0) FROM cache),"
+        "SELECT (SELECT COUNT(*) FROM cache), (SELECT COALESCE(SUM(body_bytes), 0) FROM cache),"
         " COALESCE((SELECT state FROM breaker WHERE name = 'upstream'), 0),"
         " COALESCE((SELECT failures FROM breaker WHERE name = 'upstream'), 0)");
     long long rows = 0, bytes = 0, state = 0, failures = 0;
