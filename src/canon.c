@@ -143,6 +143,10 @@ static const struct rspec resources[] = {
       (const struct pspec[]){ PART, FIELDS, HL, IDS,
           { "regionCode", P_REGION, 0, 0, NULL }, END },
       L("id", "regionCode"), ID_NUMERIC },
+    /* since 3 June 2026; the resource name is the method's path */
+    { "videos:batchGetStats", L("contentDetails", "id", "snippet", "statistics"),
+      (const struct pspec[]){ PART, FIELDS, IDS, END },
+      L("id"), ID_VIDEO },
     { "videos", L("contentDetails", "fileDetails", "id", "liveStreamingDetails", "localizations",
                   "paidProductPlacementDetails", "player", "processingDetails", "recordingDetails",
                   "snippet", "statistics", "status", "suggestions", "topicDetails"),

@@ -121,11 +121,14 @@ static const struct opt opts[] = {
     { "websub", "verify_window", O_SECS, OFF(websub_verify_window), 0, "10m", 1, DAY, NULL },
 };
 
-/* The quota model of late 2026: search.list has its own 100-call bucket,
+/* The quota model of late 2026: search.list has its own 100-call bucket
+ * (1 June 2026), videos.batchGetStats its own 10,000 units (3 June 2026),
  * everything else shares 10,000 units, captions.list costs 50. */
 static const char *const default_quota[][2] = {
     { "bucket.default", "10000" },
     { "bucket.search", "100" },
+    { "bucket.batchGetStats", "10000" },
+    { "cost.videos:batchGetStats", "batchGetStats:1" },
     /* one client may spend 5 % of search and (client_units) 1 % of default per hour */
     { "client.search", "5" },
     { "cost.search", "search:1" },
@@ -143,6 +146,7 @@ static const struct { const char *rule; long ttl; } default_ttls[] = {
     { "i18nLanguages", DAY },    { "activities", 1800 },
     { "channelSections", DAY },  { "captions", DAY },
     { "subscriptions", 3600 },
+    { "videos:batchGetStats", 300 },   /* statistics: counts move by the minute */
 };
 
 /* Environment overrides: shared hosts often hand out database settings this way. */

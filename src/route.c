@@ -64,7 +64,7 @@ static int parse_path(const struct http_io *io, struct route *rt, struct yerr *e
         return 0;
     }
     rt->metrics_route = MR_API;
-    if (nlen >= sizeof rt->resource || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") < nlen) {
+    if (nlen >= sizeof rt->resource || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz:") < nlen) {
         yerr_set(e, 404, "notFound", "", "Unknown resource.");
         return -1;
     }

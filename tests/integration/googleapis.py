@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """The official Node.js client, @googleapis/youtube, pointed at ytcache
-with rootUrl (and a dummy key): videos.list, search.list, channels.list
-and playlistItems.list succeed through the proxy, with the data the API
-(the fake upstream) gave; run again, every one is a HIT and the upstream
-sees no new call.  A request the proxy rejects raises the client's own
+with rootUrl (and a dummy key): videos.list, search.list, channels.list,
+playlistItems.list and videos.batchGetStats succeed through the proxy,
+with the data the API (the fake upstream) gave; run again, every one is a
+HIT and the upstream sees no new call.  videos.batchGetStats is charged
+to its own bucket (batchGetStats), not to default, upstream and in
+ytcache's accounting, which `ytcachectl stats` and /metrics show.  A request the proxy rejects raises the client's own
 error with the status and reason.  www/ytcache.js, loaded in Node.js as a
 CommonJS module, gets the same cache entries.
 
@@ -20,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
-from yth import ok, is_, diag  # noqa: E402
+from yth import ok, is_, like, diag  # noqa: E402
 
 NODE_SRC = os.path.join(yth.SRCDIR, "tests", "node")
 NODE_DIR = os.path.join(yth.BUILDDIR, "tests", ".node")
@@ -73,7 +75,7 @@ ROOT = "http://127.0.0.1:%d/" % s.nginx.port
 IDS = {"videos": [yth.vid("nodeVideo01"), yth.vid("nodeVideo02")],
        "channel": "UCnodeClientTest000000AA", "playlist": "PLnodeClientTestPlaylist00000000AA"}
 DUMMY_KEY = "AIzaDUMMY-node-client-key"
-LISTS = ["videos.list", "search.list", "channels.list", "playlistItems.list"]
+LISTS = ["videos.list", "search.list", "channels.list", "playlistItems.list", "videos.batchGetStats"]
 
 
 def drive(label):
@@ -101,9 +103,30 @@ for name in LISTS:
        "%s through the proxy: 200 with items (%s)" % (name, {k: res.get(k) for k in ("status", "n", "error")}))
     is_(res.get("xcache"), "MISS", "%s: MISS the first time" % name)
 by = fake.stats()["by_resource"]
-is_({k: by.get(k) for k in ("videos", "search", "channels", "playlistItems")},
-    {"videos": 1, "search": 1, "channels": 1, "playlistItems": 1},
+is_({k: by.get(k) for k in ("videos", "search", "channels", "playlistItems", "videos:batchGetStats")},
+    {"videos": 1, "search": 1, "channels": 1, "playlistItems": 1, "videos:batchGetStats": 1},
     "first run: one upstream call per resource")
+
+# ---------------------------------------------------------------- videos.batchGetStats
+bgs = first.get("videos.batchGetStats") or {}
+is_((bgs.get("kind"), bgs.get("ids"), bgs.get("itemKinds")),
+    ("youtube#batchGetStatsResponse", IDS["videos"], ["youtube#videoStats"] * len(IDS["videos"])),
+    "batchGetStats: the API's answer, items in the order asked")
+st = fake.stats()
+is_((fake.units(bucket="batchGetStats", stats=st), fake.units(bucket="default", stats=st)), (1, 3),
+    "upstream: batchGetStats charged 1 unit to its own bucket; default paid only videos, channels, "
+    "playlistItems")
+used = dict((b, int(u)) for b, u in s.db.sql("SELECT bucket, SUM(used) FROM key_usage GROUP BY bucket"))
+is_(used, {"default": 3, "search": 1, "batchGetStats": 1},
+    "ytcache's accounting: batchGetStats 1 in its own bucket, not in default")
+stats_out = s.ctl("stats").stdout.decode()
+like(stats_out, r"(?m)^\S+\s+active\s+batchGetStats\s+1\s+9999\s+1\s", "ytcachectl stats: the batchGetStats bucket, 1 used, 9999 left")
+metrics = s.get("/metrics").body.decode()
+like(metrics, r'(?m)^ytcache_quota_units_used\{key="[^"]+",bucket="batchGetStats"\} 1$',
+     "/metrics: units used in the batchGetStats bucket")
+like(metrics, r'(?m)^ytcache_quota_units_left\{key="[^"]+",bucket="batchGetStats"\} 9999$',
+     "/metrics: units left in the batchGetStats bucket")
+calls_after_first = fake.calls()
 is_(first.get("videos.list", {}).get("titles"), ["Video %s" % v for v in IDS["videos"]],
     "videos.list: the API's titles (repeated part= and id= of the client merged)")
 keys = set(fake.stats()["keys"])

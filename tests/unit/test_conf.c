@@ -177,6 +177,11 @@ START_TEST(quota_model)
     ck_assert_int_eq(units, 1);
     ck_assert_int_eq(conf_bucket(&c, "default")->limit, 10000);
     ck_assert_int_eq(conf_bucket(&c, "search")->limit, 100);
+    /* videos.batchGetStats: 1 unit from a 10,000-unit bucket of its own (3 June 2026) */
+    conf_cost_for(&c, "videos:batchGetStats", &bucket, &units);
+    ck_assert_str_eq(bucket, "batchGetStats");
+    ck_assert_int_eq(units, 1);
+    ck_assert_int_eq(conf_bucket(&c, "batchGetStats")->limit, 10000);
     /* shipped per-client limits: 5 % of search, 1 % of default, an hour */
     long burst;
     ck_assert_int_eq(conf_client_units(&c, "search", &burst), 5);
@@ -244,6 +249,17 @@ START_TEST(ttl_selection)
     ck_assert_int_eq(conf_ttl_for(&c, "videos", &q, 999999), 86400);     /* clamped down */
     ck_assert_int_eq(canon_parse(&q, "search", "part=snippet&q=x", &e), 0);
     ck_assert_int_eq(conf_ttl_for(&c, "search", &q, -1), 7200);          /* configured */
+    ck_assert_int_eq(canon_parse(&q, "videos:batchGetStats", "part=statistics&id=dQw4w9WgXcQ", &e), 0);
+    ck_assert_int_eq(conf_ttl_for(&c, "videos:batchGetStats", &q, -1), 300);   /* its own short rule */
+    conf_free(&c);
+    ck_assert_int_eq(load_text("[ttl]\nvideos:batchGetStats = 2m\n[quota]\nbucket.batchGetStats = 500\n"
+                               "cost.videos:batchGetStats = default:1\n"), 0);
+    ck_assert_int_eq(conf_ttl_for(&c, "videos:batchGetStats", &q, -1), 120);
+    ck_assert_int_eq(conf_bucket(&c, "batchGetStats")->limit, 500);
+    const char *bucket;
+    long units;
+    conf_cost_for(&c, "videos:batchGetStats", &bucket, &units);
+    ck_assert_str_eq(bucket, "default");
     canon_free(&q);
 }
 END_TEST
