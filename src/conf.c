@@ -41,6 +41,7 @@ static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL
 static const char *const outage_modes[] = { "bypass", "error", NULL };
 static const char *const key_modes[] = { "pool", "passthrough", NULL };
 static const char *const no_yes[] = { "no", "yes", NULL };
+static const char *const channel_search_modes[] = { "search", "uploads", NULL };
 /* A hop count cannot tell a proxy's entry from one the client wrote; only
  * the connecting address can, so the count is refused rather than mapped. */
 static const char *const gone_trust_forwarded[] = {
@@ -119,6 +120,9 @@ static const struct opt opts[] = {
     { "websub", "max_body", O_LONG, OFF(websub_max_body), 0, "262144", 1024, 16777216L, NULL },
     { "websub", "renew_before", O_SECS, OFF(websub_renew_before), 0, "1d", 60, YEAR, NULL },
     { "websub", "verify_window", O_SECS, OFF(websub_verify_window), 0, "10m", 1, DAY, NULL },
+
+    /* opt-in: a channel's latest videos from its uploads playlist (1 unit) instead of search (1 of 100) */
+    { "economy", "channel_search", O_ENUM, OFF(channel_search), 0, "search", 0, 0, channel_search_modes },
 };
 
 /* The quota model of late 2026: search.list has its own 100-call bucket
@@ -702,7 +706,7 @@ static int section_header(char *s, char *section, size_t slen, char *msg, size_t
     char *name = trim(s + 1);
     if (strcmp(name, "server") && strcmp(name, "database") && strcmp(name, "upstream") &&
         strcmp(name, "cache") && strcmp(name, "ttl") && strcmp(name, "quota") &&
-        strcmp(name, "refresh") && strcmp(name, "websub") && strcmp(name, "access")) {
+        strcmp(name, "refresh") && strcmp(name, "websub") && strcmp(name, "access") && strcmp(name, "economy")) {
         snprintf(msg, msglen, "unknown section: [%s]", shown(name));
         return -1;
     }

@@ -361,6 +361,12 @@ def video_stats_item(vid, parts):
     return item
 
 
+def uploaded(i, minutes):
+    """The i-th newest upload's time (a playlist entry is added minutes after)."""
+    t = datetime.datetime(2021, 3, 28, 5, 0, 0) - datetime.timedelta(hours=i) + datetime.timedelta(minutes=minutes)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def generic_item(resource, rid, parts):
     item = {"kind": "youtube#" + singular(resource),
             "etag": b64sha1(resource + ":" + rid), "id": rid}
@@ -413,10 +419,15 @@ def build_body(resource, params, query, pad, simulated=False):
             vid = fake_id("pl:%s:%s:%d" % (pl, page or "", i))
             it = {"kind": "youtube#playlistItem", "etag": b64sha1("pi:" + vid),
                   "id": fake_id("plitem:" + vid, 40)}
+            owner = "UC" + pl[2:] if pl.startswith("UU") else "UC" + fake_id("owner:" + pl, 22)
             if "snippet" in parts:
-                it["snippet"] = {"playlistId": pl, "position": i, "title": "Video %s" % vid,
-                                 "resourceId": {"kind": "youtube#video", "videoId": vid},
-                                 "thumbnails": thumbnails(vid)}
+                it["snippet"] = {"publishedAt": uploaded(i, 5), "channelId": owner,
+                                 "title": "Video %s" % vid, "description": "About %s" % vid,
+                                 "thumbnails": thumbnails(vid), "channelTitle": "Channel %s" % owner,
+                                 "playlistId": pl, "position": i,
+                                 "resourceId": {"kind": "youtube#video", "videoId": vid}}
+            if "contentDetails" in parts:
+                it["contentDetails"] = {"videoId": vid, "videoPublishedAt": uploaded(i, 0)}
             items.append(it)
     else:
         if not ids:

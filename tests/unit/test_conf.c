@@ -36,6 +36,10 @@ START_TEST(defaults)
     ck_assert_int_eq(c.key_mode, CONF_KEY_POOL);
     ck_assert_int_eq(c.n_keys, 0);
     ck_assert_int_eq(c.max_query_bytes, 8192);
+    ck_assert_int_eq(c.channel_search, CONF_CHANNEL_SEARCH_SEARCH);   /* [economy] is opt-in */
+    conf_free(&c);
+    ck_assert_msg(load_text("[economy]\nchannel_search = uploads\n") == 0, "%s", err);
+    ck_assert_int_eq(c.channel_search, CONF_CHANNEL_SEARCH_UPLOADS);
 }
 END_TEST
 
@@ -64,6 +68,7 @@ static const struct { const char *text; const char *want; } bad[] = {
     { "[cache]\n\nmin_ttl = soon\n", ":3: min_ttl must be a duration" },
     { "[cache]\nmin_ttl = 100\nmax_ttl = 50\n", "min_ttl is greater than max_ttl" },
     { "[server]\nlog_level = loud\n", ":2: log_level must be one of error, warn, info, debug" },
+    { "[economy]\nchannel_search = cheap\n", ":2: channel_search must be one of search, uploads" },
     { "[server]\nmax_query_bytes = 10\n", ":2: max_query_bytes must be an integer from 256" },
     { "[database]\nport = 70000\n", ":2: port must be an integer from 0 to 65535" },
     { "[database]\nport = 33 06\n", ":2: port must be an integer" },
@@ -182,6 +187,8 @@ START_TEST(quota_model)
     ck_assert_str_eq(bucket, "batchGetStats");
     ck_assert_int_eq(units, 1);
     ck_assert_int_eq(conf_bucket(&c, "batchGetStats")->limit, 10000);
+    long bgs_burst;
+    ck_assert_int_eq(conf_client_units(&c, "batchGetStats", &bgs_burst), 100);   /* client_units, as default */
     /* shipped per-client limits: 5 % of search, 1 % of default, an hour */
     long burst;
     ck_assert_int_eq(conf_client_units(&c, "search", &burst), 5);
