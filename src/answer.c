@@ -3,6 +3,7 @@
 #include "breaker.h"
 #include "conf.h"
 #include "config.h"
+#include "economy.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -33,7 +34,7 @@ static void add_cors(const struct answer *a, buf_t *h)
         return;
     if (origin_allowed(c, a->origin)) {
         buf_appendf(h, "Access-Control-Allow-Origin: %s\r\n", c->cors_any ? "*" : a->origin);
-        buf_appends(h, "Access-Control-Expose-Headers: X-Cache, Age, ETag, Retry-After\r\n");
+        buf_appends(h, "Access-Control-Expose-Headers: X-Cache, Age, ETag, Retry-After, " ECONOMY_HEADER "\r\n");
     }
     if (!c->cors_any)
         buf_appends(h, "Vary: Origin\r\n");
@@ -98,7 +99,7 @@ void answer_body(struct answer *a, int status, const char *xcache, long age, lon
         metrics_stale();
     buf_reset(x);
     /* room for every header below, so that no append can fail half way */
-    int room = buf_reserve(x, 192 + (etag ? strlen(etag) : 0)) == 0;
+    int room = buf_reserve(x, 224 + (etag ? strlen(etag) : 0) + (a->source ? strlen(a->source) : 0)) == 0;
     buf_appends(x, "X-Cache: ");
     buf_appends(x, xcache);
     buf_appends(x, "\r\nAge: ");
@@ -112,6 +113,11 @@ void answer_body(struct answer *a, int status, const char *xcache, long age, lon
     }
     if (strcmp(xcache, "STALE") == 0)
         buf_appends(x, "Warning: 110 - \"Response is Stale\"\r\n");
+    if (a->source) {
+        buf_appends(x, ECONOMY_HEADER ": ");
+        buf_appends(x, a->source);
+        buf_appends(x, "\r\n");
+    }
     if (etag && *etag) {
         buf_appends(x, "ETag: \"");
         buf_appends(x, etag);

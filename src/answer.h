@@ -22,6 +22,7 @@ struct answer {
     const char *allow;           /* Allow header of a 405, NULL = GET, HEAD, OPTIONS */
     buf_t *head;                 /* response head */
     buf_t *extra;                /* extra headers of a cached or fetched answer */
+    const char *source;          /* [economy]: X-Ytcache-Source of a rewritten request, or NULL */
     buf_t *scratch;              /* error and page bodies */
     int headers_sent;            /* out: the head went out (or was tried) */
     const char *xcache;          /* out: cache result sent, for metrics; NULL if none */

@@ -143,6 +143,10 @@ static const struct rspec resources[] = {
       (const struct pspec[]){ PART, FIELDS, HL, IDS,
           { "regionCode", P_REGION, 0, 0, NULL }, END },
       L("id", "regionCode"), ID_NUMERIC },
+    /* since 3 June 2026; the resource name is the method's path */
+    { "videos:batchGetStats", L("contentDetails", "id", "snippet", "statistics"),
+      (const struct pspec[]){ PART, FIELDS, IDS, END },
+      L("id"), ID_VIDEO },
     { "videos", L("contentDetails", "fileDetails", "id", "liveStreamingDetails", "localizations",
                   "paidProductPlacementDetails", "player", "processingDetails", "recordingDetails",
                   "snippet", "statistics", "status", "suggestions", "topicDetails"),
@@ -240,11 +244,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Split a comma list, trim spaces, drop empties and duplicates, sort, check
- * each item; write the normalised list into scratch. */
+/* Split a comma list, trim spaces, drop empties and duplicates after their
+ * first occurrence, check each item; sort unless `keep_order` (id lists:
+ * Google answers their items in the order asked); write the normalised list
+ * into scratch. */
 static const char *norm_list(struct canon *c, const char *v, const char *name,
                              int (*check)(const void *ctx, const char *item), const void *ctx,
-                             struct yerr *e)
+                             int keep_order, struct yerr *e)
 {
     const char *items[CANON_MAX_IDS + 1];
     size_t n = 0;
@@ -271,7 +277,11 @@ static const char *norm_list(struct canon *c, const char *v, const char *name,
                          "Parameter %s has more than %d values.", name, CANON_MAX_IDS);
                 return NULL;
             }
-            items[n++] = s;
+            size_t j = 0;
+            while (j < n && strcmp(items[j], s) != 0)
+                j++;
+            if (j == n)
+                items[n++] = s;
         }
         p = comma ? comma + 1 : NULL;
     }
@@ -279,12 +289,13 @@ static const char *norm_list(struct canon *c, const char *v, const char *name,
         yerr_set(e, 400, "missingParameter", name, "Parameter %s is empty.", name);
         return NULL;
     }
-    qsort(items, n, sizeof items[0], cmp_str);
+    if (!keep_order)
+        qsort(items, n, sizeof items[0], cmp_str);
+    if (n > 1 && keep_order)
+        c->ordered_list = 1;
     char out[4096];
     size_t olen = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i && strcmp(items[i], items[i - 1]) == 0)
-            continue;
         size_t l = strlen(items[i]);
         if (olen + l + 2 > sizeof out)
             break;   /* cannot happen: out is as large as tmp */
@@ -486,15 +497,15 @@ static int validate(struct canon *c, const struct rspec *rs, struct yerr *e)
         enum idfmt f = rs->idfmt;
         switch (ps->type) {
         case P_PART:
-            v = norm_list(c, p->value, p->name, check_part, rs, e);
+            v = norm_list(c, p->value, p->name, check_part, rs, 0, e);
             break;
         case P_IDLIST:
             if (strcmp(p->name, "forChannelId") == 0)
                 f = ID_CHANNEL;
-            v = norm_list(c, p->value, p->name, check_id, &f, e);
+            v = norm_list(c, p->value, p->name, check_id, &f, 1, e);
             break;
         case P_TYPELIST:
-            v = norm_list(c, p->value, p->name, check_type, NULL, e);
+            v = norm_list(c, p->value, p->name, check_type, NULL, 0, e);
             break;
         default:
             if (!valid_scalar(ps, p->value)) {
@@ -562,6 +573,7 @@ int canon_parse(struct canon *c, const char *resource, const char *qs, struct ye
     c->n = 0;
     c->client_key = NULL;
     c->client_ttl = -1;
+    c->ordered_list = 0;
     c->resource[0] = '\0';
     buf_reset(&c->scratch);
     buf_reset(&c->query);
@@ -632,7 +644,10 @@ int canon_cache_key(struct canon *c, const char *keyid, unsigned char out[CANON_
     /* the buffer lives with the struct: no allocation per request */
     buf_t *b = &c->keybuf;
     buf_reset(b);
-    if (buf_appends(b, c->resource) < 0 || buf_append(b, "\n", 1) < 0 || buf_appends(b, keyid) < 0 ||
+    /* Rows stored when id lists were sorted are not found for a list of
+     * several ids: such keys carry a version line of their own. */
+    if ((c->ordered_list && buf_appends(b, CANON_ORDERED_KEY "\n") < 0) ||
+        buf_appends(b, c->resource) < 0 || buf_append(b, "\n", 1) < 0 || buf_appends(b, keyid) < 0 ||
         buf_append(b, "\n", 1) < 0 || buf_append(b, c->query.data ? c->query.data : "", c->query.len) < 0) {
         /* no key rather than one every failed request would share */
         memset(out, 0, CANON_KEY_LEN);

@@ -11,6 +11,9 @@
 /* Where a larger ttl=/age= is saturated; [cache] max_ttl clamps it further. */
 #define CANON_TTL_MAX (10 * UTIL_YEAR_SECS)
 
+/* The cache key's version line for requests with an ordered id list of 2+ ids. */
+#define CANON_ORDERED_KEY "ids-in-order"
+
 struct canon_param {
     const char *name;
     const char *value;
@@ -22,6 +25,7 @@ struct canon {
     size_t n;
     const char *client_key;   /* caller's key= (used only in passthrough mode), or NULL */
     long client_ttl;          /* ttl= / age=: the oldest copy (s) this request accepts, -1 if absent */
+    int ordered_list;         /* an id list of 2+ ids, kept in the order asked */
     buf_t scratch;            /* decoded strings live here */
     buf_t query;              /* canonical query: what goes upstream and into the key */
     buf_t keybuf;             /* scratch for the cache key's input */

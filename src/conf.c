@@ -42,6 +42,7 @@ static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL
 static const char *const outage_modes[] = { "bypass", "error", NULL };
 static const char *const key_modes[] = { "pool", "passthrough", NULL };
 static const char *const no_yes[] = { "no", "yes", NULL };
+static const char *const channel_search_modes[] = { "search", "uploads", NULL };
 /* A hop count cannot tell a proxy's entry from one the client wrote; only
  * the connecting address can, so the count is refused rather than mapped. */
 static const char *const gone_trust_forwarded[] = {
@@ -127,13 +128,19 @@ static const struct opt opts[] = {
     { "websub", "max_body", O_LONG, OFF(websub_max_body), 0, "262144", 1024, 16777216L, NULL },
     { "websub", "renew_before", O_SECS, OFF(websub_renew_before), 0, "1d", 60, YEAR, NULL },
     { "websub", "verify_window", O_SECS, OFF(websub_verify_window), 0, "10m", 1, DAY, NULL },
+
+    /* opt-in: a channel's latest videos from its uploads playlist (1 unit) instead of search (1 of 100) */
+    { "economy", "channel_search", O_ENUM, OFF(channel_search), 0, "search", 0, 0, channel_search_modes },
 };
 
-/* The quota model of late 2026: search.list has its own 100-call bucket,
+/* The quota model of late 2026: search.list has its own 100-call bucket
+ * (1 June 2026), videos.batchGetStats its own 10,000 units (3 June 2026),
  * everything else shares 10,000 units, captions.list costs 50. */
 static const char *const default_quota[][2] = {
     { "bucket.default", "10000" },
     { "bucket.search", "100" },
+    { "bucket.batchGetStats", "10000" },
+    { "cost.videos:batchGetStats", "batchGetStats:1" },
     /* one client may spend 5 % of search and (client_units) 1 % of default per hour */
     { "client.search", "5" },
     /* with 100 calls a day, one minute of an outage could spend them all: none without accounting */
@@ -153,6 +160,7 @@ static const struct { const char *rule; long ttl; } default_ttls[] = {
     { "i18nLanguages", DAY },    { "activities", 1800 },
     { "channelSections", DAY },  { "captions", DAY },
     { "subscriptions", 3600 },
+    { "videos:batchGetStats", 300 },   /* statistics: counts move by the minute */
 };
 
 /* Environment overrides: shared hosts often hand out database settings this way. */
@@ -723,7 +731,7 @@ static int section_header(char *s, char *section, size_t slen, char *msg, size_t
     char *name = trim(s + 1);
     if (strcmp(name, "server") && strcmp(name, "database") && strcmp(name, "upstream") &&
         strcmp(name, "cache") && strcmp(name, "ttl") && strcmp(name, "quota") &&
-        strcmp(name, "refresh") && strcmp(name, "websub") && strcmp(name, "access")) {
+        strcmp(name, "refresh") && strcmp(name, "websub") && strcmp(name, "access") && strcmp(name, "economy")) {
         snprintf(msg, msglen, "unknown section: [%s]", shown(name));
         return -1;
     }

@@ -134,6 +134,9 @@ struct conf {
     long websub_renew_before;        /* seconds */
     long websub_verify_window;       /* seconds: how long after a request its intent check is honoured */
 
+    /* [economy] */
+    long channel_search;             /* CONF_CHANNEL_SEARCH_* */
+
     /* [ttl] */
     struct ttl_rule ttl[64];
     size_t n_ttl;
@@ -144,6 +147,7 @@ struct conf {
 
 enum { CONF_DB_OUTAGE_BYPASS = 0, CONF_DB_OUTAGE_ERROR = 1 };
 enum { CONF_KEY_POOL = 0, CONF_KEY_PASSTHROUGH = 1 };
+enum { CONF_CHANNEL_SEARCH_SEARCH = 0, CONF_CHANNEL_SEARCH_UPLOADS = 1 };
 
 /* Fill c with the built-in defaults. */
 void conf_defaults(struct conf *c);

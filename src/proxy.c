@@ -6,6 +6,7 @@
 #include "climit.h"
 #include "conf.h"
 #include "db.h"
+#include "economy.h"
 #include "hot.h"
 #include "http.h"
 #include "log.h"
@@ -30,6 +31,7 @@ struct req_vars {
     int defer_refresh;           /* refresh a stale entry after the response is out */
     int route;                   /* enum metrics_route */
     char client[64];             /* client identity for per-client limits */
+    char source[80];             /* [economy]: where a rewritten request is answered from */
 };
 
 /* Per-request state, private to the pipeline: the scalars, and buffers
@@ -37,6 +39,7 @@ struct req_vars {
 struct req {
     struct req_vars v;
     struct canon canon;
+    struct canon upcanon;        /* [economy]: the cheaper request fetched in its place */
     struct cache_entry entry;
     struct up_result up;
     buf_t head, extra, scratch;
@@ -71,6 +74,7 @@ void proxy_free(struct proxy *p)
     proxy_flush(p);
     if (r) {
         canon_free(&r->canon);
+        canon_free(&r->upcanon);
         cache_entry_free(&r->entry);
         buf_free(&r->up.body);
         buf_free(&r->head);
@@ -189,13 +193,27 @@ static void identify_client(struct proxy *p)
                      r->v.client, sizeof r->v.client);
 }
 
+/* The fetch; a request fetched in another form ([economy]) gets its answer
+ * back in the form asked for, or none that could be stored. */
+static void run_fetch(struct proxy *p, int db_ok)
+{
+    struct req *r = p->req;
+    fetch_run(&p->fetch, &r->v.fetch, db_ok);
+    if (r->v.fetch.canon != &r->canon && r->up.cls == UP_OK && economy_search_body(&r->canon, &r->up.body) < 0) {
+        log_msg(YLOG_WARN, "%s: the %s answer could not be rewritten; not served", r->canon.resource,
+                r->v.fetch.canon->resource);
+        buf_reset(&r->up.body);
+        r->up.cls = UP_BAD_BODY;
+    }
+}
+
 /* Fetch, store what may be stored, answer the client. */
 static void fetch_and_answer(struct proxy *p, int db_ok)
 {
     struct req *r = p->req;
     struct answer *a = &r->v.ans;
     identify_client(p);
-    fetch_run(&p->fetch, &r->v.fetch, db_ok);
+    run_fetch(p, db_ok);
     const struct up_outcome *o = up_outcome(r->up.cls);
     /* a client over its limit that asked for fresher copies than the stored
      * one is told so (429, Retry-After), not handed the copy it refused */
@@ -316,9 +334,17 @@ static int admit(struct proxy *p, struct route *rt)
 static int key_and_cost(struct proxy *p)
 {
     struct req *r = p->req;
-    if (canon_cache_key(&r->canon, r->v.keyid, r->v.key) < 0)
+    char keyid[sizeof r->v.keyid + 16];
+    util_copy(keyid, sizeof keyid, r->v.keyid);
+    /* [economy]: fetched as the cheaper request, charged as it, kept apart from the plain answer */
+    if (economy_uploads(p->conf, &r->canon, &r->upcanon, r->v.source, sizeof r->v.source) == 1) {
+        r->v.fetch.canon = &r->upcanon;
+        r->v.ans.source = r->v.source;
+        snprintf(keyid, sizeof keyid, "%s uploads", r->v.keyid);
+    }
+    if (canon_cache_key(&r->canon, keyid, r->v.key) < 0)
         return -1;
-    conf_cost_for(p->conf, r->canon.resource, &r->v.fetch.bucket, &r->v.fetch.cost);
+    conf_cost_for(p->conf, r->v.fetch.canon->resource, &r->v.fetch.bucket, &r->v.fetch.cost);
     return 0;
 }
 
@@ -414,7 +440,7 @@ void proxy_after(struct proxy *p)
             /* charged to the client that found it stale, within its limit:
              * over it, the stale copy it already got is all it gets */
             if (cache_lookup(p->db, r->v.key, &r->entry, err, sizeof err) == 1 && !fresh_enough(r)) {
-                fetch_run(&p->fetch, &r->v.fetch, 1);
+                run_fetch(p, 1);
                 /* our own error never replaces the copy being refreshed */
                 if (up_outcome(r->up.cls)->cacheable && !up_outcome(r->up.cls)->our_body)
                     store(p);
@@ -429,7 +455,7 @@ void proxy_after(struct proxy *p)
 static int refresh_fetch(struct proxy *p, struct proxy_refresh_info *info)
 {
     struct req *r = p->req;
-    fetch_run(&p->fetch, &r->v.fetch, 1);
+    run_fetch(p, 1);
     const struct up_outcome *o = up_outcome(r->up.cls);
     int rc = o->cause == UP_CAUSE_QUOTA ? PROXY_REFRESH_NO_QUOTA
              : o->cause == UP_CAUSE_DB  ? PROXY_REFRESH_DB_ERROR

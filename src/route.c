@@ -32,6 +32,43 @@ static int own_route(const char *path, size_t plen)
     return -1;
 }
 
+/* Read methods of the API that ytcache knowingly does not serve, and why
+ * (doc/api-methods.md lists every read method; tests/integration/googleapis.py
+ * checks this table against the official client's definitions). A path
+ * ending in '/' matches as a prefix (captions/{id}). */
+static const struct { const char *path; const char *reason; const char *why; } not_served[] = {
+    { "captions/", "oauthNotSupported", "captions.download needs the caption owner's OAuth authorisation" },
+    { "liveBroadcasts", "oauthNotSupported", "liveBroadcasts.list needs an OAuth-authorised channel owner" },
+    { "liveStreams", "oauthNotSupported", "liveStreams.list needs an OAuth-authorised channel owner" },
+    { "liveChat/moderators", "oauthNotSupported", "liveChatModerators.list needs the chat owner's OAuth consent" },
+    { "members", "oauthNotSupported", "members.list needs the channel owner's OAuth authorisation" },
+    { "membershipsLevels", "oauthNotSupported", "membershipsLevels.list needs the channel owner's OAuth consent" },
+    { "superChatEvents", "oauthNotSupported", "superChatEvents.list needs the channel owner's OAuth authorisation" },
+    { "videos/getRating", "oauthNotSupported", "videos.getRating reads a signed-in user's own ratings" },
+    { "videoAbuseReportReasons", "oauthNotSupported", "videoAbuseReportReasons.list needs an OAuth-authorised user" },
+    { "liveChat/messages", "notCacheable",
+      "liveChatMessages.list is a live chat polled every few seconds: a cached copy would only be late" },
+    { "videoTrainability", "notCacheable",
+      "videoTrainability.get needs no key and costs no quota: a cache would save nothing" },
+    { "playlistImages", "notServed", "playlistImages.list is not served by ytcache: ask the API directly" },
+    { "thirdPartyLinks", "notServed", "thirdPartyLinks.list is not served by ytcache: ask the API directly" },
+};
+
+/* 0, or -1 with e set when the resource path is one of not_served. */
+static int refused_method(const char *name, size_t nlen, struct yerr *e)
+{
+    for (size_t i = 0; i < sizeof not_served / sizeof not_served[0]; i++) {
+        size_t pl = strlen(not_served[i].path);
+        int prefix = not_served[i].path[pl - 1] == '/';
+        if (prefix ? nlen > pl && memcmp(name, not_served[i].path, pl) == 0
+                   : nlen == pl && memcmp(name, not_served[i].path, pl) == 0) {
+            yerr_set(e, 400, not_served[i].reason, "", "%s.", not_served[i].why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Find the route and the resource in the path; resource "" when the path
  * has no /youtube/v3/<name> part (then the query's endpoint= names it).
  * 0, or -1 with e set for an unknown resource. */
@@ -64,7 +101,11 @@ static int parse_path(const struct http_io *io, struct route *rt, struct yerr *e
         return 0;
     }
     rt->metrics_route = MR_API;
-    if (nlen >= sizeof rt->resource || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") < nlen) {
+    if (refused_method(name, nlen, e) < 0)
+        return -1;
+    /* digits: i18nLanguages, i18nRegions; ':' the custom method videos:batchGetStats */
+    static const char name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:";
+    if (nlen >= sizeof rt->resource || strspn(name, name_chars) < nlen) {
         yerr_set(e, 404, "notFound", "", "Unknown resource.");
         return -1;
     }

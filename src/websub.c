@@ -445,16 +445,19 @@ long long websub_invalidate(struct db *d, const struct conf *c, const char *chan
         total += (long long)n;
     }
     if (video_id && util_all_in(video_id, UTIL_B64URL, 11, 11)) {
-        static const char videos[] = "videos";
-        l1 = sizeof videos - 1;
-        l2 = strlen(video_id);
-        db_bind_long(&p[0], &past);
-        db_bind_str(&p[1], videos, &l1);
-        db_bind_str(&p[2], video_id, &l2);
-        db_bind_long(&p[3], &past);
-        if (db_run_affected(d, &inv_id, p, &n, err, errlen) < 0)
-            return -1;
-        total += (long long)n;
+        /* one-id rows; several ids are in cache_ids */
+        static const char *const by_video[] = { "videos", "videos:batchGetStats" };
+        for (size_t i = 0; i < sizeof by_video / sizeof by_video[0]; i++) {
+            l1 = strlen(by_video[i]);
+            l2 = strlen(video_id);
+            db_bind_long(&p[0], &past);
+            db_bind_str(&p[1], by_video[i], &l1);
+            db_bind_str(&p[2], video_id, &l2);
+            db_bind_long(&p[3], &past);
+            if (db_run_affected(d, &inv_id, p, &n, err, errlen) < 0)
+                return -1;
+            total += (long long)n;
+        }
         db_bind_str(&p[1], video_id, &l2);
         db_bind_long(&p[2], &past);
         if (db_run_affected(d, &inv_ids, p, &n, err, errlen) < 0)

@@ -112,17 +112,17 @@ static int cmd_stats(struct db *d, const struct conf *c)
     struct db_rows rs;
     if (db_rows_begin(&rs, d, &sql, NULL, r, err, sizeof err) < 0)
         return db_failed("stats", err);
-    printf("%-18s %10s %10s %14s %12s\n", "endpoint", "rows", "fresh", "bytes", "hits");
+    printf("%-20s %10s %10s %14s %12s\n", "endpoint", "rows", "fresh", "bytes", "hits");
     long long trows = 0, tbytes = 0, thits = 0, tfresh = 0;
     while (db_rows_next(&rs) == DB_ROW) {
         endpoint[elen < sizeof endpoint ? elen : sizeof endpoint - 1] = '\0';
-        printf("%-18s %10lld %10lld %14lld %12lld\n", n[0] ? "(null)" : endpoint, rows, fresh, bytes, hits);
+        printf("%-20s %10lld %10lld %14lld %12lld\n", n[0] ? "(null)" : endpoint, rows, fresh, bytes, hits);
         trows += rows;
         tbytes += bytes;
         thits += hits;
         tfresh += fresh;
     }
-    printf("%-18s %10lld %10lld %14lld %12lld\n", "total", trows, tfresh, tbytes, thits);
+    printf("%-20s %10lld %10lld %14lld %12lld\n", "total", trows, tfresh, tbytes, thits);
     db_rows_end(&rs);
     stats_bound(c, trows, tbytes, d);
     return stats_quota(d, c);
@@ -167,7 +167,7 @@ static int stats_quota(struct db *d, const struct conf *c)
     struct db_rows rs;
     if (db_rows_begin(&rs, d, &sql, p, r, err, sizeof err) < 0)
         return db_failed("stats", err);
-    printf("%-24s %-9s %-10s %10s %10s %10s  %s\n", "key", "state", "bucket", "used", "left", "calls", "note");
+    printf("%-24s %-9s %-13s %10s %10s %10s  %s\n", "key", "state", "bucket", "used", "left", "calls", "note");
     while (db_rows_next(&rs) == DB_ROW) {
         label[l1 < sizeof label ? l1 : sizeof label - 1] = '\0';
         state[l2 < sizeof state ? l2 : sizeof state - 1] = '\0';
@@ -175,7 +175,7 @@ static int stats_quota(struct db *d, const struct conf *c)
         const struct quota_bucket *b = conf_bucket(c, bucket);
         long long limit = b ? b->limit : 0;
         long long left = exhausted != QUOTA_ROW_OPEN || limit < used ? 0 : limit - used;
-        printf("%-24s %-9s %-10s %10lld %10lld %10lld  %s\n", label, state, bucket, used, left, calls,
+        printf("%-24s %-9s %-13s %10lld %10lld %10lld  %s\n", label, state, bucket, used, left, calls,
                exhausted == QUOTA_ROW_EXHAUSTED ? "exhausted (Google said so)"
                : exhausted == QUOTA_ROW_DISABLED ? "disabled" : "");
     }

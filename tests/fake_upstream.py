@@ -4,8 +4,9 @@
     fake_upstream.py --port 0 --portfile FILE [--keys K1,K2] [--verbose]
                      [--demo [--media-base URL]]
 
-Serves GET /youtube/v3/<resource>?... with deterministic, Google-shaped list
-responses.  The body depends only on the query string as received minus its
+Serves GET /youtube/v3/<resource>?... (also videos:batchGetStats) with
+deterministic, Google-shaped list responses; items of an id list come in the
+order asked.  The body depends only on the query string as received minus its
 key= parameter, so identical queries give identical bytes; "fakeQuery" in the
 body shows that query, and "etag" is the base64url SHA-1 of it.
 
@@ -38,8 +39,9 @@ Control endpoints (used by tests/lib/yth.py):
         key_quota {"KEY": {"default": N, "search": M}}: daily units of that
                   key's buckets (a bucket not named is unlimited), counted
                   from the last /__reset.  Cost model: search.list -> bucket
-                  "search", 1 unit; captions.list -> "default", 50; anything
-                  else -> "default", 1.  A call that would take its bucket
+                  "search", 1 unit; videos.batchGetStats -> "batchGetStats",
+                  1; captions.list -> "default", 50; anything else ->
+                  "default", 1.  A call that would take its bucket
                   over the limit is charged anyway and refused: "default"
                   with 403 quotaExceeded (quota_exceeded.json), "search" with
                   429 rateLimitExceeded naming the per-day limit
@@ -90,6 +92,7 @@ KINDS = {
     "search": "youtube#searchListResponse",
     "activities": "youtube#activityListResponse",
     "videoCategories": "youtube#videoCategoryListResponse",
+    "videos:batchGetStats": "youtube#batchGetStatsResponse",
 }
 
 MODES = ("ok", "error500", "timeout", "quota", "ratelimit", "search_quota", "notfound",
@@ -99,9 +102,11 @@ MODES = ("ok", "error500", "timeout", "quota", "ratelimit", "search_quota", "not
 BIG_DEFAULT = 5 * 1024 * 1024  # over ytcache's default max_response_bytes
 
 # Google's cost model: (bucket, units) per resource, ("default", 1) otherwise
-COSTS = {"search": ("search", 1), "captions": ("default", 50)}
+# (videos.batchGetStats: its own 10,000-unit bucket since 3 June 2026)
+COSTS = {"search": ("search", 1), "captions": ("default", 50),
+         "videos:batchGetStats": ("batchGetStats", 1)}
 # the error mode answering a call over its bucket's daily limit
-OVER_QUOTA_MODE = {"default": "quota", "search": "search_quota"}
+OVER_QUOTA_MODE = {"default": "quota", "search": "search_quota", "batchGetStats": "quota"}
 
 
 def cost_of(resource):
@@ -340,6 +345,28 @@ def video_item(vid, parts):
     return item
 
 
+def video_stats_item(vid, parts):
+    """A youtube#videoStats of videos.batchGetStats (its own, smaller shape)."""
+    item = {"kind": "youtube#videoStats", "etag": b64sha1("videoStats:" + vid), "id": vid}
+    full = video_item(vid, [p for p in parts if p in ("statistics", "contentDetails")])
+    for p in parts:
+        if p == "snippet":
+            item["snippet"] = {"publishTime": "2021-03-04T05:06:07Z"}
+        elif p == "statistics":
+            st = full["statistics"]
+            item["statistics"] = {k: st[k] for k in ("viewCount", "likeCount", "commentCount")}
+        elif p == "contentDetails":
+            item["contentDetails"] = {"duration": full["contentDetails"]["duration"],
+                                      "durationMillis": "253000"}
+    return item
+
+
+def uploaded(i, minutes):
+    """The i-th newest upload's time (a playlist entry is added minutes after)."""
+    t = datetime.datetime(2021, 3, 28, 5, 0, 0) - datetime.timedelta(hours=i) + datetime.timedelta(minutes=minutes)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def generic_item(resource, rid, parts):
     item = {"kind": "youtube#" + singular(resource),
             "etag": b64sha1(resource + ":" + rid), "id": rid}
@@ -365,7 +392,9 @@ def build_body(resource, params, query, pad, simulated=False):
     page = one(params, "pageToken")
     seed = "%s|%s|%s|%s" % (resource, query, page or "", one(params, "regionCode", ""))
     paged = not ids
-    if resource == "videos":
+    if resource == "videos:batchGetStats":
+        items = [video_stats_item(v, parts) for v in ids]
+    elif resource == "videos":
         if not ids:
             region = one(params, "regionCode", "US")
             ids = [fake_id("popular:%s:%s:%d" % (region, page or "", i))
@@ -390,10 +419,15 @@ def build_body(resource, params, query, pad, simulated=False):
             vid = fake_id("pl:%s:%s:%d" % (pl, page or "", i))
             it = {"kind": "youtube#playlistItem", "etag": b64sha1("pi:" + vid),
                   "id": fake_id("plitem:" + vid, 40)}
+            owner = "UC" + pl[2:] if pl.startswith("UU") else "UC" + fake_id("owner:" + pl, 22)
             if "snippet" in parts:
-                it["snippet"] = {"playlistId": pl, "position": i, "title": "Video %s" % vid,
-                                 "resourceId": {"kind": "youtube#video", "videoId": vid},
-                                 "thumbnails": thumbnails(vid)}
+                it["snippet"] = {"publishedAt": uploaded(i, 5), "channelId": owner,
+                                 "title": "Video %s" % vid, "description": "About %s" % vid,
+                                 "thumbnails": thumbnails(vid), "channelTitle": "Channel %s" % owner,
+                                 "playlistId": pl, "position": i,
+                                 "resourceId": {"kind": "youtube#video", "videoId": vid}}
+            if "contentDetails" in parts:
+                it["contentDetails"] = {"videoId": vid, "videoPublishedAt": uploaded(i, 0)}
             items.append(it)
     else:
         if not ids:

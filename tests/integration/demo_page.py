@@ -12,6 +12,9 @@ true.  A screenshot (a PNG decoded here with zlib) shows the notice's
 colour and colourful thumbnails.  Chromium's net log proves that nothing
 but loopback was asked for.
 
+With [economy] channel_search = uploads the same page shows the same six
+videos, fetched from the channel's uploads playlist: no search call.
+
 Plain fake (standing in for the real API, which never sends the marker):
 no notice in the DOM or in the screenshot, and grey placeholders instead
 of pictures.  Also: --media-base sets the thumbnails' base URL."""
@@ -43,10 +46,10 @@ MEDIA = "http://127.0.0.1:%d/demo-media/" % demo.port
 WWW = ytdeploy.shipped("www")
 
 
-def site(fake, name):
+def site(fake, name, **sections):
     """ytcache (its own config, upstream fake) behind the shipped nginx file."""
     conf = yth.write_config(os.path.join(tmp, name + ".conf"), db, fake,
-                            server={"log_level": "debug"})
+                            server={"log_level": "debug"}, **sections)
     sf = yth.SpawnFcgi(tmp, conf, workers=2, name="ytcache-" + name)
     ng = ytdeploy.ShippedNginx(tmp, "nginx/ytcache-fastcgi.conf",
                                [("unix:/run/ytcache/ytcache.sock", "unix:" + sf.addr),
@@ -166,6 +169,7 @@ items = body.get("items") or []
 want = [(i["id"]["videoId"], html.unescape(i["snippet"]["title"]), i["snippet"]["publishedAt"],
          i["snippet"]["channelTitle"]) for i in items]
 got = cards(dom)
+demo_cards = [(c.get("id"), c.get("title"), c.get("datetime"), c.get("channel")) for c in got]
 is_(len(got), 6, "demo: six cards")
 is_([(c.get("id"), c.get("title"), c.get("datetime"), c.get("channel")) for c in got], want,
     "demo: the cards show the API's ids, titles, dates and channel")
@@ -301,6 +305,26 @@ ok(len(thumbs) == 18 and all(u.startswith("http://127.0.0.1:1/pics/") for u in t
 is_([i["snippet"]["title"] for i in b.get("items") or []], [i["snippet"]["title"] for i in items],
     "--media-base: the same titles (deterministic data)")
 
+# ---------------------------------------------------------------- [economy] channel_search = uploads
+# the same page and demo channel, the latest videos from the uploads playlist
+eco_sf, eco_ng = site(demo, "economy", economy={"channel_search": "uploads"})
+demo.reset()
+text = ytdeploy.chromium_dom(tmp, eco_ng.origin() + "/?channel=" + CH_DEMO, window=WINDOW)
+edom = Dom(text)
+is_(state(edom), "ready", "economy: body[data-state=ready]")
+st = demo.stats()
+is_((st["calls"], st["by_resource"]), (1, {"playlistItems": 1}),
+    "economy: one upstream call, to the uploads playlist, none to search")
+is_((demo.units(bucket="search", stats=st), demo.units(bucket="default", stats=st)), (0, 1),
+    "economy: the search bucket untouched, 1 unit of default")
+r, _ = api(eco_ng, CH_DEMO)
+is_((r.status, r.xcache, r.header("x-ytcache-source")), (200, "HIT", "uploads; playlistId=UU" + CH_DEMO[2:]),
+    "economy: the page's search is a HIT now, marked as from the uploads playlist")
+is_([(c.get("id"), c.get("title"), c.get("datetime"), c.get("channel")) for c in cards(edom)],
+    demo_cards, "economy: the same six videos as from search (ids, titles, dates, channel)")
+
+eco_ng.stop()
+eco_sf.stop()
 plain_ng.stop()
 demo_ng.stop()
 plain_sf.stop()

@@ -834,11 +834,11 @@ is_(ctl_rc("websub", "forget", CH_FAIL).returncode, 0, "websub forget drops the 
 is_(ctl_rc("websub", "forget", CH_FAIL).returncode, 1, "... and a second forget exits 1")
 r = ctl_rc("purge", "endpoint", "no-such-resource")
 m = re.search(r"Resources: (.*?) — what an API key can read", README_TEXT, re.S)
-readme_res = re.findall(r"`(\w+)`", m.group(1)) if m else []
+readme_res = re.findall(r"`([\w:]+)`", m.group(1)) if m else []
 ok(r.returncode == 1 and readme_res and all(x in r.stderr for x in readme_res),
    "purge endpoint of an unknown name: exit 1, the valid names listed (the README's resources: %d)"
    % len(readme_res)) or diag(r.stderr)
-code_res = re.findall(r"\b[a-zA-Z0-9]+\b", r.stderr.split("one of:", 1)[-1])
+code_res = re.findall(r"[a-zA-Z0-9:]+", r.stderr.split("one of:", 1)[-1])
 is_(sorted(code_res), sorted(readme_res), "the README's list of resources is ytcache's")
 
 # Configuration: a missing file you named is an error; YTCACHE_DB_*
@@ -1040,12 +1040,14 @@ ok(statuses.count(200) >= 100 and too_many and statuses.count(200) + len(too_man
 ok(too_many and all(g.header("content-type") == CT and reason(g) and g.header("retry-after") == "1"
                     for g in too_many), "... JSON 429s with Retry-After: 1")
 
-# the canonical key: part=snippet,id&id=b,a and id=a,b&part=id,snippet are one entry
+# the canonical key: part=snippet,id&id=b,a and id=b,a&part=id,snippet are one entry, id=a,b another
 va, vb = yth.vid("readmeA"), yth.vid("readmeB")
 c0 = fake.calls()
 a = get("/youtube/v3/videos?part=snippet,id&id=%s,%s" % (vb, va))
-b = get("/youtube/v3/videos?id=%s,%s&part=id,snippet" % (va, vb))
-is_((a.xcache, b.xcache, fake.calls() - c0), ("MISS", "HIT", 1), "the README's two orders are one entry")
+b = get("/youtube/v3/videos?id=%s,%s&part=id,snippet" % (vb, va))
+c = get("/youtube/v3/videos?id=%s,%s&part=id,snippet" % (va, vb))
+is_((a.xcache, b.xcache, c.xcache, fake.calls() - c0), ("MISS", "HIT", "MISS", 2),
+    "the README's orders: part's order is one entry, the ids' order another")
 # the crontab line quotes contrib/crontab.example
 cron = next((body for lg, _, body in BLOCKS if lg == "" and any("ytcache-refresh" in x for x in body)), [])
 crontab = yth.read_file(os.path.join(yth.SRCDIR, "contrib", "crontab.example")).decode()

@@ -29,6 +29,8 @@ function summary(res) {
     kind: res.data.kind,
     etag: res.data.etag,
     n: items.length,
+    ids: items.map((i) => (typeof i.id === "string" ? i.id : null)),
+    itemKinds: items.map((i) => i.kind),
     titles: items.map((i) => (i.snippet && i.snippet.title) || null),
   };
 }
@@ -52,6 +54,8 @@ const calls = {
   "channels.list": () => yt.channels.list({ part: ["snippet", "statistics"], id: [ids.channel] }),
   "playlistItems.list": () => yt.playlistItems.list({ part: ["snippet"], playlistId: ids.playlist,
                                                       maxResults: 5 }),
+  // since 3 June 2026: GET videos:batchGetStats, its own quota bucket
+  "videos.batchGetStats": () => yt.videos.batchGetStats({ part: ["statistics"], id: ids.videos }),
   "videos.list (bad part)": () => yt.videos.list({ part: ["nonsense"], id: ids.videos }),
 };
 

@@ -33,8 +33,34 @@ START_TEST(sorted_and_normalised)
     ck_assert_str_eq(canon_of("videos", "id=dQw4w9WgXcQ&part=snippet"), "id=dQw4w9WgXcQ&part=snippet");
     ck_assert_str_eq(canon_of("videos", "part=statistics,%20snippet,+id&id=dQw4w9WgXcQ"),
                      "id=dQw4w9WgXcQ&part=id,snippet,statistics");
+    /* part is sorted; an id list keeps the order asked, minus repeats after the first */
     ck_assert_str_eq(canon_of("videos", "part=snippet,snippet,,id&id=bbbbbbbbbbb,aaaaaaaaaaa,bbbbbbbbbbb"),
-                     "id=aaaaaaaaaaa,bbbbbbbbbbb&part=id,snippet");
+                     "id=bbbbbbbbbbb,aaaaaaaaaaa&part=id,snippet");
+    ck_assert_str_eq(canon_of("videos", "part=id&id=dQw4w9WgXcQ,9bZkp7q19f0,kJQP7kiw5Fk,9bZkp7q19f0,JGwWNGJdvx8"),
+                     "id=dQw4w9WgXcQ,9bZkp7q19f0,kJQP7kiw5Fk,JGwWNGJdvx8&part=id");
+    ck_assert_str_eq(canon_of("videos", "part=id&id=dQw4w9WgXcQ&id=9bZkp7q19f0,dQw4w9WgXcQ"),
+                     "id=dQw4w9WgXcQ,9bZkp7q19f0&part=id");
+    ck_assert_str_eq(canon_of("channels", "part=id&id=UCbbbbbbbbbbbbbbbbbbbbbb,UCaaaaaaaaaaaaaaaaaaaaaa"),
+                     "id=UCbbbbbbbbbbbbbbbbbbbbbb,UCaaaaaaaaaaaaaaaaaaaaaa&part=id");
+}
+END_TEST
+
+/* Two orders of the same ids are two entries; neither is the entry the
+ * sorted key of the old canonical form named. */
+START_TEST(id_order_keys)
+{
+    unsigned char ab[CANON_KEY_LEN], ba[CANON_KEY_LEN], one[CANON_KEY_LEN], old[CANON_KEY_LEN];
+    key_of("videos", "part=id&id=aaaaaaaaaaa,bbbbbbbbbbb", "pool", ab);
+    key_of("videos", "part=id&id=bbbbbbbbbbb,aaaaaaaaaaa", "pool", ba);
+    ck_assert(memcmp(ab, ba, CANON_KEY_LEN) != 0);
+    static const char old_input[] = "videos\npool\nid=aaaaaaaaaaa,bbbbbbbbbbb&part=id";
+    util_sha256(old_input, sizeof old_input - 1, old);
+    ck_assert(memcmp(ab, old, CANON_KEY_LEN) != 0);
+    /* one id: the key is what it was */
+    key_of("videos", "part=id&id=aaaaaaaaaaa", "pool", one);
+    static const char one_input[] = "videos\npool\nid=aaaaaaaaaaa&part=id";
+    util_sha256(one_input, sizeof one_input - 1, old);
+    ck_assert(memcmp(one, old, CANON_KEY_LEN) == 0);
 }
 END_TEST
 
@@ -247,6 +273,7 @@ TAP_MAIN("canon", "canon")
 {
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, sorted_and_normalised);
+    tcase_add_test(t, id_order_keys);
     tcase_add_test(t, duplicates);
     tcase_add_test(t, dropped_params);
     tcase_add_test(t, meaningful_differences);

@@ -39,6 +39,10 @@ START_TEST(defaults)
     /* the cache table's bound: 100,000 rows, 512 MiB of answers */
     ck_assert_int_eq(c.cache_max_rows, 100000);
     ck_assert_int_eq(c.cache_max_bytes, 536870912L);
+    ck_assert_int_eq(c.channel_search, CONF_CHANNEL_SEARCH_SEARCH);   /* [economy] is opt-in */
+    conf_free(&c);
+    ck_assert_msg(load_text("[economy]\nchannel_search = uploads\n") == 0, "%s", err);
+    ck_assert_int_eq(c.channel_search, CONF_CHANNEL_SEARCH_UPLOADS);
 }
 END_TEST
 
@@ -67,6 +71,7 @@ static const struct { const char *text; const char *want; } bad[] = {
     { "[cache]\n\nmin_ttl = soon\n", ":3: min_ttl must be a duration" },
     { "[cache]\nmin_ttl = 100\nmax_ttl = 50\n", "min_ttl is greater than max_ttl" },
     { "[server]\nlog_level = loud\n", ":2: log_level must be one of error, warn, info, debug" },
+    { "[economy]\nchannel_search = cheap\n", ":2: channel_search must be one of search, uploads" },
     { "[server]\nmax_query_bytes = 10\n", ":2: max_query_bytes must be an integer from 256" },
     { "[database]\nport = 70000\n", ":2: port must be an integer from 0 to 65535" },
     { "[database]\nport = 33 06\n", ":2: port must be an integer" },
@@ -180,6 +185,13 @@ START_TEST(quota_model)
     ck_assert_int_eq(units, 1);
     ck_assert_int_eq(conf_bucket(&c, "default")->limit, 10000);
     ck_assert_int_eq(conf_bucket(&c, "search")->limit, 100);
+    /* videos.batchGetStats: 1 unit from a 10,000-unit bucket of its own (3 June 2026) */
+    conf_cost_for(&c, "videos:batchGetStats", &bucket, &units);
+    ck_assert_str_eq(bucket, "batchGetStats");
+    ck_assert_int_eq(units, 1);
+    ck_assert_int_eq(conf_bucket(&c, "batchGetStats")->limit, 10000);
+    long bgs_burst;
+    ck_assert_int_eq(conf_client_units(&c, "batchGetStats", &bgs_burst), 100);   /* client_units, as default */
     /* shipped per-client limits: 5 % of search, 1 % of default, an hour */
     long burst;
     ck_assert_int_eq(conf_client_units(&c, "search", &burst), 5);
@@ -258,7 +270,18 @@ START_TEST(ttl_selection)
     ck_assert_int_eq(conf_client_max_age(&c, 5), 60);                    /* clamped up */
     ck_assert_int_eq(conf_client_max_age(&c, 999999), 86400);            /* clamped down */
     ck_assert_int_eq(canon_parse(&q, "search", "part=snippet&q=x", &e), 0);
-    ck_assert_int_eq(conf_ttl_for(&c, "search", &q), 7200);              /* configured */
+    ck_assert_int_eq(conf_ttl_for(&c, "search", &q), 7200);          /* configured */
+    ck_assert_int_eq(canon_parse(&q, "videos:batchGetStats", "part=statistics&id=dQw4w9WgXcQ", &e), 0);
+    ck_assert_int_eq(conf_ttl_for(&c, "videos:batchGetStats", &q), 300);   /* its own short rule */
+    conf_free(&c);
+    ck_assert_int_eq(load_text("[ttl]\nvideos:batchGetStats = 2m\n[quota]\nbucket.batchGetStats = 500\n"
+                               "cost.videos:batchGetStats = default:1\n"), 0);
+    ck_assert_int_eq(conf_ttl_for(&c, "videos:batchGetStats", &q), 120);
+    ck_assert_int_eq(conf_bucket(&c, "batchGetStats")->limit, 500);
+    const char *bucket;
+    long units;
+    conf_cost_for(&c, "videos:batchGetStats", &bucket, &units);
+    ck_assert_str_eq(bucket, "default");
     canon_free(&q);
 }
 END_TEST
