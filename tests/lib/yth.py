@@ -1253,6 +1253,9 @@ def migrate(conf):
     return r
 
 
+_migrate = migrate      # Stack's argument of that name hides it
+
+
 # ------------------------------------------------------------------ ytcache launchers
 
 def _require_binary():
@@ -1720,12 +1723,14 @@ class Stack:
     """MariaDB + fake upstream + ytcache (launcher) + nginx in one temp dir.
 
     config: dict of sections for write_config (e.g. {"cache": {"min_ttl": 1}})
+    migrate: run ytcachectl migrate first (False: an empty database, which
+            ytcache migrates itself unless [database] auto_migrate = no)
     mounts: prefixes nginx mounts ytcache at ("/" -> PATH_INFO=$uri,
             other prefixes -> PATH_INFO after the prefix); or full tuples.
     """
 
     def __init__(self, launcher="spawn-fcgi", workers=2, mounts=("/",), config=None,
-                 fake_keys=(SERVER_KEY,), launcher_kw=None, nginx=True):
+                 fake_keys=(SERVER_KEY,), launcher_kw=None, nginx=True, migrate=True):
         self.tmp = make_tmpdir()
         diag("stack: %s, tmp %s" % (("%s, %d workers" % (launcher, workers)) if launcher
                                     else "no ytcache launcher", self.tmp))
@@ -1734,7 +1739,8 @@ class Stack:
         self.config = config or {}
         self.conf = os.path.join(self.tmp, "ytcache.conf")
         write_config(self.conf, self.db, self.fake, **self.config)
-        migrate(self.conf)
+        if migrate:
+            _migrate(self.conf)
         self.launcher = None
         self.nginx = None
         if launcher:
