@@ -84,7 +84,7 @@ db.sql("CREATE DATABASE ytcache2 CHARACTER SET utf8mb4 COLLATE utf8mb4_general_c
        " GRANT ALL PRIVILEGES ON ytcache2.* TO 'ytcache'@'localhost'", db=None)
 # Drupal 7's cache table, and a schema_version table of some other software
 db.sql("CREATE TABLE cache (cid VARCHAR(255) NOT NULL PRIMARY KEY, data LONGBLOB, expire INT NOT NULL DEFAULT 0,"
-       " created INT NOT NULL DEFAULT 0, serialized SMALLINT NOT NULL DEFAULT 0) ENGINE=InnoDB;"
+       " created INT NOT NULL DEFAULT 0, serialized SMALLINT NOT NULL DEFAULT 0) ENGINE=InnoDB ROW_FORMAT=DYNAMIC;"
        " INSERT INTO cache VALUES ('menu:1', 'a:0:{}', 0, 1700000000, 1), ('theme', 'x', -1, 1700000001, 0);"
        " CREATE TABLE schema_version (module VARCHAR(64) NOT NULL PRIMARY KEY, version INT NOT NULL);"
        " INSERT INTO schema_version VALUES ('system', 7080)", db="ytcache2", prefix="")
