@@ -53,25 +53,15 @@ static void prefixed(const struct db *d, const char *bare, char out[MIGRATE_NAME
 
 int migrate_version(struct db *d, char *err, size_t errlen)
 {
+    /* every process asks once (CGI: every request): one statement when
+     * the table is there, and only when it fails the question why */
     static const struct db_stmt max_version = DB_STMT("SELECT COALESCE(MAX(version), 0) FROM schema_version");
-    char name[MIGRATE_NAME_MAX];
-    prefixed(d, "schema_version", name);
-    int has = has_table(d, name, err, errlen);
-    if (has <= 0)
-        return has;
-    MYSQL_BIND r[1];
     long long v = 0;
-    my_bool isnull = 0;
-    db_bind_out_long(&r[0], &v, &isnull);
-    /* not a cached statement: it cannot be prepared before the table exists */
-    struct db_rows rs;
-    if (db_rows_begin(&rs, d, &max_version, NULL, r, err, errlen) < 0)
-        return -1;
-    int rc = db_rows_next(&rs) == DB_ROW ? (int)v : -1;
-    if (rc < 0)
-        snprintf(err, errlen, "reading schema_version: no row");
-    db_rows_end(&rs);
-    return rc;
+    if (db_value(d, &max_version, &v, err, errlen) == 0)
+        return (int)v;
+    char name[MIGRATE_NAME_MAX], err2[UTIL_ERRLEN];
+    prefixed(d, "schema_version", name);
+    return has_table(d, name, err2, sizeof err2) == 0 ? 0 : -1;     /* no table yet: version 0 */
 }
 
 /* Whether the bare table `name` exists with all of `columns` (a comma list). -1 on error. */
