@@ -57,11 +57,17 @@ int migrate_version(struct db *d, char *err, size_t errlen)
      * the table is there, and only when it fails the question why */
     static const struct db_stmt max_version = DB_STMT("SELECT COALESCE(MAX(version), 0) FROM schema_version");
     long long v = 0;
-    if (db_value(d, &max_version, &v, err, errlen) == 0)
-        return (int)v;
     char name[MIGRATE_NAME_MAX], err2[UTIL_ERRLEN];
     prefixed(d, "schema_version", name);
-    return has_table(d, name, err2, sizeof err2) == 0 ? 0 : -1;     /* no table yet: version 0 */
+    /* twice: another process may make the table between the two questions */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (db_value(d, &max_version, &v, err, errlen) == 0)
+            return (int)v;
+        int has = has_table(d, name, err2, sizeof err2);
+        if (has <= 0)
+            return has == 0 ? 0 : -1;   /* no table yet: version 0 */
+    }
+    return -1;
 }
 
 /* Whether the bare table `name` exists with all of `columns` (a comma list). -1 on error. */

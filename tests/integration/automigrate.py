@@ -51,8 +51,25 @@ pids = sorted(s.launcher.alive_pids())
 is_(len(pids), WORKERS, "%d FastCGI workers" % WORKERS)
 N = 12
 rs = yth.concurrent(lambda i: s.get("/youtube/v3/videos?part=snippet&id=" + yth.vid("first%d" % i)), N)
-statuses = [r.status if hasattr(r, "status") else repr(r) for r in rs]
-is_(statuses, [200] * N, "%d concurrent first requests: every one answered 200 (the others waited)" % N)
+
+
+def waited_or_busy(r):
+    """200, or (past lock_wait_ms on a slow machine) 503 schemaMigrating in JSON with Retry-After."""
+    if not hasattr(r, "status"):
+        return repr(r)
+    if r.status == 503:
+        e = (r.json() or {}).get("error") or {}
+        return "busy" if (e.get("errors") or [{}])[0].get("reason") == "schemaMigrating" and \
+            r.header("retry-after") else "503 %r" % r.body[:200]
+    return r.status if r.header("x-cache") == "MISS" else "%s %s" % (r.status, r.header("x-cache"))
+
+
+got = [waited_or_busy(r) for r in rs]
+answered = got.count(200)
+is_([g for g in got if g not in (200, "busy")], [],
+    "%d concurrent first requests: each answered 200 MISS, stored (it waited), or 503 schemaMigrating"
+    " with Retry-After" % N)
+ok(answered >= N // 2, "%d of %d waited for the migration and got 200" % (answered, N))
 ok(yth.wait_for(lambda: MIGRATED.search(launcher_log()), 5), "a worker logged its migration")
 got = MIGRATED.findall(launcher_log())
 latest = int(db.value("SELECT MAX(version) FROM schema_version") or 0)
@@ -61,7 +78,7 @@ is_(db.value("SELECT GROUP_CONCAT(version ORDER BY version) FROM schema_version"
     ",".join(str(v) for v in range(1, latest + 1)), "every version recorded once")
 ok(set(yth.table(t) for t in OWN) <= set(tables()), "every table made, with the prefix")
 is_(sorted(s.launcher.alive_pids()), pids, "no worker crashed")
-is_(db.count(), N, "the %d answers stored" % N)
+is_(db.count(), answered, "the %d answers stored" % answered)
 ok(not yth.sanitizer_reports(), "no sanitizer report")
 
 # ---------------------------------------------------------------- 2. a schema older than the program
@@ -74,9 +91,8 @@ is_(int(db.value("SELECT MAX(version) FROM schema_version")), latest, "schema cu
 # ---------------------------------------------------------------- 3. another process migrating: 503 with Retry-After
 drop_all()
 held = yth.lock_name("ytcache-migrate", db.name)
-holder = yth.Proc(s.tmp, "mariadb-lock-holder", [db.client, "--no-defaults", "--socket=" + db.socket, "--user=root",
-                                                 "--batch", "--skip-column-names", "--unbuffered"],
-                  stdin=subprocess.PIPE)
+argv, env = db.session()
+holder = yth.Proc(s.tmp, "mariadb-lock-holder", argv + ["--unbuffered"], env=env, stdin=subprocess.PIPE)
 holder.p.stdin.write(("SELECT GET_LOCK('%s', 60);\n" % held).encode())
 holder.p.stdin.flush()
 ok(yth.wait_for(lambda: db.value("SELECT IS_USED_LOCK('%s') IS NOT NULL" % held) == "1", 10,

@@ -953,6 +953,12 @@ class MariaDB:
             rows.append([None if c == "NULL" else _unescape_batch(c) for c in line.split("\t")])
         return rows
 
+    def session(self):
+        """(argv, env) of a client session on the server (root, over the
+        socket; SQL on its standard input), e.g. to hold a lock."""
+        return [self.client, "--no-defaults", "--socket=" + self.socket, "--user=root", "--batch",
+                "--skip-column-names", "--database=" + DB_NAME], None
+
     def sql(self, query, db=DB_NAME, prefix=None):
         """Run query (as root, over the socket); return rows as lists of str
         (None for NULL; the batch escaping is undone, so multi-line values
@@ -1017,6 +1023,11 @@ class ExternalDB:
             out = out[:-1]
         return [[None if c == "NULL" else _unescape_batch(c) for c in line.split("\t")]
                 for line in out.split("\n")] if out else []
+
+    def session(self):
+        return [self.client, "--no-defaults", "--protocol=TCP", "--host=" + self.host, "--port=%d" % self.port,
+                "--user=" + self.user, "--batch", "--skip-column-names", "--database=" + self.name], \
+            dict(os.environ, MYSQL_PWD=self.password)
 
     def sql(self, query, db=None, prefix=None):
         return self._sql(None, self.name if db in (None, DB_NAME) else db, prefix_sql(query, prefix))
