@@ -48,8 +48,6 @@ static const struct db_stmt SQL_STORE = DB_STMT(
 static const struct db_stmt SQL_HIT = DB_STMT(
     "UPDATE cache SET hits = hits + ?, recent_hits = recent_hits + ?, last_hit_at = UTC_TIMESTAMP()"
     " WHERE cache_key = ?");
-static const struct db_stmt SQL_LOCK = DB_STMT("SELECT GET_LOCK(?, ?)");
-static const struct db_stmt SQL_UNLOCK = DB_STMT("SELECT RELEASE_LOCK(?)");
 static const struct db_stmt SQL_PURGE_EXPIRED = DB_STMT(
     "DELETE FROM cache WHERE expires_at < UTC_TIMESTAMP() - INTERVAL ? SECOND"
     " OR fetched_at <= UTC_TIMESTAMP() - INTERVAL " UTIL_STR(UTIL_POLICY_MAX_AGE_DAYS) " DAY");
@@ -513,23 +511,7 @@ int cache_lock(struct db *d, const unsigned char key[CANON_KEY_LEN], long wait_m
 
 int cache_lock_named(struct db *d, const char *name, long wait_ms, char *err, size_t errlen)
 {
-    MYSQL_BIND p[2], r[1];
-    unsigned long nlen = strlen(name);
-    /* GET_LOCK takes whole seconds on MySQL; round up so 0 < wait stays > 0 */
-    long long secs = (wait_ms + 999) / 1000;
-    long long got = 0;
-    my_bool isnull = 0;
-    db_bind_str(&p[0], name, &nlen);
-    db_bind_long(&p[1], &secs);
-    db_bind_out_long(&r[0], &got, &isnull);
-    int has_row = 0;
-    if (db_row(d, &SQL_LOCK, p, r, &has_row, err, errlen) < 0)
-        return -1;
-    if (!has_row || isnull) {
-        snprintf(err, errlen, "GET_LOCK returned NULL");
-        return -1;
-    }
-    return got == 1 ? 1 : 0;
+    return db_lock(d, name, wait_ms, err, errlen);
 }
 
 int cache_unlock(struct db *d, const unsigned char key[CANON_KEY_LEN], char *err, size_t errlen)
@@ -541,10 +523,7 @@ int cache_unlock(struct db *d, const unsigned char key[CANON_KEY_LEN], char *err
 
 int cache_unlock_named(struct db *d, const char *name, char *err, size_t errlen)
 {
-    MYSQL_BIND p[1];
-    unsigned long nlen = strlen(name);
-    db_bind_str(&p[0], name, &nlen);
-    return db_run(d, &SQL_UNLOCK, p, err, errlen);
+    return db_unlock(d, name, err, errlen);
 }
 
 long long cache_purge_expired(struct db *d, long grace_secs, char *err, size_t errlen)

@@ -25,6 +25,7 @@ enum otype {
     O_ENUM,     /* long index into enums */
     O_NETS,     /* struct conf_net[CONF_MAX_LIST] + size_t count: addresses and a/n, comma separated */
     O_GONE,     /* a removed setting: refused unless its no-op value; enums[0] says what to use */
+    O_IDENT,    /* char *: letters, digits and _ only, min to max characters (spliced into SQL names) */
 };
 
 struct opt {
@@ -73,6 +74,9 @@ static const struct opt opts[] = {
     { "database", "option_group", O_STR, OFF(db_option_group), 0, "client", 0, 0, NULL },
     { "database", "connect_timeout", O_SECS, OFF(db_connect_timeout), 0, "2", 1, 60, NULL },
     { "database", "retry_interval_ms", O_LONG, OFF(db_retry_ms), 0, "1000", 0, 600000, NULL },
+    /* 32: the longest table name (14) after it stays within MySQL's 64 */
+    { "database", "table_prefix", O_IDENT, OFF(db_table_prefix), 0, "ytcache_", 0, 32, NULL },
+    { "database", "auto_migrate", O_ENUM, OFF(db_auto_migrate), 0, "yes", 0, 0, no_yes },
 
     { "upstream", "base_url", O_STR, OFF(base_url), 0, "https://www.googleapis.com/youtube/v3", 0, 0, NULL },
     { "upstream", "keys", O_LIST, OFF(keys), OFF(n_keys), "", 0, 0, NULL },
@@ -345,6 +349,12 @@ static int set_opt(struct conf *c, const struct opt *o, const char *v, char *err
 {
     char *base = (char *)c;
     switch (o->type) {
+    case O_IDENT:
+        if (!util_all_in(v, UTIL_ALNUM "_", (size_t)o->min, (size_t)o->max)) {
+            snprintf(err, errlen, "%s must be letters, digits and _ only, at most %ld of them", o->key, o->max);
+            return -1;
+        }
+        /* FALLTHROUGH */
     case O_STR: {
         char **p = (char **)(base + o->off);
         char *d = util_strndup(v, strlen(v));
@@ -863,7 +873,7 @@ void conf_free(struct conf *c)
 {
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
         char *base = (char *)c;
-        if (opts[i].type == O_STR) {
+        if (opts[i].type == O_STR || opts[i].type == O_IDENT) {
             char **p = (char **)(base + opts[i].off);
             free(*p);
             *p = NULL;

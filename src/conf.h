@@ -70,6 +70,8 @@ struct conf {
     char *db_option_group;
     long db_connect_timeout;         /* seconds */
     long db_retry_ms;
+    char *db_table_prefix;           /* before every table name ([A-Za-z0-9_]{0,32}) */
+    long db_auto_migrate;            /* 1: a process that finds the schema missing or old migrates it */
 
     /* [upstream] */
     char *base_url;

@@ -3,6 +3,7 @@
 #include "conf.h"
 #include "log.h"
 
+#include <ctype.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
 #include <stdio.h>
@@ -33,6 +34,100 @@ struct db {
     unsigned long max_packet;    /* the server's max_allowed_packet, read at connect */
     int in_txn;                  /* inside db_begin .. db_end: a deadlock undid more than one statement */
 };
+
+/* The columns name a table by what only ytcache's table of that name has:
+ * an existing install's bare tables are renamed only when they have them
+ * (migrate.c), so another application's `cache` is never taken. */
+const struct db_name db_names[] = {
+    { "schema_version", "version,applied_at" },
+    { "cache", "cache_key,request,response,expires_at" },
+    { "api_keys", "label,secret,fingerprint" },
+    { "key_usage", "key_id,bucket,day,used" },
+    { "budget_usage", "bucket,region,day,used" },
+    { "client_limits", "client,tat_us" },
+    { "breaker", "name,state,failures,probe_until" },
+    { "daily_counters", "day,name,value" },
+    { "websub_subs", "channel_id,topic,secret,lease_expires_at" },
+    { "cache_ids", "id,cache_key" },
+    { "cache_usage", "id,row_count,byte_count" },
+    { "fk_cache_ids_cache", NULL },
+    { "response_is_json", NULL },
+};
+const size_t db_n_names = sizeof db_names / sizeof db_names[0];
+
+static int is_word(int ch)
+{
+    return isalnum((unsigned char)ch) || ch == '_' || ch == '$';
+}
+
+static int known_name(const char *w, size_t n)
+{
+    for (size_t i = 0; i < db_n_names; i++)
+        if (strlen(db_names[i].name) == n && memcmp(db_names[i].name, w, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* The end of what starts at p and is copied as it is (a quoted string or
+ * name, a comment); p itself when none starts there. */
+static const char *verbatim_end(const char *p)
+{
+    if (*p == '\'' || *p == '"' || *p == '`') {
+        char q = *p++;
+        while (*p && *p != q)
+            p += (*p == '\\' && q != '`' && p[1]) ? 2 : 1;
+        return *p ? p + 1 : p;   /* a doubled quote is two strings in a row: the same copy */
+    }
+    if ((p[0] == '-' && p[1] == '-') || p[0] == '#') {
+        const char *e = strchr(p, '\n');
+        return e ? e : p + strlen(p);
+    }
+    if (p[0] == '/' && p[1] == '*') {
+        const char *e = strstr(p + 2, "*/");
+        return e ? e + 2 : p + strlen(p);
+    }
+    return p;
+}
+
+int db_prefix_names(const char *prefix, const char *sql, buf_t *out)
+{
+    size_t plen = strlen(prefix);
+    buf_reset(out);
+    for (const char *p = sql; *p;) {
+        const char *e = verbatim_end(p);
+        if (e == p) {
+            e = p + 1;
+            if (is_word(*p)) {
+                while (is_word(*e))
+                    e++;
+                if (known_name(p, (size_t)(e - p)) && buf_append(out, prefix, plen) < 0)
+                    return -1;
+            }
+        }
+        if (buf_append(out, p, (size_t)(e - p)) < 0)
+            return -1;
+        p = e;
+    }
+    return buf_append(out, "", 0);
+}
+
+const char *db_prefix(const struct db *d)
+{
+    return d->conf->db_table_prefix ? d->conf->db_table_prefix : "";
+}
+
+/* The text to send for sql: itself without a prefix, else rewritten into
+ * *tmp (free it after). NULL out of memory (err filled). */
+static const char *sql_text(const struct db *d, const char *sql, buf_t *tmp, char *err, size_t errlen)
+{
+    if (!*db_prefix(d))
+        return sql;
+    if (db_prefix_names(db_prefix(d), sql, tmp) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return tmp->data;
+}
 
 int db_open(struct db **out, const struct conf *c)
 {
@@ -242,12 +337,19 @@ static MYSQL_STMT *prepared(struct db *d, const struct db_stmt *s, unsigned int 
         snprintf(err, errlen, "mysql_stmt_init: %s", mysql_error(d->my));
         return NULL;
     }
-    if (mysql_stmt_prepare(st, s->sql, strlen(s->sql)) != 0) {
-        *errnum = mysql_stmt_errno(st);
-        snprintf(err, errlen, "prepare: %s", mysql_stmt_error(st));
+    /* the prefixed text is made once per statement and connection: the handle is kept */
+    buf_t tmp = { 0 };
+    const char *sql = sql_text(d, s->sql, &tmp, err, errlen);
+    if (!sql || mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+        if (sql) {
+            *errnum = mysql_stmt_errno(st);
+            snprintf(err, errlen, "prepare: %s", mysql_stmt_error(st));
+        }
+        buf_free(&tmp);
         mysql_stmt_close(st);
         return NULL;
     }
+    buf_free(&tmp);
     struct db_slot *sl;
     if (d->nslots < DB_SLOTS) {
         sl = &d->slot[d->nslots++];
@@ -370,7 +472,13 @@ int db_exec_static(struct db *d, const char *sql, char *err, size_t errlen)
 {
     if (db_connect(d, err, errlen) < 0)
         return -1;
-    if (mysql_real_query(d->my, sql, strlen(sql)) != 0) {
+    buf_t tmp = { 0 };
+    const char *text = sql_text(d, sql, &tmp, err, errlen);
+    if (!text)
+        return -1;
+    int bad = mysql_real_query(d->my, text, strlen(text)) != 0;
+    buf_free(&tmp);
+    if (bad) {
         snprintf(err, errlen, "%s", mysql_error(d->my));
         if (is_conn_error(mysql_errno(d->my)))
             db_disconnect(d);
@@ -472,11 +580,17 @@ int db_rows_begin(struct db_rows *rows, struct db *d, const struct db_stmt *s, M
     /* its own handle, not the cache's: the caller may run other statements
      * between rows, and a reconnect then must not close this one */
     MYSQL_STMT *st = mysql_stmt_init(d->my);
-    if (!st) {
+    buf_t tmp = { 0 };
+    const char *sql = st ? sql_text(d, s->sql, &tmp, err, errlen) : NULL;
+    if (!sql) {
         snprintf(err, errlen, "out of memory");
+        if (st)
+            mysql_stmt_close(st);
         return -1;
     }
-    if (mysql_stmt_prepare(st, s->sql, strlen(s->sql)) != 0 || (params && mysql_stmt_bind_param(st, params) != 0) ||
+    int bad = mysql_stmt_prepare(st, sql, strlen(sql)) != 0;
+    buf_free(&tmp);
+    if (bad || (params && mysql_stmt_bind_param(st, params) != 0) ||
         mysql_stmt_execute(st) != 0 || mysql_stmt_store_result(st) != 0 ||
         (results && mysql_stmt_bind_result(st, results) != 0)) {
         snprintf(err, errlen, "%s", mysql_stmt_error(st));
@@ -523,4 +637,49 @@ int db_value(struct db *d, const struct db_stmt *s, long long *v, char *err, siz
     if (!has_row || isnull)
         *v = 0;
     return 0;
+}
+
+/* The lock's name worked out by the server from its own DATABASE(): an
+ * option file may name the database, and two installs differ by it. */
+#define LOCK_NAME "CONCAT(LEFT(?, 23), ':', LEFT(SHA2(CONCAT_WS('/', DATABASE(), ?, ?), 256), 40))"
+static const struct db_stmt SQL_LOCK = DB_STMT("SELECT GET_LOCK(" LOCK_NAME ", ?)");
+static const struct db_stmt SQL_UNLOCK = DB_STMT("SELECT RELEASE_LOCK(" LOCK_NAME ")");
+
+/* The three parameters of LOCK_NAME; lens: room for their lengths. */
+static void bind_lock_name(const struct db *d, MYSQL_BIND *p, const char *name, unsigned long lens[3])
+{
+    lens[0] = lens[2] = strlen(name);
+    lens[1] = strlen(db_prefix(d));
+    db_bind_str(&p[0], name, &lens[0]);
+    db_bind_str(&p[1], db_prefix(d), &lens[1]);
+    db_bind_str(&p[2], name, &lens[2]);
+}
+
+int db_lock(struct db *d, const char *name, long wait_ms, char *err, size_t errlen)
+{
+    MYSQL_BIND p[4], r[1];
+    unsigned long lens[3];
+    /* GET_LOCK takes whole seconds on MySQL; round up so 0 < wait stays > 0 */
+    long long secs = (wait_ms + 999) / 1000;
+    long long got = 0;
+    my_bool isnull = 0;
+    bind_lock_name(d, p, name, lens);
+    db_bind_long(&p[3], &secs);
+    db_bind_out_long(&r[0], &got, &isnull);
+    int has_row = 0;
+    if (db_row(d, &SQL_LOCK, p, r, &has_row, err, errlen) < 0)
+        return -1;
+    if (!has_row || isnull) {
+        snprintf(err, errlen, "GET_LOCK returned NULL");
+        return -1;
+    }
+    return got == 1 ? 1 : 0;
+}
+
+int db_unlock(struct db *d, const char *name, char *err, size_t errlen)
+{
+    MYSQL_BIND p[3];
+    unsigned long lens[3];
+    bind_lock_name(d, p, name, lens);
+    return db_run(d, &SQL_UNLOCK, p, err, errlen);
 }

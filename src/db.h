@@ -24,6 +24,37 @@ struct db_stmt {
 };
 #define DB_STMT(text) { (text) }
 
+/* A name ytcache gives an object of its database that must be unique in
+ * it: its tables, and its named constraints (InnoDB's foreign keys and
+ * MySQL 8's CHECK constraints are named per database, not per table).
+ * Statements, sql/schema.sql and sql/migrations/ write them bare; db.c puts
+ * [database] table_prefix before each when it prepares or runs a statement.
+ * A new table is added to this list (db.c), or it stays unprefixed. */
+struct db_name {
+    const char *name;
+    const char *columns;        /* a table: columns ytcache's table of this name has; NULL: a constraint */
+};
+extern const struct db_name db_names[];
+extern const size_t db_n_names;
+
+/* sql with `prefix` put before every bare word that is one of db_names,
+ * into out (reset first). Quoted strings, comments and names in backquotes
+ * are copied as they are (`cache` is the table called cache, whatever the
+ * prefix). 0, or -1 out of memory. */
+int db_prefix_names(const char *prefix, const char *sql, buf_t *out);
+/* The connection's [database] table_prefix. */
+const char *db_prefix(const struct db *d);
+
+/* A named lock (GET_LOCK) of this install alone: the name is qualified by
+ * the database and the table prefix and hashed, so that two installs on one
+ * server never share a lock ("NAME:<40 hex digits of SHA-256 of
+ * DATABASE()/prefix/NAME>", NAME cut to 23 characters: 64 in all, MySQL's
+ * limit). wait_ms is rounded up to whole seconds. 1 got it, 0 timed out,
+ * -1 error (err filled). */
+int db_lock(struct db *d, const char *name, long wait_ms, char *err, size_t errlen);
+/* RELEASE_LOCK of db_lock's lock. 0 / -1. */
+int db_unlock(struct db *d, const char *name, char *err, size_t errlen);
+
 /* A many-row query in progress (db_rows_begin .. db_rows_end). */
 struct db_rows {
     MYSQL_STMT *st;

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "route.h"
 
 #include <stdio.h>
@@ -404,12 +405,40 @@ static void finish(struct req *r)
     r->v.ans.origin = NULL;    /* the environment dies with the request */
 }
 
+int proxy_schema(struct proxy *p, struct yerr *e)
+{
+    char err[UTIL_ERRLEN];
+    if (p->schema_ok)
+        return 0;
+    switch (migrate_ensure(p->db, p->conf, err, sizeof err)) {
+    case MIGRATE_READY:
+        p->schema_ok = 1;
+        return 0;
+    case MIGRATE_BUSY:
+        log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "%s: answering 503", err);
+        yerr_set(e, 503, "schemaMigrating", "", "The cache database is being migrated to a new schema; try again.");
+        e->retry_after = MIGRATE_RETRY_AFTER;
+        return -1;
+    case MIGRATE_MISSING:
+        log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "%s", err);
+        yerr_set(e, 503, "schemaMissing", "", "The cache database has no schema and automatic migration is off:"
+                 " run ytcachectl migrate.");
+        e->retry_after = db_retry_after(p->conf);
+        return -1;
+    case MIGRATE_ERROR:
+        log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "schema check: %s", err);
+        break;
+    }
+    return 0;
+}
+
 void proxy_handle(struct proxy *p, struct http_io *io)
 {
     struct req *r = reset_req(p, io);
     r->v.ans.origin = http_env(io, "HTTP_ORIGIN");
     struct route rt;
-    if (admit(p, &rt) && parse_request(p, rt.resource[0] ? rt.resource : NULL, rt.qs) == 0)
+    if (admit(p, &rt) && parse_request(p, rt.resource[0] ? rt.resource : NULL, rt.qs) == 0 &&
+        proxy_schema(p, &r->v.err) == 0)
         serve(p);
     finish(r);
 }

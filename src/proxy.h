@@ -12,6 +12,7 @@ struct db;
 struct hot;
 struct http_io;
 struct req;
+struct yerr;
 
 /* Per-process state, kept across requests. */
 struct proxy {
@@ -21,6 +22,7 @@ struct proxy {
     struct cache_hits hits;      /* hit counts not yet written */
     struct hot *hot;             /* hot rows in memory; NULL = none (CGI, tools) */
     struct req *req;             /* the current request: private to proxy.c */
+    int schema_ok;               /* migrate_ensure found the schema current */
 };
 
 int proxy_init(struct proxy *p, const struct conf *c, char *err, size_t errlen);
@@ -29,6 +31,11 @@ int proxy_init(struct proxy *p, const struct conf *c, char *err, size_t errlen);
 int proxy_keep_hot(struct proxy *p);
 /* The database connection, for tools that run their own statements. */
 struct db *proxy_db(struct proxy *p);
+/* The schema checked once per process, and migrated if it is missing or
+ * old ([database] auto_migrate): 0 go on (also when the database is down:
+ * the request meets that as usual), -1 with e set (503: another process is
+ * migrating, or there is no schema and auto_migrate is off). */
+int proxy_schema(struct proxy *p, struct yerr *e);
 /* Serve one request; always answers (a JSON error if nothing else). */
 void proxy_handle(struct proxy *p, struct http_io *io);
 /* Work that must not delay the client (hit counting, stale refresh): call

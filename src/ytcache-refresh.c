@@ -68,7 +68,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "ytcache-refresh: %s\n", err);
         rc = REFRESH_EXIT_CONFIG;
     } else {
-        rc = refresh_run(&p, &c, &o, stdout);
+        /* a cron job is often the first of ytcache to meet a new database */
+        struct yerr e;
+        memset(&e, 0, sizeof e);
+        if (proxy_schema(&p, &e) < 0) {
+            fprintf(stderr, "ytcache-refresh: %s\n", e.message);
+            rc = REFRESH_EXIT_DB;
+        } else {
+            rc = refresh_run(&p, &c, &o, stdout);
+        }
         proxy_free(&p);
     }
     mysql_library_end();

@@ -11,7 +11,12 @@ copy of the tree with planted lines.
     tests/sqlport.py DIR        check the tree DIR, list what is wrong
     tests/sqlport.py --list     every statement found, one a line
     tests/sqlport.py --coverage DIR   which statements of src/ no test sent
-                                (DIR: the general logs YTC_SQL_SEEN collects)
+                                (DIR: the general logs YTC_SQL_SEEN collects;
+                                the server saw ytcache's names with the
+                                default table prefix, ytcache_, or none)
+
+It also checks that every table and constraint that sql/ or src/ creates is
+in db_names of src/db.c: a name missing there would not get the table prefix.
 
 To add a rule: a (name, regex, why) row in RULES; the regex is matched,
 case-insensitively, against one statement with its whitespace collapsed.
@@ -206,6 +211,38 @@ def problems(root):
     return out
 
 
+def db_names(root):
+    """The names src/db.c puts the table prefix before (its db_names table)."""
+    text = open(os.path.join(root, "src", "db.c"), encoding="utf-8").read()
+    m = re.search(r"const struct db_name db_names\[\] = \{(.*?)\n\};", text, re.S)
+    return re.findall(r'\{\s*"(\w+)",\s*(?:"[^"]*"|NULL)\s*\}', m.group(1)) if m else []
+
+
+_CREATED = re.compile(r"\bCREATE\s+(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)|\bCONSTRAINT\s+`?(\w+)"
+                      r"|\bRENAME\s+TABLE\s+\w+\s+TO\s+(\w+)", re.I)
+
+
+def unlisted(root):
+    """(file, line, name) of each table or constraint created in sql/ or src/ and not in db_names."""
+    names = set(db_names(root))
+    out = []
+    for path, line, _, sql in statements(root):
+        for m in _CREATED.finditer(" ".join(sql.split())):
+            name = next(g for g in m.groups() if g)
+            if name not in names:
+                out.append((path, line, name))
+    return out
+
+
+_PIECE = re.compile(r"'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|`[^`]*`?|--[^\n]*|#[^\n]*|/\*.*?(?:\*/|$)"
+                    r"|[A-Za-z0-9_$]+|.", re.S)
+
+
+def prefixed(sql, names, prefix="ytcache_"):
+    """sql as db_prefix_names (src/db.c) sends it with `prefix`."""
+    return "".join(prefix + t if t in names else t for t in _PIECE.findall(sql))
+
+
 def _fmt(p):
     path, line, name, rule, why, flat = p
     return "%s:%d%s: %s (%s): %s" % (path, line, " " + name if name else "", rule, why,
@@ -224,8 +261,8 @@ def ok(cond, name):
     return cond
 
 
-def planted(root, relpath, text, append=True):
-    """problems() of a copy of the tree with `text` added to (or replacing) relpath."""
+def planted(root, relpath, text, append=True, check=problems):
+    """check() (problems()) of a copy of the tree with `text` added to (or replacing) relpath."""
     tmp = tempfile.mkdtemp(prefix="sqlport-")
     try:
         for d in ("sql", "src"):
@@ -235,7 +272,7 @@ def planted(root, relpath, text, append=True):
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "a" if append else "w") as f:
             f.write(text)
-        return problems(tmp)
+        return check(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -277,6 +314,14 @@ def selftest(root):
         ok(len(hit) == 1 and len(got) == 1, "planted %s in %s: found, and nothing else" % (rule, rel))
         for p in got:
             print("#   " + _fmt(p))
+    missing = unlisted(root)
+    ok(not missing and len(db_names(root)) >= 10,
+       "every table and constraint sql/ and src/ create is in db_names of src/db.c (so it gets the prefix)")
+    for m in missing:
+        print("#   %s:%d: %s is not in db_names" % m)
+    got = planted(root, "sql/migrations/099_planted.sql", "\nCREATE TABLE IF NOT EXISTS planted_t (a INT);\n",
+                  check=unlisted)
+    ok([g[2] for g in got] == ["planted_t"], "a planted CREATE TABLE of a name not in db_names is found")
     # a statement that is fine stays fine
     got = planted(root, "src/planted.c", 'static const char q[] = "INSERT IGNORE INTO breaker (name)'
                   ' VALUES (\'x\')";\n')
@@ -310,10 +355,11 @@ def coverage(root, logdir):
     """TAP: each statement of src/ was sent to the server by some test."""
     seen = seen_statements(logdir)
     stmts = [s for s in statements(root) if s[0].startswith("src/")]
+    names = set(db_names(root))
     missed = []
     for path, line, name, sql in stmts:
-        flat = " ".join(sql.split())
-        if flat not in seen and not any(x.startswith(flat) for x in seen):
+        flats = {" ".join(sql.split()), " ".join(prefixed(sql, names).split())}
+        if not flats & seen and not any(x.startswith(f) for x in seen for f in flats):
             missed.append("%s:%d %s: %s" % (path, line, name or "-", flat[:120]))
     print("1..1")
     print("%s 1 - %d of %d SQL statements of src/ reached the server (%d distinct seen in %d logs)"

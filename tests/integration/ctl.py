@@ -22,12 +22,12 @@ yth.is_(s.db.value("SELECT GROUP_CONCAT(version ORDER BY version) FROM schema_ve
 # the generated columns are VIRTUAL and indexed as the design says
 cols = dict(tuple(row) for row in s.db.sql(
     "SELECT column_name, extra FROM information_schema.columns "
-    "WHERE table_schema = DATABASE() AND table_name = 'cache'"))
+    "WHERE table_schema = DATABASE() AND table_name = '%s'" % yth.table("cache")))
 for c in ("endpoint", "part", "apikey", "id", "channel_id", "playlist_id", "region_code"):
     yth.like(cols.get(c, ""), r"VIRTUAL", "column %s is VIRTUAL GENERATED" % c)
 idx = [tuple(row) for row in s.db.sql(
     "SELECT index_name, GROUP_CONCAT(column_name ORDER BY seq_in_index) FROM information_schema.statistics "
-    "WHERE table_schema = DATABASE() AND table_name = 'cache' GROUP BY index_name")]
+    "WHERE table_schema = DATABASE() AND table_name = '%s' GROUP BY index_name" % yth.table("cache"))]
 yth.ok(("idx_endpoint_part_apikey", "endpoint,part,apikey") in idx, "composite index (endpoint, part, apikey)")
 
 # fill a few rows through the proxy

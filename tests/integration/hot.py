@@ -121,7 +121,7 @@ def max_age(r):
 # ---------------------------------------------------------------- schema
 cmp_ok(int(db.value("SELECT MAX(version) FROM schema_version") or 0), ">=", 5, "schema version 5 or later")
 is_(db.value("SELECT column_type FROM information_schema.columns WHERE table_schema = DATABASE() "
-             "AND table_name = 'cache' AND column_name = 'rev'"), "bigint(20) unsigned",
+             "AND table_name = '%s' AND column_name = 'rev'" % yth.table("cache")), "bigint(20) unsigned",
     "cache.rev is BIGINT UNSIGNED")
 
 # ---------------------------------------------------------------- 1. memory serves hits without the database

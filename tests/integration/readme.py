@@ -106,7 +106,6 @@ LISTED = {
     "./configure --prefix=$HOME/ytcache && make && make install":
         "builds and installs into the home directory of a shared host",
     "cp ytcache.conf.example ~/ytcache/etc/ytcache.conf": "writes into the home directory of a shared host",
-    "~/ytcache/bin/ytcachectl migrate": "needs the --prefix=$HOME/ytcache installation above",
     "cp ~/ytcache/bin/ytcache ~/public_html/ytcache.cgi": "needs a shared host's public_html "
                                                           "(tests/integration/apache.py runs it as CGI)",
     "cp apache/htaccess-cgi.example ~/public_html/.htaccess": "needs a shared host's public_html "

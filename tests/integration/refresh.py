@@ -23,7 +23,8 @@ if not os.access(REFRESH, os.X_OK):
 s = yth.Stack("spawn-fcgi", workers=1)
 fake, db = s.fake, s.db
 n_conf = [0]
-RUN_LOCK = "'ytcache-refresh'"
+# the run lock's name on the server: qualified by the database and the table prefix
+RUN_LOCK = "'%s'" % yth.lock_name("ytcache-refresh", db.name)
 
 
 def conf(refresh=None, quota=None, cache=None, **sections):

@@ -556,9 +556,11 @@ class Demo(_HTTPClient):
         return r.returncode == 0
 
     def sql(self, query):
+        """query (ytcache's tables named bare, as in yth's sql()) on the demo's database."""
         mysql = yth.which("mariadb") or yth.which("mysql")
         r = subprocess.run([mysql, "--no-defaults", "--socket=" + os.path.join(self.state, "mysql.sock"),
-                            "-u", pwd.getpwuid(os.getuid()).pw_name, "-N", "-B", "ytcache", "-e", query],
+                            "-u", pwd.getpwuid(os.getuid()).pw_name, "-N", "-B", "ytcache", "-e",
+                            yth.prefix_sql(query)],
                            capture_output=True, text=True, timeout=30)
         return r.stdout.strip() if r.returncode == 0 else None
 

@@ -681,6 +681,46 @@ class SQLError(Exception):
     pass
 
 
+def _db_names():
+    """ytcache's table and constraint names: the db_names table of src/db.c."""
+    text = open(os.path.join(SRCDIR, "src", "db.c"), encoding="utf-8").read()
+    m = re.search(r"const struct db_name db_names\[\] = \{(.*?)\n\};", text, re.S)
+    if not m:
+        raise SystemExit("yth: no db_names table in src/db.c")
+    return re.findall(r'\{\s*"(\w+)",\s*(?:"[^"]*"|NULL)\s*\}', m.group(1))
+
+
+DB_NAMES = _db_names()
+# Tests run with the default [database] table_prefix; sql()/value()/count()
+# put it before ytcache's table names in the SQL a test writes with bare
+# names (FROM cache), as src/db.c does for ytcache's own statements.
+TABLE_PREFIX = "ytcache_"
+_SQL_PIECE = re.compile(r"'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|`[^`]*`?|--[^\n]*|#[^\n]*|/\*.*?(?:\*/|$)"
+                        r"|[A-Za-z0-9_$]+|.", re.S)
+
+
+def prefix_sql(query, prefix=None):
+    """query with prefix (default TABLE_PREFIX) before every bare word that is
+    one of ytcache's names; strings, comments and `backquoted` names as
+    they are (the rule of db_prefix_names in src/db.c)."""
+    prefix = TABLE_PREFIX if prefix is None else prefix
+    if not prefix:
+        return query
+    return "".join(prefix + t if t in DB_NAMES else t for t in _SQL_PIECE.findall(query))
+
+
+def table(name, prefix=None):
+    """The name of ytcache's table `name` in the database (for information_schema)."""
+    return (TABLE_PREFIX if prefix is None else prefix) + name
+
+
+def lock_name(name, db=DB_NAME, prefix=None):
+    """The GET_LOCK name ytcache uses for its lock `name` (db_lock in src/db.c)."""
+    prefix = TABLE_PREFIX if prefix is None else prefix
+    h = hashlib.sha256(("%s/%s/%s" % (db, prefix, name)).encode()).hexdigest()[:40]
+    return name[:23] + ":" + h
+
+
 def _unescape_batch(s):
     """Undo the escaping of `mariadb --batch` (\\n \\t \\0 \\\\)."""
     if "\\" not in s:
@@ -913,21 +953,28 @@ class MariaDB:
             rows.append([None if c == "NULL" else _unescape_batch(c) for c in line.split("\t")])
         return rows
 
-    def sql(self, query, db=DB_NAME):
+    def session(self):
+        """(argv, env) of a client session on the server (root, over the
+        socket; SQL on its standard input), e.g. to hold a lock."""
+        return [self.client, "--no-defaults", "--socket=" + self.socket, "--user=root", "--batch",
+                "--skip-column-names", "--database=" + DB_NAME], None
+
+    def sql(self, query, db=DB_NAME, prefix=None):
         """Run query (as root, over the socket); return rows as lists of str
         (None for NULL; the batch escaping is undone, so multi-line values
-        such as pretty-printed JSON come back intact)."""
-        return self._sql(self.socket, db, query)
+        such as pretty-printed JSON come back intact).  ytcache's table
+        names get the table prefix (prefix_sql; prefix="" sends it as is)."""
+        return self._sql(self.socket, db, prefix_sql(query, prefix))
 
-    def value(self, query, db=DB_NAME):
-        rows = self.sql(query, db)
+    def value(self, query, db=DB_NAME, prefix=None):
+        rows = self.sql(query, db, prefix)
         return rows[0][0] if rows and rows[0] else None
 
-    def count(self, where=None, table="cache"):
+    def count(self, where=None, table="cache", prefix=None):
         qry = "SELECT COUNT(*) FROM %s" % table
         if where:
             qry += " WHERE " + where
-        return int(self.value(qry))
+        return int(self.value(qry, prefix=prefix))
 
 
 class ExternalDB:
@@ -977,15 +1024,20 @@ class ExternalDB:
         return [[None if c == "NULL" else _unescape_batch(c) for c in line.split("\t")]
                 for line in out.split("\n")] if out else []
 
-    def sql(self, query, db=None):
-        return self._sql(None, self.name if db in (None, DB_NAME) else db, query)
+    def session(self):
+        return [self.client, "--no-defaults", "--protocol=TCP", "--host=" + self.host, "--port=%d" % self.port,
+                "--user=" + self.user, "--batch", "--skip-column-names", "--database=" + self.name], \
+            dict(os.environ, MYSQL_PWD=self.password)
 
-    def value(self, query, db=None):
-        rows = self.sql(query, db)
+    def sql(self, query, db=None, prefix=None):
+        return self._sql(None, self.name if db in (None, DB_NAME) else db, prefix_sql(query, prefix))
+
+    def value(self, query, db=None, prefix=None):
+        rows = self.sql(query, db, prefix)
         return rows[0][0] if rows and rows[0] else None
 
-    def count(self, where=None, table="cache"):
-        return MariaDB.count(self, where, table)
+    def count(self, where=None, table="cache", prefix=None):
+        return MariaDB.count(self, where, table, prefix)
 
     def alive(self):
         return True
@@ -1214,6 +1266,9 @@ def migrate(conf):
         bail("ytcachectl migrate failed (rc %d): %s" %
              (r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")))
     return r
+
+
+_migrate = migrate      # Stack's argument of that name hides it
 
 
 # ------------------------------------------------------------------ ytcache launchers
@@ -1683,12 +1738,14 @@ class Stack:
     """MariaDB + fake upstream + ytcache (launcher) + nginx in one temp dir.
 
     config: dict of sections for write_config (e.g. {"cache": {"min_ttl": 1}})
+    migrate: run ytcachectl migrate first (False: an empty database, which
+            ytcache migrates itself unless [database] auto_migrate = no)
     mounts: prefixes nginx mounts ytcache at ("/" -> PATH_INFO=$uri,
             other prefixes -> PATH_INFO after the prefix); or full tuples.
     """
 
     def __init__(self, launcher="spawn-fcgi", workers=2, mounts=("/",), config=None,
-                 fake_keys=(SERVER_KEY,), launcher_kw=None, nginx=True):
+                 fake_keys=(SERVER_KEY,), launcher_kw=None, nginx=True, migrate=True):
         self.tmp = make_tmpdir()
         diag("stack: %s, tmp %s" % (("%s, %d workers" % (launcher, workers)) if launcher
                                     else "no ytcache launcher", self.tmp))
@@ -1697,7 +1754,8 @@ class Stack:
         self.config = config or {}
         self.conf = os.path.join(self.tmp, "ytcache.conf")
         write_config(self.conf, self.db, self.fake, **self.config)
-        migrate(self.conf)
+        if migrate:
+            _migrate(self.conf)
         self.launcher = None
         self.nginx = None
         if launcher:
