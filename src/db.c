@@ -174,6 +174,7 @@ int db_connect(struct db *d, char *err, size_t errlen)
     size_t n = nz(c->db_socket) || c->n_db_hosts == 0 ? 1 : c->n_db_hosts;
     unsigned long maxp = 0;
     MYSQL *my = NULL;
+    char tried[UTIL_ERRLEN] = "";
     size_t used = 0;
     for (size_t i = 0; i < n && !my; i++) {
         const struct conf_db_host *h = c->n_db_hosts ? &c->db_hosts[i] : NULL;
@@ -181,16 +182,17 @@ int db_connect(struct db *d, char *err, size_t errlen)
         unsigned int port = (unsigned int)(h && h->port ? h->port : c->db_port);
         char one[UTIL_ERRLEN];
         my = connect_one(c, host, port, n > 1, &maxp, one, sizeof one);
+        const char *why = strncmp(one, DB_CONNECT_ERR, strlen(DB_CONNECT_ERR)) ? one : one + strlen(DB_CONNECT_ERR);
         if (!my && n == 1)
             snprintf(err, errlen, "%s", one);
-        else if (!my && used < errlen)
-            used += (size_t)snprintf(err + used, errlen - used, "%s%s:%u: %s", i ? "; " : DB_CONNECT_ERR,
-                                     host, port, strncmp(one, DB_CONNECT_ERR, strlen(DB_CONNECT_ERR)) ? one
-                                     : one + strlen(DB_CONNECT_ERR));
+        else if (!my && used < sizeof tried)
+            used += (size_t)snprintf(tried + used, sizeof tried - used, "%s%s:%u: %s", i ? "; " : "", host, port, why);
         else if (my && i > 0)
-            log_msg(YLOG_WARN, "database: connected to %s:%u, address %zu of %zu (the ones before it failed)",
-                    host, port, i + 1, n);
+            log_msg(YLOG_WARN, "database: connected to %s:%u, address %zu of %zu (skipped %s)", host, port, i + 1, n,
+                    tried);
     }
+    if (!my && n > 1)
+        snprintf(err, errlen, "%s%s", DB_CONNECT_ERR, tried);
     if (!my) {
         mark_failed(d);
         return -1;
