@@ -11,7 +11,7 @@ replication between the two: a real deployment needs one (see "Scaling"
 in the README)."""
 
 import os
-import signal
+import subprocess
 import sys
 import threading
 import time
@@ -137,6 +137,7 @@ cmp_ok(used_b, ">", 0, "quota is accounted on the second server (%d units for %d
 # ---------------------------------------------------------------- the old primary comes back fenced
 a.start()
 a.sql("SET GLOBAL read_only = 1")
+b.sql("SET GLOBAL innodb_lock_wait_timeout = 1")     # for the new sessions below
 lis.stop()
 lis.start()                 # new processes, new connections: tried in order
 ng.restart()
@@ -147,6 +148,28 @@ is_((a.count(), b.count()), (rows_a, rows_b + 1), "its row goes to the second se
 like(yth.read_file(lis.log).decode("utf-8", "replace"),
      r"skipped 127\.0\.0\.1:%d: the server is read-only" % a.port,
      "the skipped read-only address is named in the log")
+
+# ---------------------------------------------------------------- a refused statement is no outage
+# A reservation that fails on a live connection (here a lock wait timeout
+# behind a session holding the usage rows; on Galera a certification
+# conflict that outlived its retries) must not send the miss to Google
+# without accounting, as a lost database would: that call would overspend
+# what the others reserved.
+holder = subprocess.Popen([b.client, "--no-defaults", "--socket=" + b.socket, "--user=root", b.name],
+                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+holder.stdin.write(b"BEGIN; SELECT COUNT(*) FROM key_usage FOR UPDATE;\n")
+holder.stdin.flush()
+ok(yth.wait_for(lambda: int(b.value("SELECT COUNT(*) FROM information_schema.innodb_trx", db=None) or 0) > 0, 10),
+   "a session holds the key_usage rows")
+c0 = fake.calls()
+r = ng.get(V + yth.vid("failLOCKED1"))
+holder.stdin.write(b"ROLLBACK;\n")
+holder.stdin.close()
+holder.wait(20)
+yth.check_error(r, 503, "databaseUnavailable", "a reservation refused on a live connection")
+is_(fake.calls(), c0, "... and no upstream call without accounting")
+r = ng.get(V + yth.vid("failLOCKED1"))
+is_((r.status, r.xcache), (200, "MISS"), "the same miss once the rows are free: answered")
 
 lis.stop()
 yth.done_testing()

@@ -720,11 +720,14 @@ class MariaDB:
     (password DB_PASSWORD) exist.  root@localhost has no password (this
     server listens on 127.0.0.1 only and lives for one test)."""
 
-    def __init__(self, tmp, start=True, name="mariadb", netns=None, bind="127.0.0.1", port=None):
+    def __init__(self, tmp, start=True, name="mariadb", netns=None, bind="127.0.0.1", port=None,
+                 extra_args=()):
         """name: its directory and log (a second server beside the first:
         another name); netns: run it in that network namespace (ip netns
-        exec), listening on bind (an address of that namespace)."""
+        exec), listening on bind (an address of that namespace);
+        extra_args: more server options (a Galera node's wsrep ones)."""
         self.tmp = tmp
+        self.extra_args = list(extra_args)
         self.procname = name
         self.netns = netns
         self.bind = bind
@@ -868,7 +871,7 @@ class MariaDB:
                              netns_argv(self.netns) +
                              self._server_args(self.datadir, self.socket, self.port,
                                                self.pidfile, os.path.join(self.dir, "tmp"),
-                                               bind=self.bind))
+                                               bind=self.bind) + self.extra_args)
             if wait_for(lambda: not self.proc.alive() or self._ping(self.socket), timeout) \
                     and self.proc.alive():
                 if PROFILE == "mysql80" and self.starts == 1:
