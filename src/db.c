@@ -32,6 +32,7 @@ struct db {
     long long failed_at_ms;      /* last failed connect, 0 = none */
     unsigned long max_packet;    /* the server's max_allowed_packet, read at connect */
     int in_txn;                  /* inside db_begin .. db_end: a deadlock undid more than one statement */
+    unsigned int exec_errno;     /* the last statement's execute error, 0 = none */
 };
 
 int db_open(struct db **out, const struct conf *c)
@@ -218,6 +219,11 @@ unsigned int db_errno(struct db *d)
     return d->my ? mysql_errno(d->my) : 0;
 }
 
+int db_conflict(const struct db *d)
+{
+    return d->my && (d->exec_errno == ER_LOCK_DEADLOCK || d->exec_errno == ER_LOCK_WAIT_TIMEOUT);
+}
+
 unsigned long db_max_packet(const struct db *d)
 {
     return d->max_packet;
@@ -335,6 +341,7 @@ static int run_once(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, c
                     unsigned int *errnum, char *err, size_t errlen)
 {
     *errnum = 0;
+    d->exec_errno = 0;
     MYSQL_STMT *st = prepared(d, s, errnum, err, errlen);
     if (!st)
         return -1;
@@ -342,6 +349,7 @@ static int run_once(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, c
         *out->has_row = 0;
     if ((params && mysql_stmt_bind_param(st, params) != 0) || mysql_stmt_execute(st) != 0) {
         *errnum = mysql_stmt_errno(st);
+        d->exec_errno = *errnum;
         snprintf(err, errlen, "execute: %s", mysql_stmt_error(st));
         return -1;
     }

@@ -149,12 +149,12 @@ like(yth.read_file(lis.log).decode("utf-8", "replace"),
      r"skipped 127\.0\.0\.1:%d: the server is read-only" % a.port,
      "the skipped read-only address is named in the log")
 
-# ---------------------------------------------------------------- a refused statement is no outage
-# A reservation that fails on a live connection (here a lock wait timeout
-# behind a session holding the usage rows; on Galera a certification
-# conflict that outlived its retries) must not send the miss to Google
-# without accounting, as a lost database would: that call would overspend
-# what the others reserved.
+# ---------------------------------------------------------------- a reservation that lost a race is no outage
+# A reservation that loses a race on a live connection (here a lock wait
+# timeout behind a session holding the usage rows; on Galera a
+# certification conflict that outlived its retries) must not send the miss
+# to Google without accounting, as a lost database would: that call would
+# overspend what the others reserved.
 holder = subprocess.Popen([b.client, "--no-defaults", "--socket=" + b.socket, "--user=root", b.name],
                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 holder.stdin.write(b"BEGIN; SELECT COUNT(*) FROM key_usage FOR UPDATE;\n")
@@ -166,7 +166,7 @@ r = ng.get(V + yth.vid("failLOCKED1"))
 holder.stdin.write(b"ROLLBACK;\n")
 holder.stdin.close()
 holder.wait(20)
-yth.check_error(r, 503, "databaseUnavailable", "a reservation refused on a live connection")
+yth.check_error(r, 503, "databaseUnavailable", "a reservation that lost a lock wait")
 is_(fake.calls(), c0, "... and no upstream call without accounting")
 r = ng.get(V + yth.vid("failLOCKED1"))
 is_((r.status, r.xcache), (200, "MISS"), "the same miss once the rows are free: answered")
