@@ -24,6 +24,7 @@ enum otype {
     O_LIST,     /* char *[CONF_MAX_LIST] + size_t count, comma separated */
     O_ENUM,     /* long index into enums */
     O_NETS,     /* struct conf_net[CONF_MAX_LIST] + size_t count: addresses and a/n, comma separated */
+    O_HOSTS,    /* char * as written + struct conf_db_host[CONF_MAX_DB_HOSTS] + size_t count */
     O_GONE,     /* a removed setting: refused unless its no-op value; enums[0] says what to use */
     O_IDENT,    /* char *: letters, digits and _ only, min to max characters (spliced into SQL names) */
 };
@@ -33,7 +34,7 @@ struct opt {
     const char *key;
     enum otype type;
     size_t off;
-    size_t count_off;          /* O_LIST only */
+    size_t count_off;          /* O_LIST, O_NETS, O_HOSTS */
     const char *def;           /* default, parsed like a config value */
     long min, max;
     const char *const *enums;
@@ -64,7 +65,7 @@ static const struct opt opts[] = {
     { "server", "metrics_file", O_STR, OFF(metrics_file), 0, "", 0, 0, NULL },
     { "server", "debug_core_dumps", O_ENUM, OFF(debug_core_dumps), 0, "no", 0, 0, no_yes },
 
-    { "database", "host", O_STR, OFF(db_host), 0, "localhost", 0, 0, NULL },
+    { "database", "host", O_HOSTS, OFF(db_host), OFF(n_db_hosts), "localhost", 0, 0, NULL },
     { "database", "port", O_LONG, OFF(db_port), 0, "3306", 0, 65535, NULL },
     { "database", "socket", O_STR, OFF(db_socket), 0, "", 0, 0, NULL },
     { "database", "user", O_STR, OFF(db_user), 0, "ytcache", 0, 0, NULL },
@@ -323,6 +324,84 @@ static int set_nets(struct conf *c, const struct opt *o, const char *v, char *er
     return 0;
 }
 
+/* One host entry: "name", "name:port", "[v6]" or "[v6]:port", or a bare
+ * IPv6 address (two colons or more, no port). */
+static int parse_db_host(const char *s, size_t n, struct conf_db_host *h)
+{
+    const char *name = s, *colon = NULL;
+    size_t nlen = n;
+    if (n && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (!close || close == s + 1)
+            return -1;
+        name = s + 1;
+        nlen = (size_t)(close - name);
+        if (close + 1 < s + n) {
+            if (close[1] != ':')
+                return -1;
+            colon = close + 1;
+        }
+    } else {
+        const char *c1 = memchr(s, ':', n);
+        if (c1 && !memchr(c1 + 1, ':', (size_t)(s + n - c1 - 1))) {
+            colon = c1;
+            nlen = (size_t)(c1 - s);
+        }
+    }
+    if (nlen == 0 || nlen >= sizeof h->name)
+        return -1;
+    for (size_t i = 0; i < nlen; i++)
+        if (isspace((unsigned char)name[i]) || name[i] == '[' || name[i] == ']')
+            return -1;
+    memcpy(h->name, name, nlen);
+    h->name[nlen] = '\0';
+    h->port = 0;
+    if (colon) {
+        char b[8];
+        size_t blen = (size_t)(s + n - colon - 1);
+        if (blen == 0 || blen >= sizeof b)
+            return -1;
+        memcpy(b, colon + 1, blen);
+        b[blen] = '\0';
+        if (util_parse_long(b, 1, 65535, &h->port) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* O_HOSTS: the text as written (a char *) and its comma list of hosts;
+ * empty leaves the host to the option file or the client library. */
+static int set_hosts(struct conf *c, const struct opt *o, const char *v, char *err, size_t errlen)
+{
+    struct conf_db_host hosts[CONF_MAX_DB_HOSTS];
+    size_t n = 0, k = 0;
+    const char *p = v, *s, *e;
+    while (next_item(&p, &s, &e)) {
+        k++;
+        if (n >= CONF_MAX_DB_HOSTS) {
+            snprintf(err, errlen, "%s: more than %d addresses", o->key, CONF_MAX_DB_HOSTS);
+            return -1;
+        }
+        if (parse_db_host(s, (size_t)(e - s), &hosts[n]) < 0) {
+            snprintf(err, errlen, "%s: entry %zu is not NAME, NAME:PORT, [IPv6] or [IPv6]:PORT "
+                     "(port 1 to 65535)", o->key, k);
+            return -1;
+        }
+        n++;
+    }
+    char *d = util_strndup(v, strlen(v));
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char **text = (char **)((char *)c + o->off);
+    free(*text);
+    *text = d;
+    memcpy(c->db_hosts, hosts, n * sizeof hosts[0]);
+    *(size_t *)((char *)c + o->count_off) = n;
+    return 0;
+}
+
 /* O_LIST: a comma list of strings. */
 static int set_list(struct conf *c, const struct opt *o, const char *v, char *err, size_t errlen)
 {
@@ -394,6 +473,8 @@ static int set_opt(struct conf *c, const struct opt *o, const char *v, char *err
         return -1;
     case O_NETS:
         return set_nets(c, o, v, err, errlen);
+    case O_HOSTS:
+        return set_hosts(c, o, v, err, errlen);
     case O_LIST:
         return set_list(c, o, v, err, errlen);
     }
@@ -873,7 +954,7 @@ void conf_free(struct conf *c)
 {
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
         char *base = (char *)c;
-        if (opts[i].type == O_STR || opts[i].type == O_IDENT) {
+        if (opts[i].type == O_STR || opts[i].type == O_IDENT || opts[i].type == O_HOSTS) {
             char **p = (char **)(base + opts[i].off);
             free(*p);
             *p = NULL;

@@ -18,6 +18,13 @@ struct conf_net {
     int bits;
 };
 
+/* One [database] host entry: "name", "name:port", "[v6]:port" or a bare IPv6 address. */
+#define CONF_MAX_DB_HOSTS 8
+struct conf_db_host {
+    char name[256];
+    long port;             /* 0 = [database] port */
+};
+
 struct ttl_rule {
     char resource[32];
     char param[32];        /* "" = whole resource */
@@ -60,7 +67,9 @@ struct conf {
     long debug_core_dumps;           /* 1 = leave core dumps on (they hold keys and passwords) */
 
     /* [database] */
-    char *db_host;
+    char *db_host;                   /* the text as written; parsed into db_hosts */
+    struct conf_db_host db_hosts[CONF_MAX_DB_HOSTS];   /* tried in order at each connect */
+    size_t n_db_hosts;
     long db_port;
     char *db_socket;
     char *db_user;

@@ -33,6 +33,7 @@ struct db {
     long long failed_at_ms;      /* last failed connect, 0 = none */
     unsigned long max_packet;    /* the server's max_allowed_packet, read at connect */
     int in_txn;                  /* inside db_begin .. db_end: a deadlock undid more than one statement */
+    unsigned int exec_errno;     /* the last statement's execute error, 0 = none */
 };
 
 /* The columns name a table by what only ytcache's table of that name has:
@@ -187,20 +188,36 @@ long db_retry_after(const struct conf *c)
     return c->db_retry_ms / 1000 + 1;
 }
 
-int db_connect(struct db *d, char *err, size_t errlen)
+/* The server's max_allowed_packet and read_only, in one round trip. */
+static int server_vars(MYSQL *my, unsigned long *maxp, int *read_only)
 {
-    if (d->my)
-        return 0;
-    const struct conf *c = d->conf;
-    long long now = util_now_ms();
-    if (d->failed_at_ms && now - d->failed_at_ms < c->db_retry_ms) {
-        snprintf(err, errlen, "database unavailable (waiting before the next connect attempt)");
-        return -1;
+    MYSQL_RES *res = NULL;
+    *maxp = 0;
+    *read_only = 0;
+    if (mysql_query(my, "SELECT @@max_allowed_packet, @@read_only") == 0 && (res = mysql_store_result(my)) != NULL) {
+        MYSQL_ROW row = mysql_fetch_row(res);
+        if (row && row[0])
+            *maxp = strtoul(row[0], NULL, 10);
+        if (row && row[1])
+            *read_only = strcmp(row[1], "0") != 0;
     }
+    if (res)
+        mysql_free_result(res);
+    return *maxp ? 0 : -1;
+}
+
+#define DB_CONNECT_ERR "cannot connect to the database: "
+
+/* One connection to host:port (or the socket), with the session set up;
+ * NULL with a message in err. skip_ro: a read-only server (a replica not
+ * yet promoted, an old primary fenced) counts as a failed address. */
+static MYSQL *connect_one(const struct conf *c, const char *host, unsigned int port, int skip_ro,
+                          unsigned long *maxp, char *err, size_t errlen)
+{
     MYSQL *my = mysql_init(NULL);
     if (!my) {
         snprintf(err, errlen, "mysql_init failed");
-        return -1;
+        return NULL;
     }
     unsigned int to = (unsigned int)c->db_connect_timeout;
     unsigned int rw = (unsigned int)(c->db_connect_timeout * 5);
@@ -212,41 +229,67 @@ int db_connect(struct db *d, char *err, size_t errlen)
         mysql_options(my, MYSQL_READ_DEFAULT_FILE, c->db_option_file);
         mysql_options(my, MYSQL_READ_DEFAULT_GROUP, nz(c->db_option_group) ? c->db_option_group : "client");
     }
-    /* With an option file, its values win unless the config names them. */
-    const char *host = nz(c->db_socket) ? "localhost" : nz(c->db_host);
-    if (!mysql_real_connect(my, host, nz(c->db_user), c->db_password ? c->db_password : NULL,
-                            nz(c->db_name), (unsigned int)c->db_port, nz(c->db_socket),
-                            CLIENT_FOUND_ROWS)) {
-        snprintf(err, errlen, "cannot connect to the database: %s", mysql_error(my));
-        mysql_close(my);
-        mark_failed(d);
-        return -1;
-    }
     /* The session's terms, whatever the server's defaults: utf8mb4 by name
      * (an 8.0 client asking a 5.7 server for it at handshake falls back to
      * latin1 silently), UTC (NOW() and UNIX_TIMESTAMP(NOW()) in a daylight-
      * saving zone jump an hour twice a year) and one strict sql_mode, the
-     * same on MariaDB and MySQL. One statement, so one round trip. */
-    if (mysql_query(my, "SET NAMES utf8mb4 COLLATE utf8mb4_bin, time_zone = '+00:00',"
-                        " sql_mode = '" DB_SQL_MODE "'") != 0) {
+     * same on MariaDB and MySQL. One statement, so one round trip. A
+     * statement longer than max_allowed_packet drops the connection: stores
+     * are capped below it. */
+    int ro = 0;
+    if (!mysql_real_connect(my, host, nz(c->db_user), c->db_password ? c->db_password : NULL,
+                            nz(c->db_name), port, nz(c->db_socket), CLIENT_FOUND_ROWS))
+        snprintf(err, errlen, "%s%s", DB_CONNECT_ERR, mysql_error(my));
+    else if (mysql_query(my, "SET NAMES utf8mb4 COLLATE utf8mb4_bin, time_zone = '+00:00',"
+                             " sql_mode = '" DB_SQL_MODE "'") != 0)
         snprintf(err, errlen, "cannot set the session (names, time zone, sql_mode): %s", mysql_error(my));
-        mysql_close(my);
-        mark_failed(d);
+    else if (server_vars(my, maxp, &ro) < 0)
+        snprintf(err, errlen, "cannot read max_allowed_packet: %s", mysql_error(my));
+    else if (ro && skip_ro)
+        snprintf(err, errlen, "the server is read-only (a replica not promoted yet?)");
+    else
+        return my;
+    mysql_close(my);
+    return NULL;
+}
+
+/* Connect to the socket, or to [database] host's addresses in order: the
+ * first that answers and takes writes wins, so a primary's replica at the
+ * next address takes over once promoted (read_only off). */
+int db_connect(struct db *d, char *err, size_t errlen)
+{
+    if (d->my)
+        return 0;
+    const struct conf *c = d->conf;
+    long long now = util_now_ms();
+    if (d->failed_at_ms && now - d->failed_at_ms < c->db_retry_ms) {
+        snprintf(err, errlen, "database unavailable (waiting before the next connect attempt)");
         return -1;
     }
-    /* A statement longer than this drops the connection: stores are capped below it. */
+    /* With an option file, its values win unless the config names them. */
+    size_t n = nz(c->db_socket) || c->n_db_hosts == 0 ? 1 : c->n_db_hosts;
     unsigned long maxp = 0;
-    MYSQL_RES *res = NULL;
-    if (mysql_query(my, "SELECT @@max_allowed_packet") == 0 && (res = mysql_store_result(my)) != NULL) {
-        MYSQL_ROW row = mysql_fetch_row(res);
-        if (row && row[0])
-            maxp = strtoul(row[0], NULL, 10);
+    MYSQL *my = NULL;
+    char tried[UTIL_ERRLEN] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < n && !my; i++) {
+        const struct conf_db_host *h = c->n_db_hosts ? &c->db_hosts[i] : NULL;
+        const char *host = nz(c->db_socket) ? "localhost" : h ? h->name : NULL;
+        unsigned int port = (unsigned int)(h && h->port ? h->port : c->db_port);
+        char one[UTIL_ERRLEN];
+        my = connect_one(c, host, port, n > 1, &maxp, one, sizeof one);
+        const char *why = strncmp(one, DB_CONNECT_ERR, strlen(DB_CONNECT_ERR)) ? one : one + strlen(DB_CONNECT_ERR);
+        if (!my && n == 1)
+            snprintf(err, errlen, "%s", one);
+        else if (!my && used < sizeof tried)
+            used += (size_t)snprintf(tried + used, sizeof tried - used, "%s%s:%u: %s", i ? "; " : "", host, port, why);
+        else if (my && i > 0)
+            log_msg(YLOG_WARN, "database: connected to %s:%u, address %zu of %zu (skipped %s)", host, port, i + 1, n,
+                    tried);
     }
-    if (res)
-        mysql_free_result(res);
-    if (!maxp) {
-        snprintf(err, errlen, "cannot read max_allowed_packet: %s", mysql_error(my));
-        mysql_close(my);
+    if (!my && n > 1)
+        snprintf(err, errlen, "%s%s", DB_CONNECT_ERR, tried);
+    if (!my) {
         mark_failed(d);
         return -1;
     }
@@ -269,6 +312,11 @@ static int is_conn_error(unsigned int e)
 unsigned int db_errno(struct db *d)
 {
     return d->my ? mysql_errno(d->my) : 0;
+}
+
+int db_conflict(const struct db *d)
+{
+    return d->my && (d->exec_errno == ER_LOCK_DEADLOCK || d->exec_errno == ER_LOCK_WAIT_TIMEOUT);
 }
 
 unsigned long db_max_packet(const struct db *d)
@@ -395,6 +443,7 @@ static int run_once(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, c
                     unsigned int *errnum, char *err, size_t errlen)
 {
     *errnum = 0;
+    d->exec_errno = 0;
     MYSQL_STMT *st = prepared(d, s, errnum, err, errlen);
     if (!st)
         return -1;
@@ -402,6 +451,7 @@ static int run_once(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, c
         *out->has_row = 0;
     if ((params && mysql_stmt_bind_param(st, params) != 0) || mysql_stmt_execute(st) != 0) {
         *errnum = mysql_stmt_errno(st);
+        d->exec_errno = *errnum;
         snprintf(err, errlen, "execute: %s", mysql_stmt_error(st));
         return -1;
     }

@@ -86,6 +86,11 @@ int db_connected(const struct db *d);
 /* The error number of the last failed plain statement (db_exec_static), 0 if none or disconnected. */
 unsigned int db_errno(struct db *d);
 
+/* 1 when the last statement lost a race on a live connection: a deadlock
+ * victim (also a Galera certification conflict) after its retries, or a
+ * lock wait timeout. The database works; another process got there first. */
+int db_conflict(const struct db *d);
+
 /* The server's max_allowed_packet as read at the last connect (0 before one). */
 unsigned long db_max_packet(const struct db *d);
 

@@ -208,7 +208,14 @@ static void fetch_pooled(struct fetcher *f, struct fetch_req *q)
         enum quota_status qs = quota_reserve(f->db, c, q->canon->resource, region, q->use_reserve, &g, err, sizeof err);
         if (qs == QUOTA_ERROR) {
             log_burst(LOG_SLOT_DB, 10, YLOG_ERROR, "quota accounting unavailable: %s", err);
-            fetch_unaccounted(f, q);
+            /* A reservation that lost a race (a deadlock or Galera
+             * certification conflict that outlived its retries, a lock wait
+             * timeout) is no outage: the others are reserving, and a call
+             * without accounting would overspend what they reserved. */
+            if (db_conflict(f->db))
+                decided(q, UP_DB_ERROR, db_retry_after(c));
+            else
+                fetch_unaccounted(f, q);
             return;
         }
         if (qs != QUOTA_GRANTED) {

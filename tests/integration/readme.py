@@ -87,7 +87,8 @@ LISTED = {
     "apt-get install build-essential autoconf automake libtool pkg-config libfcgi-dev libcurl4-openssl-dev "
     "libjson-c-dev default-libmysqlclient-dev libssl-dev libexpat1-dev": "installs packages",
     "apt-get install check mariadb-server mariadb-client nginx fcgiwrap spawn-fcgi python3 curl "
-    "python3-prometheus-client clang libclang-rt-14-dev apache2 libapache2-mod-fcgid chromium systemd wrk valgrind":
+    "python3-prometheus-client clang libclang-rt-14-dev apache2 libapache2-mod-fcgid chromium systemd wrk valgrind "
+    "iproute2 galera-4 rsync":
         "installs packages",
     "./configure && make && make install": "installs into / (make install DESTDIR=... is run below)",
     "autoreconf -fi": "regenerates this tree's build system (done before the build this test runs on)",

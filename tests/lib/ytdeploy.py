@@ -116,7 +116,11 @@ class ShippedNginx(yth.Nginx):
     fastcgi_params and mime.types are copied next to the main file, so
     `include fastcgi_params;` finds the real one."""
 
-    def __init__(self, tmp, relpath, subs, name="nginx-shipped"):
+    def __init__(self, tmp, relpath, subs, name="nginx-shipped", netns=None, host=None):
+        if netns:
+            self.netns = netns     # run in that network namespace, listening on host
+        if host:
+            self.host = host
         self.relpath = relpath
         self.subs = list(subs)
         self.rendered = None
@@ -128,7 +132,7 @@ class ShippedNginx(yth.Nginx):
         sysconf = nginx_conf_dir()
         for fn in ("fastcgi_params", "mime.types"):
             shutil.copyfile(os.path.join(sysconf, fn), os.path.join(d, fn))
-        subs = self.subs + [("listen 80;", "listen 127.0.0.1:%d;" % self.port)]
+        subs = self.subs + [("listen 80;", "listen %s:%d;" % (self.host, self.port))]
         # the shipped microcache's directory, unless the test chose one
         if MICRO_DIR in read_file(shipped(self.relpath)).decode("utf-8") and \
                 not any(old == MICRO_DIR for old, _ in self.subs):
@@ -156,7 +160,7 @@ class ShippedNginx(yth.Nginx):
         return "\n".join(out) + "\n"
 
     def origin(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "http://%s:%d" % (self.host, self.port)
 
 
 class StaticNginx(yth.Nginx):

@@ -507,6 +507,12 @@ def _become_subreaper():
 _become_subreaper()
 
 
+def netns_argv(netns):
+    """The argv prefix that runs a program in network namespace netns
+    (none: [])."""
+    return ["ip", "netns", "exec", netns] if netns else []
+
+
 class Proc:
     """A child process in its own session (so its whole process group can
     be signalled), with stdout and stderr appended to logs/NAME.log."""
@@ -754,13 +760,22 @@ class MariaDB:
     (password DB_PASSWORD) exist.  root@localhost has no password (this
     server listens on 127.0.0.1 only and lives for one test)."""
 
-    def __init__(self, tmp, start=True):
+    def __init__(self, tmp, start=True, name="mariadb", netns=None, bind="127.0.0.1", port=None,
+                 extra_args=()):
+        """name: its directory and log (a second server beside the first:
+        another name); netns: run it in that network namespace (ip netns
+        exec), listening on bind (an address of that namespace);
+        extra_args: more server options (a Galera node's wsrep ones)."""
         self.tmp = tmp
-        self.dir = os.path.join(tmp, "mariadb")
+        self.extra_args = list(extra_args)
+        self.procname = name
+        self.netns = netns
+        self.bind = bind
+        self.dir = os.path.join(tmp, name)
         self.datadir = os.path.join(self.dir, "data")
         self.socket = os.path.join(self.dir, "mysqld.sock")
         self.pidfile = os.path.join(self.dir, "mysqld.pid")
-        self.port = free_port()
+        self.port = port or free_port()
         self.user, self.password, self.name = DB_USER, DB_PASSWORD, DB_NAME
         self.mariadbd = which("mariadbd", "YTC_MARIADBD") or which("mysqld")
         self.client = which("mariadb", "YTC_MARIADB") or which("mysql")
@@ -775,12 +790,12 @@ class MariaDB:
             self.start()
 
     # -- template datadir, made once per build tree under a lock
-    def _server_args(self, datadir, sock, port, pidfile, tmpdir, profile=True):
+    def _server_args(self, datadir, sock, port, pidfile, tmpdir, profile=True, bind="127.0.0.1"):
         """profile: apply YTC_DB_PROFILE (not when the template is made:
         its time zone tables are not loaded yet)."""
         args = [self.mariadbd, "--no-defaults",
                 "--datadir=" + datadir, "--socket=" + sock,
-                "--port=%d" % port, "--bind-address=127.0.0.1",
+                "--port=%d" % port, "--bind-address=" + bind,
                 "--pid-file=" + pidfile, "--tmpdir=" + tmpdir,
                 "--skip-log-bin", "--skip-name-resolve",
                 "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M",
@@ -892,9 +907,11 @@ class MariaDB:
             return
         self.starts += 1
         for attempt in range(3):
-            self.proc = Proc(self.tmp, "mariadb",
+            self.proc = Proc(self.tmp, self.procname,
+                             netns_argv(self.netns) +
                              self._server_args(self.datadir, self.socket, self.port,
-                                               self.pidfile, os.path.join(self.dir, "tmp")))
+                                               self.pidfile, os.path.join(self.dir, "tmp"),
+                                               bind=self.bind) + self.extra_args)
             if wait_for(lambda: not self.proc.alive() or self._ping(self.socket), timeout) \
                     and self.proc.alive():
                 if PROFILE == "mysql80" and self.starts == 1:
@@ -930,6 +947,14 @@ class MariaDB:
 
     def alive(self):
         return bool(self.proc and self.proc.alive() and self._ping(self.socket))
+
+    def allow_from(self, host_pattern):
+        """Let the ytcache user connect from host_pattern too (e.g.
+        '10.77.0.%': the web hosts of a test's network namespaces)."""
+        pw = DB_PASSWORD.replace("'", "''")
+        self._sql(self.socket, None, ";".join([
+            "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s'" % (DB_USER, host_pattern, pw),
+            "GRANT ALL PRIVILEGES ON %s.* TO '%s'@'%s'" % (DB_NAME, DB_USER, host_pattern)]))
 
     # -- queries
     def _sql(self, sock, db, query, timeout=30):
@@ -1068,12 +1093,14 @@ class FakeServer:
 
     what = "fake server"     # for messages
     timeout = 10             # seconds per control call
+    host = "127.0.0.1"       # where it listens (see netns)
+    netns = None             # a network namespace to run it in
 
     def _start(self, tmp, name, script, args=()):
         """Run script on a free port; its log and port file are named name*."""
         self.portfile = os.path.join(tmp, name + ".port")
-        argv = [sys.executable or "python3", script, "--port", "0",
-                "--portfile", self.portfile] + list(args)
+        argv = netns_argv(self.netns) + [sys.executable or "python3", script, "--port", "0",
+                                         "--portfile", self.portfile, "--bind", self.host] + list(args)
         self.proc = Proc(tmp, name, argv)
         if not wait_for(lambda: os.path.exists(self.portfile) or not self.proc.alive(), 30) \
                 or not self.proc.alive():
@@ -1083,7 +1110,7 @@ class FakeServer:
     def _call(self, method, path, body=None):
         """A control call: body (if not None) as JSON; the JSON answer, or
         RuntimeError unless the fake answered 200."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        c = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             data = json.dumps(body).encode() if body is not None else None
             c.request(method, path, body=data,
@@ -1105,9 +1132,14 @@ class FakeUpstream(FakeServer):
 
     what = "fake upstream"
 
-    def __init__(self, tmp, keys=(SERVER_KEY,), demo=False, media_base=None, name=None):
+    def __init__(self, tmp, keys=(SERVER_KEY,), demo=False, media_base=None, name=None,
+                 netns=None, host=None):
         self.tmp = tmp
         self.demo = demo
+        if netns:
+            self.netns = netns
+        if host:
+            self.host = host
         name = name or ("fake-upstream-demo" if demo else "fake-upstream")
         self.keys = list(keys)
         args = ["--keys", ",".join(self.keys)]
@@ -1116,7 +1148,7 @@ class FakeUpstream(FakeServer):
             if media_base:
                 args += ["--media-base", media_base]
         self._start(tmp, name, FAKE_UPSTREAM, args)
-        self.base_url = "http://127.0.0.1:%d/youtube/v3" % self.port
+        self.base_url = "http://%s:%d/youtube/v3" % (self.host, self.port)
 
     def stats(self):
         return self._call("GET", "/__stats")
@@ -1163,7 +1195,7 @@ class FakeUpstream(FakeServer):
 
     def body(self, path_and_query):
         """Ask the fake directly (with the server key) and return its bytes."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
             sep = "&" if "?" in path_and_query else "?"
             c.request("GET", "/youtube/v3/" + path_and_query.lstrip("/") + sep + "key=" + self.keys[0])
@@ -1240,13 +1272,13 @@ def write_config(path, db_server=None, fake=None, **sections):
     return path
 
 
-def ytcachectl(conf, *args, tmp=None, timeout=60, env=None, input=None):
+def ytcachectl(conf, *args, tmp=None, timeout=60, env=None, input=None, netns=None):
     """Run ytcachectl --config CONF ARGS (input: bytes for its standard
-    input, else none); returns CompletedProcess (bytes).  Its output is
-    also appended to logs/ctl.log."""
+    input, else none; netns: in that network namespace); returns
+    CompletedProcess (bytes).  Its output is also appended to logs/ctl.log."""
     if not os.access(YTCACHECTL, os.X_OK):
         bail("%s not built" % YTCACHECTL)
-    argv = [YTCACHECTL, "--config", conf] + list(args)
+    argv = netns_argv(netns) + [YTCACHECTL, "--config", conf] + list(args)
     if input is None:
         r = subprocess.run(argv, capture_output=True, timeout=timeout,
                            stdin=subprocess.DEVNULL, env=env)
@@ -1382,9 +1414,10 @@ class Listen(Launcher):
     """ytcache --listen ADDR --workers N --config CONF."""
     kind = "listen"
 
-    def __init__(self, tmp, conf, workers=2, addr=None, name=None, env=None):
+    def __init__(self, tmp, conf, workers=2, addr=None, name=None, env=None, netns=None):
         super().__init__(tmp, conf, workers, addr, name)
         self.env_extra = env or {}
+        self.netns = netns       # a network namespace to run it in (ip netns exec)
         self.proc = None
         self.start()
 
@@ -1393,8 +1426,8 @@ class Listen(Launcher):
         env = dict(os.environ)
         env.update(self.env_extra)
         env.pop("YTCACHE_CONFIG", None)
-        argv = [YTCACHE, "--listen", self.addr, "--workers", str(self.workers),
-                "--config", self.conf]
+        argv = netns_argv(self.netns) + [YTCACHE, "--listen", self.addr, "--workers", str(self.workers),
+                                         "--config", self.conf]
         self.proc = Proc(self.tmp, self.name, argv, env=env)
         self._wait_listening(self.proc.alive)
         # the workers are forked after the socket is open: wait for them
@@ -1580,12 +1613,16 @@ FASTCGI_PARAMS = """\
 
 
 class Nginx:
-    """nginx in front of one or more launchers.
+    """nginx in front of one or more launchers (host: the address it listens
+    on and is asked at; netns: a network namespace to run it in).
 
     mounts: list of (prefix, launcher) or (prefix, launcher, path_info) where
     path_info is "uri" (PATH_INFO = $uri, for prefix "/"), "split" (PATH_INFO
     = the part after the prefix), or None (no PATH_INFO: ytcache must route
     on REQUEST_URI)."""
+
+    host = "127.0.0.1"
+    netns = None
 
     def __init__(self, tmp, mounts, workers=1, name="nginx"):
         self.tmp = tmp
@@ -1671,11 +1708,12 @@ class Nginx:
             if os.path.exists(pidfile):
                 os.unlink(pidfile)
             self.proc = Proc(self.tmp, self.name + "-master",
+                             netns_argv(self.netns) +
                              [self.bin, "-p", self.dir + "/", "-c", self.conf, "-e", errlog])
             # the pid file is written only once the listening socket is bound
             # (so a port taken by someone else is never mistaken for ours)
             if wait_for(lambda: not self.proc.alive() or (os.path.exists(pidfile) and
-                                                          can_connect(("127.0.0.1", self.port))), 20) \
+                                                          can_connect((self.host, self.port))), 20) \
                     and self.proc.alive():
                 return
             self.proc.stop()
@@ -1700,7 +1738,7 @@ class Nginx:
     # -- clients
     def http(self, method, path, headers=None, body=None, timeout=60):
         t0 = time.monotonic()
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()
@@ -1715,7 +1753,7 @@ class Nginx:
     def raw(self, data, timeout=30):
         """Send raw bytes (a whole request, Connection: close); return the
         raw answer bytes."""
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        s = socket.create_connection((self.host, self.port), timeout=timeout)
         try:
             s.sendall(data)
             chunks = []

@@ -84,6 +84,12 @@ static const struct { const char *text; const char *want; } bad[] = {
     { "[quota]\ntrusted_proxies = 127.0.0.1, 10.0.0.1/8\n", ":2: trusted_proxies: entry 2 is not an address" },
     { "[server]\ndebug_core_dumps = maybe\n", ":2: debug_core_dumps must be one of no, yes" },
     { "[access]\n\nresources = videos,nosuch\n", ":3: a resource ytcache does not serve: resources" },
+    { "[database]\n\nhost = db1:3306, db2:99999\n", ":3: host: entry 2 is not NAME, NAME:PORT" },
+    { "[database]\nhost = db1:, db2\n", ":2: host: entry 1 is not NAME" },
+    { "[database]\nhost = [::1, db2\n", ":2: host: entry 1 is not NAME" },
+    { "[database]\nhost = [::1]x\n", ":2: host: entry 1 is not NAME" },
+    { "[database]\nhost = a b:3306\n", ":2: host: entry 1 is not NAME" },
+    { "[database]\nhost = a,b,c,d,e,f,g,h,i\n", ":2: host: more than 8 addresses" },
     { "[access]\nvideoCategoryId = 10\n", ":2: unknown key in [access]: videoCategoryId" },
     { "[access]\nchannelId = UCa,,UCb\n", ":2: an empty or over-long value in the list: channelId" },
 };
@@ -160,12 +166,49 @@ START_TEST(env_override)
     ck_assert_int_eq(load_text("[database]\nhost = ignored\n"), 0);
     ck_assert_str_eq(c.db_host, "db.internal");
     ck_assert_int_eq(c.db_port, 3307);
+    ck_assert_str_eq(c.db_hosts[0].name, "db.internal");
+    conf_free(&c);
+    setenv("YTCACHE_DB_HOST", "db1:3306,db2:bad", 1);
+    ck_assert_int_eq(load_text("[database]\n"), -1);
+    ck_assert(strstr(err, "$YTCACHE_DB_HOST: host: entry 2") != NULL);
+    setenv("YTCACHE_DB_HOST", "db.internal", 1);
     conf_free(&c);
     setenv("YTCACHE_DB_PORT", "x", 1);
     ck_assert_int_eq(load_text("[database]\n"), -1);
     ck_assert(strstr(err, "$YTCACHE_DB_PORT") != NULL);
     unsetenv("YTCACHE_DB_HOST");
     unsetenv("YTCACHE_DB_PORT");
+}
+END_TEST
+
+/* [database] host: a list tried in order, a port per address or [database] port. */
+START_TEST(db_hosts)
+{
+    ck_assert_msg(load_text("[database]\nhost = db.internal\nport = 3307\n") == 0, "%s", err);
+    ck_assert_int_eq(c.n_db_hosts, 1);
+    ck_assert_str_eq(c.db_hosts[0].name, "db.internal");
+    ck_assert_int_eq(c.db_hosts[0].port, 0);
+    conf_free(&c);
+    ck_assert_msg(load_text("[database]\nhost = 10.0.0.1:3306, 10.0.0.2:3307 ,replica.internal,"
+                            "[fd00::5]:3308, fd00::6\n") == 0, "%s", err);
+    ck_assert_int_eq(c.n_db_hosts, 5);
+    ck_assert_str_eq(c.db_hosts[0].name, "10.0.0.1");
+    ck_assert_int_eq(c.db_hosts[0].port, 3306);
+    ck_assert_str_eq(c.db_hosts[1].name, "10.0.0.2");
+    ck_assert_int_eq(c.db_hosts[1].port, 3307);
+    ck_assert_str_eq(c.db_hosts[2].name, "replica.internal");
+    ck_assert_int_eq(c.db_hosts[2].port, 0);
+    ck_assert_str_eq(c.db_hosts[3].name, "fd00::5");
+    ck_assert_int_eq(c.db_hosts[3].port, 3308);
+    ck_assert_str_eq(c.db_hosts[4].name, "fd00::6");
+    ck_assert_int_eq(c.db_hosts[4].port, 0);
+    conf_free(&c);
+    ck_assert_msg(load_text("[database]\nhost =\n") == 0, "%s", err);
+    ck_assert_int_eq(c.n_db_hosts, 0);
+    conf_free(&c);
+    ck_assert_int_eq(load_text("[database]\n"), 0);
+    ck_assert_int_eq(c.n_db_hosts, 1);
+    ck_assert_str_eq(c.db_hosts[0].name, "localhost");
 }
 END_TEST
 
@@ -296,6 +339,7 @@ TAP_MAIN("conf", "conf")
     tcase_add_test(t, missing_explicit_file);
     tcase_add_test(t, access_section);
     tcase_add_test(t, env_override);
+    tcase_add_test(t, db_hosts);
     tcase_add_test(t, ttl_selection);
     tcase_add_test(t, quota_model);
     tcase_add_loop_test(t, quota_errors, 0, sizeof bad_quota / sizeof bad_quota[0]);
