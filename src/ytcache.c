@@ -1,6 +1,7 @@
 /* ytcache: the responder's main: CGI or FastCGI (inherited socket or --listen), thin by design. */
 #include "config.h"
 #include "conf.h"
+#include "portable.h"
 #include "http.h"
 #include "log.h"
 #include "proxy.h"
@@ -298,6 +299,7 @@ int main(int argc, char **argv)
     log_set_level((int)c.log_level);
     core_dumps_off(&c);
     /* libcurl is loaded when the first upstream request is made (ycurl.h) */
+    portable_init();
     if (mysql_library_init(0, NULL, NULL) != 0) {
         log_msg(YLOG_ERROR, "cannot initialise the MySQL client library");
         if (cgi)
