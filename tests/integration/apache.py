@@ -7,11 +7,13 @@
   * mod_proxy_fcgi: apache/ytcache-proxy-fcgi.conf (ProxyPass fcgi://) to
     `ytcache --listen 127.0.0.1:PORT --workers 4`, and with the
     "unix:SOCKET|fcgi://" ProxyPass that contrib/ytcache.socket suggests.
-  * plain CGI, shared hosting: the binary as ytcache.cgi in the web
+  * plain CGI, shared hosting, as the README's walkthrough: the
+    self-contained binary (make portable) as ytcache.cgi in the web
     directory with apache/htaccess-cgi.example as its .htaccess (Options
-    +ExecCGI, AddHandler cgi-script, SetEnv YTCACHE_CONFIG to a file
-    outside the web root, RewriteRule), at a site's document root and in a
-    user directory (/~alice/, RewriteBase uncommented).
+    +ExecCGI, AddHandler cgi-script, RewriteRule; its SetEnv line removed:
+    the binary finds ~/ytcache.conf, outside the web root, by itself), at a
+    site's document root and in a user directory (/~alice/, RewriteBase
+    uncommented).
 
 Each runs in a private apache2 (tests/lib/ytdeploy.py Apache: its own
 ServerRoot, pid file, logs and mutexes here, modules from the system's
@@ -21,6 +23,7 @@ MISS then HIT through the real server."""
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -48,10 +51,18 @@ def private_config(path):
     return path
 
 
-def install_binary(path):
-    shutil.copyfile(yth.YTCACHE, path)
+def install_binary(path, exe=None):
+    shutil.copyfile(exe or yth.YTCACHE, path)
     os.chmod(path, 0o755)
     return path
+
+
+def portable_binary():
+    """portable/ytcache, built now (make portable): the README's shared-hosting upload."""
+    r = subprocess.run(["make", "-C", yth.BUILDDIR, "portable"], capture_output=True, timeout=600)
+    if r.returncode != 0:
+        yth.bail("make portable failed: %s" % (r.stdout + r.stderr).decode()[-2000:])
+    return os.path.join(yth.BUILDDIR, "portable", "ytcache")
 
 
 def miss_then_hit(srv, label, vid, prefix=""):
@@ -156,16 +167,21 @@ if ok(m, "contrib/ytcache.socket names a ProxyPass line for its unix socket"):
 home = ytdeploy.mkdir(os.path.join(tmp, "home"))
 
 
+PORTABLE_YTCACHE = portable_binary()
+
+
 def user_site(name, subs):
-    """~name/public_html with ytcache.cgi and the shipped .htaccess, and
-    ~name/ytcache.conf outside the web root."""
+    """~name/public_html with the self-contained ytcache as ytcache.cgi and
+    the shipped .htaccess without its SetEnv line (as the README's upload),
+    and ~name/ytcache.conf outside the web root, which the self-contained
+    build finds by itself (the parent of its directory)."""
     h = ytdeploy.mkdir(os.path.join(home, name))
     pub = ytdeploy.mkdir(os.path.join(h, "public_html"))
-    cfg = private_config(os.path.join(h, "ytcache.conf"))
-    install_binary(os.path.join(pub, "ytcache.cgi"))
+    private_config(os.path.join(h, "ytcache.conf"))
+    install_binary(os.path.join(pub, "ytcache.cgi"), PORTABLE_YTCACHE)
     ytdeploy.write(os.path.join(pub, ".htaccess"), ytdeploy.render(
         "apache/htaccess-cgi.example",
-        [("SetEnv YTCACHE_CONFIG /home/USER/ytcache/etc/ytcache.conf", "SetEnv YTCACHE_CONFIG " + cfg)] + subs))
+        [("SetEnv YTCACHE_CONFIG /home/USER/ytcache/etc/ytcache.conf", "# no SetEnv: ../ytcache.conf")] + subs))
     ytdeploy.write(os.path.join(pub, "stray.conf"), "[database]\npassword = leaked\n")
     return pub
 
