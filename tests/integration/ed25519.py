@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """A database account that authenticates with ed25519 (MariaDB's
 auth_ed25519; the client side is a plugin of MariaDB Connector/C, not built
-into the library): the ordinary build and the self-contained one (make
-portable, which ships the connector's plugins in portable/plugin/ and
-points MARIADB_PLUGIN_DIR there itself) both serve a MISS and then a HIT
-through it, over TCP.  Without the plugin (MARIADB_PLUGIN_DIR naming an
-empty directory) and with a wrong password the same account is refused:
-the request is answered without the cache (X-Cache: BYPASS)."""
+into the library): the ordinary build (the system's client_ed25519.so) and
+the self-contained one (make portable: its own client_ed25519, built in,
+src/ed25519.c) both serve a MISS and then a HIT through it, over TCP; the
+self-contained one also with MARIADB_PLUGIN_DIR naming an empty directory,
+where the ordinary build is refused.  With a wrong password the account is
+refused to both: the request is answered without the cache (X-Cache:
+BYPASS)."""
 
 import os
 import subprocess
@@ -31,7 +32,7 @@ r = subprocess.run(["make", "-C", yth.BUILDDIR, "portable"], capture_output=True
 if r.returncode != 0:
     yth.bail("make portable failed: %s" % (r.stdout + r.stderr).decode()[-2000:])
 
-yth.plan(8)
+yth.plan(9)
 
 
 def conf(name, password):
@@ -63,7 +64,9 @@ for label, exe in (("ordinary build", yth.YTCACHE), ("portable build", os.path.j
     is_(cgi(exe, good, q), (200, "HIT"), "%s, ed25519 account: HIT" % label)
     is_(cgi(exe, bad, q), (200, "BYPASS"), "%s, wrong password: refused, answered without the cache" % label)
 q = "part=snippet&id=" + yth.vid("ednoplug")
-is_(cgi(os.path.join(PORTABLE, "ytcache"), good, q, {"MARIADB_PLUGIN_DIR": empty}), (200, "BYPASS"),
-    "portable build without its plugin directory: the account cannot be used")
-is_(s.db.count("cache_key IS NOT NULL"), 2, "the two rows stored through the ed25519 account")
+is_(cgi(yth.YTCACHE, good, q, {"MARIADB_PLUGIN_DIR": empty}), (200, "BYPASS"),
+    "ordinary build without a plugin directory: the account cannot be used")
+is_(cgi(os.path.join(PORTABLE, "ytcache"), good, q, {"MARIADB_PLUGIN_DIR": empty}), (200, "MISS"),
+    "portable build without any plugin directory: MISS through the account (client_ed25519 built in)")
+is_(s.db.count("cache_key IS NOT NULL"), 3, "the three rows stored through the ed25519 account")
 yth.done_testing()

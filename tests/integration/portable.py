@@ -7,6 +7,7 @@ its configuration in /ytcache.conf (the parent of the binary's directory:
 found without YTCACHE_CONFIG, as under suEXEC):
   * a MISS, libcurl and its libraries added for it in a directory of their
     own (LD_LIBRARY_PATH for that one run): the one run-time dependency;
+  * the database account is an ed25519 one where the server can make it;
   * that directory removed, a HIT with the same bytes, the loader
     (LD_DEBUG=libs) opening nothing but glibc's files;
   * ytcachectl from the same build: check-config, stats, purge all (the
@@ -121,9 +122,20 @@ os.makedirs(root)
 assemble_root(root, files)
 shutil.copy(os.path.join(PORTABLE, "ytcache"), os.path.join(root, "www", "ytcache.cgi"))
 shutil.copy(os.path.join(PORTABLE, "ytcachectl"), os.path.join(root, "bin-user", "ytcachectl"))
-# over TCP: the chroot shares the network, not the file system
+# over TCP: the chroot shares the network, not the file system; as an
+# ed25519 account (the connector's client_ed25519.so needs libcrypto.so.3,
+# which the root does not have: the self-contained build's is built in)
+user, password = s.db.user, s.db.password
+try:
+    if s.db.value("SELECT COUNT(*) FROM information_schema.plugins WHERE plugin_name = 'ed25519'", db=None) != "1":
+        s.db.sql("INSTALL SONAME 'auth_ed25519'", db=None)
+    s.db.sql("CREATE USER 'ytbare'@'127.0.0.1' IDENTIFIED VIA ed25519 USING PASSWORD('bare-pw-7')", db=None)
+    s.db.sql("GRANT ALL PRIVILEGES ON %s.* TO 'ytbare'@'127.0.0.1'" % s.db.name, db=None)
+    user, password = "ytbare", "bare-pw-7"
+except yth.SQLError as e:
+    diag("no ed25519 account (%s): the bare root uses a password account" % e)
 yth.write_config(os.path.join(root, "ytcache.conf"), None, fake, database={
-    "host": "127.0.0.1", "port": s.db.port, "user": s.db.user, "password": s.db.password,
+    "host": "127.0.0.1", "port": s.db.port, "user": user, "password": password,
     "name": s.db.name, "connect_timeout": 2})
 if not add_libcurl(root):
     yth.skip_all("libcurl.so.4 not found on this machine")
@@ -142,7 +154,7 @@ c0 = fake.calls()
 r, rc, err = cgi(prefix, Q, {"LD_LIBRARY_PATH": "/opt/libcurl"})
 is_((r.status, r.xcache, rc), (200, "MISS", 0), "bare root, libcurl beside: MISS, exit 0")
 is_(fake.calls() - c0, 1, "the miss made one upstream call")
-is_(s.db.count(), 1, "the answer is stored in the test database")
+is_(s.db.count(), 1, "the answer is stored in the test database (as %s)" % user)
 
 shutil.rmtree(os.path.join(root, "opt"))
 r2, rc, err = cgi(prefix, Q, {"LD_DEBUG": "libs"})
