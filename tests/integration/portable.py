@@ -143,11 +143,19 @@ prefix = enter(root)
 if prefix is None:
     yth.skip_all("cannot enter a bare root here (unshare --mount --pid and chroot need root or user namespaces)")
 
-yth.plan(14)
+yth.plan(15)
 needed = subprocess.run(["objdump", "-p", os.path.join(PORTABLE, "ytcache")], capture_output=True, text=True).stdout
 needs = sorted(ln.split()[1] for ln in needed.split("\n") if "NEEDED" in ln)
 ok(needs and all(n.startswith(("libc.so", "libm.so", "ld-linux", "libdl.so", "libpthread.so")) for n in needs),
    "portable/ytcache needs glibc's libraries only: %s" % " ".join(needs))
+
+versions = set()
+for prog in ("ytcache", "ytcachectl", "ytcache-refresh"):
+    out = subprocess.run(["objdump", "-T", os.path.join(PORTABLE, prog)], capture_output=True, text=True).stdout
+    versions |= {tuple(int(x) for x in v.split(".")) for v in re.findall(r"GLIBC_([0-9.]+)\)?\s", out)}
+newest = max(versions) if versions else (99,)
+ok(newest <= (2, 28), "the programs need glibc 2.28 or older (newest symbol version %s; portable/GLIBC says %s)"
+   % (".".join(map(str, newest)), open(os.path.join(PORTABLE, "GLIBC")).read().strip()))
 
 Q = "part=snippet&id=" + yth.vid("bareRoot")
 c0 = fake.calls()
