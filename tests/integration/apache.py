@@ -23,7 +23,6 @@ MISS then HIT through the real server."""
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -55,14 +54,6 @@ def install_binary(path, exe=None):
     shutil.copyfile(exe or yth.YTCACHE, path)
     os.chmod(path, 0o755)
     return path
-
-
-def portable_binary():
-    """portable/ytcache, built now (make portable): the README's shared-hosting upload."""
-    r = subprocess.run(["make", "-C", yth.BUILDDIR, "portable"], capture_output=True, timeout=600)
-    if r.returncode != 0:
-        yth.bail("make portable failed: %s" % (r.stdout + r.stderr).decode()[-2000:])
-    return os.path.join(yth.BUILDDIR, "portable", "ytcache")
 
 
 def miss_then_hit(srv, label, vid, prefix=""):
@@ -167,7 +158,7 @@ if ok(m, "contrib/ytcache.socket names a ProxyPass line for its unix socket"):
 home = ytdeploy.mkdir(os.path.join(tmp, "home"))
 
 
-PORTABLE_YTCACHE = portable_binary()
+PORTABLE_YTCACHE = os.path.join(yth.make_portable(), "ytcache")     # the README's upload
 
 
 def user_site(name, subs):

@@ -17,8 +17,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import yth  # noqa: E402
 from yth import is_, diag  # noqa: E402
 
-PORTABLE = os.path.join(yth.BUILDDIR, "portable")
-
 s = yth.Stack(launcher=None)
 try:
     if not s.db.value("SELECT COUNT(*) FROM information_schema.plugins WHERE plugin_name = 'ed25519'", db=None) \
@@ -28,9 +26,7 @@ try:
     s.db.sql("GRANT ALL PRIVILEGES ON %s.* TO 'yted'@'127.0.0.1'" % s.db.name, db=None)
 except yth.SQLError as e:
     yth.skip_all("the server cannot make an ed25519 account: %s" % e)
-r = subprocess.run(["make", "-C", yth.BUILDDIR, "portable"], capture_output=True, timeout=600)
-if r.returncode != 0:
-    yth.bail("make portable failed: %s" % (r.stdout + r.stderr).decode()[-2000:])
+PORTABLE = yth.make_portable()
 
 yth.plan(9)
 

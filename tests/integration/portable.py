@@ -25,14 +25,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import yth  # noqa: E402
 from yth import ok, is_, like, diag  # noqa: E402
 
-PORTABLE = os.path.join(yth.BUILDDIR, "portable")
-
-
-def build_portable():
-    """Always: a portable/ left from older sources must not be what is tested."""
-    r = subprocess.run(["make", "-C", yth.BUILDDIR, "portable"], capture_output=True, timeout=600)
-    if r.returncode != 0:
-        yth.bail("make portable failed: %s" % (r.stdout + r.stderr).decode()[-2000:])
 
 
 def glibc_files():
@@ -111,7 +103,7 @@ def cgi(prefix, query, extra=None):
     return r, p.returncode, p.stderr.decode("utf-8", "replace")
 
 
-build_portable()
+PORTABLE = yth.make_portable()
 files = glibc_files()
 if not files:
     yth.skip_all("dpkg cannot list glibc's files (dpkg -L libc6): no way to assemble a bare root")
