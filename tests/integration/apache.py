@@ -13,7 +13,9 @@
     +ExecCGI, AddHandler cgi-script, RewriteRule; its SetEnv line removed:
     the binary finds ~/ytcache.conf, outside the web root, by itself), at a
     site's document root and in a user directory (/~alice/, RewriteBase
-    uncommented).
+    uncommented); ~/bin/ytcachectl migrate and ~/bin/ytcache-refresh from
+    the same build run as the cron panel would (no --config, no
+    environment).
 
 Each runs in a private apache2 (tests/lib/ytdeploy.py Apache: its own
 ServerRoot, pid file, logs and mutexes here, modules from the system's
@@ -23,12 +25,13 @@ MISS then HIT through the real server."""
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
 import ytdeploy  # noqa: E402
-from yth import ok, is_, diag  # noqa: E402
+from yth import ok, is_, like, diag  # noqa: E402
 
 s = yth.Stack(launcher=None)          # MariaDB + fake upstream + config + migrate
 tmp, conf, db, fake = s.tmp, s.conf, s.db, s.fake
@@ -174,10 +177,24 @@ def user_site(name, subs):
         "apache/htaccess-cgi.example",
         [("SetEnv YTCACHE_CONFIG /home/USER/ytcache/etc/ytcache.conf", "# no SetEnv: ../ytcache.conf")] + subs))
     ytdeploy.write(os.path.join(pub, "stray.conf"), "[database]\npassword = leaked\n")
+    bindir = ytdeploy.mkdir(os.path.join(h, "bin"))
+    for prog in ("ytcachectl", "ytcache-refresh"):
+        install_binary(os.path.join(bindir, prog), os.path.join(os.path.dirname(PORTABLE_YTCACHE), prog))
     return pub
 
 
+def cron_job(name, prog, *args):
+    """What the README has the cron panel run: ~name/bin/PROG, no --config, no environment."""
+    r = subprocess.run([os.path.join(home, name, "bin", prog)] + list(args), capture_output=True,
+                       env={"PATH": "/usr/bin:/bin"}, timeout=120)
+    diag("%s %s -> %d: %s" % (prog, " ".join(args), r.returncode, (r.stdout + r.stderr).decode()[-300:]))
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
 site = user_site("site", [])                                         # a site's document root
+rc, out = cron_job("site", "ytcachectl", "migrate")
+is_(rc, 0, "~/bin/ytcachectl migrate (self-contained, no --config: ~/ytcache.conf): exit 0")
+like(out, r"version", "migrate reports the schema version")
 alice = user_site("alice", [("#RewriteBase /", "RewriteBase /~alice/")])   # a user directory
 body = "\n".join([
     "# shared hosting: users may set CGI options, handlers and rewrites in .htaccess",
@@ -201,6 +218,8 @@ for path in ("/ytcache.conf", "/../ytcache.conf", "/~alice/../ytcache.conf"):
     r = ap.get(path)
     ok(r.status in (400, 403, 404) and b"password" not in r.body,
        ".htaccess CGI: %s not served (%s): the configuration is outside the web root" % (path, r.status))
+rc, out = cron_job("site", "ytcache-refresh")
+is_(rc, 0, "~/bin/ytcache-refresh from the cron panel (self-contained, ~/ytcache.conf): exit 0")
 ap.stop()
 
 yth.done_testing()
