@@ -33,7 +33,7 @@ yth.plan(9)
 
 def conf(name, password):
     return yth.write_config(os.path.join(s.tmp, name), None, s.fake, database={
-        "host": "127.0.0.1", "port": s.db.port, "user": "yted", "password": password,
+        "host": getattr(s.db, "host", None) or "127.0.0.1", "port": s.db.port, "user": "yted", "password": password,
         "name": s.db.name, "connect_timeout": 2, "retry_interval_ms": 0})
 
 

@@ -127,7 +127,7 @@ try:
 except yth.SQLError as e:
     diag("no ed25519 account (%s): the bare root uses a password account" % e)
 yth.write_config(os.path.join(root, "ytcache.conf"), None, fake, database={
-    "host": "127.0.0.1", "port": s.db.port, "user": user, "password": password,
+    "host": getattr(s.db, "host", None) or "127.0.0.1", "port": s.db.port, "user": user, "password": password,
     "name": s.db.name, "connect_timeout": 2})
 if not add_libcurl(root):
     yth.skip_all("libcurl.so.4 not found on this machine")
