@@ -3,7 +3,6 @@
 #include "db.h"
 #include "log.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +117,7 @@ int cache_check(struct db *d, const unsigned char key[CANON_KEY_LEN], uint64_t *
 static long long new_rev(void)
 {
     unsigned long long v = 0;
-    if (RAND_bytes((unsigned char *)&v, sizeof v) != 1)
+    if (util_random(&v, sizeof v) < 0)
         v = (unsigned long long)util_now_ms() * 0x9E3779B97F4A7C15ULL ^ (unsigned long long)clock();
     v &= 0x7fffffffffffffffULL;
     return v ? (long long)v : 1;

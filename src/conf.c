@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -179,10 +180,33 @@ static const struct { const char *env; const char *section; const char *key; } e
     { "YTCACHE_DB_OPTION_FILE", "database", "option_file" },
 };
 
+#ifdef YTC_PORTABLE
+/* The self-contained build is uploaded, not installed: its file is
+ * ytcache.conf in the parent of the binary's directory (~/public_html/
+ * ytcache.cgi and ~/bin/ytcachectl both read ~/ytcache.conf, outside the
+ * web root), found from /proc/self/exe since suEXEC drops YTCACHE_CONFIG. */
+const char *conf_default_path(void)
+{
+    static char path[PATH_MAX + 32];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return SYSCONFDIR "/ytcache.conf";
+    exe[n] = '\0';
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+    }
+    snprintf(path, sizeof path, "%s/ytcache.conf", exe);
+    return path;
+}
+#else
 const char *conf_default_path(void)
 {
     return SYSCONFDIR "/ytcache.conf";
 }
+#endif
 
 static int parse_secs(const char *v, long min, long max, long *out)
 {

@@ -44,6 +44,15 @@ int util_parse_long(const char *s, long min, long max, long *out);
 
 #define UTIL_SHA256_LEN 32
 void util_sha256(const void *p, size_t n, unsigned char out[UTIL_SHA256_LEN]);
+#define UTIL_SHA1_LEN 20
+/* HMAC-SHA1 / HMAC-SHA256 of msg keyed with key (RFC 2104). */
+void util_hmac_sha1(const char *key, size_t keylen, const void *msg, size_t n, unsigned char out[UTIL_SHA1_LEN]);
+void util_hmac_sha256(const char *key, size_t keylen, const void *msg, size_t n,
+                      unsigned char out[UTIL_SHA256_LEN]);
+/* 1 if the n bytes at a and b are equal, in time that does not depend on where they differ. */
+int util_equal_ct(const void *a, const void *b, size_t n);
+/* n bytes from the kernel's random source (getrandom); 0, or -1. */
+int util_random(void *p, size_t n);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *p, size_t n, char *out);
 /* The value of one hex digit of either case, or -1. */

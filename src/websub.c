@@ -8,9 +8,6 @@
 #include "ycurl.h"
 
 #include <expat.h>
-#include <openssl/crypto.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -191,13 +188,11 @@ int websub_signature_ok(const char *secret, const char *body, size_t len, const 
     const char *hex = header + 5;
     if (strlen(hex) != 40)
         return 0;
-    unsigned char mac[20], given[20];
-    unsigned int maclen = sizeof mac;
-    if (!HMAC(EVP_sha1(), secret, (int)strlen(secret), (const unsigned char *)body, len, mac, &maclen) || maclen != 20)
-        return 0;
+    unsigned char mac[UTIL_SHA1_LEN], given[UTIL_SHA1_LEN];
+    util_hmac_sha1(secret, strlen(secret), body, len, mac);
     if (util_unhex(hex, 40, given) < 0)
         return 0;
-    return CRYPTO_memcmp(mac, given, 20) == 0;
+    return util_equal_ct(mac, given, sizeof mac);
 }
 
 /* ---- the endpoint ------------------------------------------------------------ */
@@ -271,13 +266,12 @@ static int load_sub(struct db *d, const char *channel, struct sub *s, char *err,
  * nothing of the others. out: WEBSUB_TOKEN_LEN + 1 bytes. */
 static int callback_token(const char *secret, const char *channel, char *out)
 {
-    unsigned char mac[32];
-    unsigned int maclen = sizeof mac;
+    unsigned char mac[UTIL_SHA256_LEN];
     char msg[64];
     int n = snprintf(msg, sizeof msg, "ytcache websub callback %s", channel);
-    if (!*secret || n < 0 || (size_t)n >= sizeof msg ||
-        !HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, (size_t)n, mac, &maclen))
+    if (!*secret || n < 0 || (size_t)n >= sizeof msg)
         return -1;
+    util_hmac_sha256(secret, strlen(secret), msg, (size_t)n, mac);
     util_hex(mac, WEBSUB_TOKEN_LEN / 2, out);
     return 0;
 }
@@ -293,7 +287,7 @@ static int token_ok(const struct sub *s, const char *token)
     char want[WEBSUB_TOKEN_LEN + 1];
     if (!token || strlen(token) != WEBSUB_TOKEN_LEN || callback_token(s->secret, s->channel, want) < 0)
         return 0;
-    return CRYPTO_memcmp(want, token, WEBSUB_TOKEN_LEN) == 0;
+    return util_equal_ct(want, token, WEBSUB_TOKEN_LEN);
 }
 
 /* A refused request: one log line per burst (a scan must not flood the log). */
@@ -622,7 +616,7 @@ int websub_request(struct db *d, const struct conf *c, const char *channel_id, i
         util_copy(secret, sizeof secret, s.secret);
     } else {
         unsigned char raw[24];
-        if (RAND_bytes(raw, sizeof raw) != 1) {
+        if (util_random(raw, sizeof raw) < 0) {
             snprintf(err, errlen, "no randomness for the secret");
             return -1;
         }

@@ -1,6 +1,7 @@
 /* ytcache-refresh: main of the cron-driven refresher (trending pre-warm, refresh-ahead, housekeeping). */
 #include "config.h"
 #include "conf.h"
+#include "portable.h"
 #include "log.h"
 #include "proxy.h"
 #include "refresh.h"
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
     }
     /* cron mails whatever is printed: only warnings and errors by default */
     log_set_level(o.verbose ? (int)c.log_level : YLOG_WARN);
+    portable_init();
     if (mysql_library_init(0, NULL, NULL) != 0) {
         fprintf(stderr, "ytcache-refresh: cannot initialise the MySQL client library\n");
         conf_free(&c);

@@ -1,6 +1,7 @@
 /* ytcache: the responder's main: CGI or FastCGI (inherited socket or --listen), thin by design. */
 #include "config.h"
 #include "conf.h"
+#include "portable.h"
 #include "http.h"
 #include "log.h"
 #include "proxy.h"
@@ -47,6 +48,18 @@ static void usage(FILE *fp)
 }
 
 /* A misconfigured CGI still answers in JSON; details go to the error log only. */
+/* Sanitizer builds exit through exit() so that the leak check runs. */
+#if defined(__SANITIZE_ADDRESS__)
+#define YTC_FULL_TEARDOWN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define YTC_FULL_TEARDOWN 1
+#endif
+#endif
+#ifndef YTC_FULL_TEARDOWN
+#define YTC_FULL_TEARDOWN 0
+#endif
+
 static void cgi_fatal(void)
 {
     static const char rest[] =
@@ -286,6 +299,7 @@ int main(int argc, char **argv)
     log_set_level((int)c.log_level);
     core_dumps_off(&c);
     /* libcurl is loaded when the first upstream request is made (ycurl.h) */
+    portable_init();
     if (mysql_library_init(0, NULL, NULL) != 0) {
         log_msg(YLOG_ERROR, "cannot initialise the MySQL client library");
         if (cgi)
@@ -295,6 +309,13 @@ int main(int argc, char **argv)
     }
     catch_signals();
     int rc = cgi ? serve_cgi(&c) : serve(&c, listen_addr, workers);
+    if (cgi && !YTC_FULL_TEARDOWN) {
+        /* the answer is written (unbuffered) and the database connection
+         * closed: what exit() would add is the libraries' teardown, which the
+         * kernel does anyway (OpenSSL's alone was 0.7 M instructions a hit) */
+        fflush(NULL);
+        _exit(rc);
+    }
     mysql_library_end();
     ycurl_unload();
     conf_free(&c);

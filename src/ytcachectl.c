@@ -4,6 +4,7 @@
 #include "cache.h"
 #include "canon.h"
 #include "conf.h"
+#include "portable.h"
 #include "db.h"
 #include "log.h"
 #include "migrate.h"
@@ -533,6 +534,7 @@ int main(int argc, char **argv)
     }
     struct db *d = NULL;
     int rc;
+    portable_init();
     if (mysql_library_init(0, NULL, NULL) != 0 || db_open(&d, &c) < 0) {
         fprintf(stderr, "ytcachectl: cannot initialise the MySQL client library\n");
         conf_free(&c);

@@ -7,11 +7,15 @@
   * mod_proxy_fcgi: apache/ytcache-proxy-fcgi.conf (ProxyPass fcgi://) to
     `ytcache --listen 127.0.0.1:PORT --workers 4`, and with the
     "unix:SOCKET|fcgi://" ProxyPass that contrib/ytcache.socket suggests.
-  * plain CGI, shared hosting: the binary as ytcache.cgi in the web
+  * plain CGI, shared hosting, as the README's walkthrough: the
+    self-contained binary (make portable) as ytcache.cgi in the web
     directory with apache/htaccess-cgi.example as its .htaccess (Options
-    +ExecCGI, AddHandler cgi-script, SetEnv YTCACHE_CONFIG to a file
-    outside the web root, RewriteRule), at a site's document root and in a
-    user directory (/~alice/, RewriteBase uncommented).
+    +ExecCGI, AddHandler cgi-script, RewriteRule; its SetEnv line removed:
+    the binary finds ~/ytcache.conf, outside the web root, by itself), at a
+    site's document root and in a user directory (/~alice/, RewriteBase
+    uncommented); ~/bin/ytcachectl migrate and ~/bin/ytcache-refresh from
+    the same build run as the cron panel would (no --config, no
+    environment).
 
 Each runs in a private apache2 (tests/lib/ytdeploy.py Apache: its own
 ServerRoot, pid file, logs and mutexes here, modules from the system's
@@ -21,12 +25,13 @@ MISS then HIT through the real server."""
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
 import ytdeploy  # noqa: E402
-from yth import ok, is_, diag  # noqa: E402
+from yth import ok, is_, like, diag  # noqa: E402
 
 s = yth.Stack(launcher=None)          # MariaDB + fake upstream + config + migrate
 tmp, conf, db, fake = s.tmp, s.conf, s.db, s.fake
@@ -48,8 +53,8 @@ def private_config(path):
     return path
 
 
-def install_binary(path):
-    shutil.copyfile(yth.YTCACHE, path)
+def install_binary(path, exe=None):
+    shutil.copyfile(exe or yth.YTCACHE, path)
     os.chmod(path, 0o755)
     return path
 
@@ -156,21 +161,40 @@ if ok(m, "contrib/ytcache.socket names a ProxyPass line for its unix socket"):
 home = ytdeploy.mkdir(os.path.join(tmp, "home"))
 
 
+PORTABLE_YTCACHE = os.path.join(yth.make_portable(), "ytcache")     # the README's upload
+
+
 def user_site(name, subs):
-    """~name/public_html with ytcache.cgi and the shipped .htaccess, and
-    ~name/ytcache.conf outside the web root."""
+    """~name/public_html with the self-contained ytcache as ytcache.cgi and
+    the shipped .htaccess without its SetEnv line (as the README's upload),
+    and ~name/ytcache.conf outside the web root, which the self-contained
+    build finds by itself (the parent of its directory)."""
     h = ytdeploy.mkdir(os.path.join(home, name))
     pub = ytdeploy.mkdir(os.path.join(h, "public_html"))
-    cfg = private_config(os.path.join(h, "ytcache.conf"))
-    install_binary(os.path.join(pub, "ytcache.cgi"))
+    private_config(os.path.join(h, "ytcache.conf"))
+    install_binary(os.path.join(pub, "ytcache.cgi"), PORTABLE_YTCACHE)
     ytdeploy.write(os.path.join(pub, ".htaccess"), ytdeploy.render(
         "apache/htaccess-cgi.example",
-        [("SetEnv YTCACHE_CONFIG /home/USER/ytcache/etc/ytcache.conf", "SetEnv YTCACHE_CONFIG " + cfg)] + subs))
+        [("SetEnv YTCACHE_CONFIG /home/USER/ytcache/etc/ytcache.conf", "# no SetEnv: ../ytcache.conf")] + subs))
     ytdeploy.write(os.path.join(pub, "stray.conf"), "[database]\npassword = leaked\n")
+    bindir = ytdeploy.mkdir(os.path.join(h, "bin"))
+    for prog in ("ytcachectl", "ytcache-refresh"):
+        install_binary(os.path.join(bindir, prog), os.path.join(os.path.dirname(PORTABLE_YTCACHE), prog))
     return pub
 
 
+def cron_job(name, prog, *args):
+    """What the README has the cron panel run: ~name/bin/PROG, no --config, no environment."""
+    r = subprocess.run([os.path.join(home, name, "bin", prog)] + list(args), capture_output=True,
+                       env={"PATH": "/usr/bin:/bin"}, timeout=120)
+    diag("%s %s -> %d: %s" % (prog, " ".join(args), r.returncode, (r.stdout + r.stderr).decode()[-300:]))
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
 site = user_site("site", [])                                         # a site's document root
+rc, out = cron_job("site", "ytcachectl", "migrate")
+is_(rc, 0, "~/bin/ytcachectl migrate (self-contained, no --config: ~/ytcache.conf): exit 0")
+like(out, r"version", "migrate reports the schema version")
 alice = user_site("alice", [("#RewriteBase /", "RewriteBase /~alice/")])   # a user directory
 body = "\n".join([
     "# shared hosting: users may set CGI options, handlers and rewrites in .htaccess",
@@ -194,6 +218,8 @@ for path in ("/ytcache.conf", "/../ytcache.conf", "/~alice/../ytcache.conf"):
     r = ap.get(path)
     ok(r.status in (400, 403, 404) and b"password" not in r.body,
        ".htaccess CGI: %s not served (%s): the configuration is outside the web root" % (path, r.status))
+rc, out = cron_job("site", "ytcache-refresh")
+is_(rc, 0, "~/bin/ytcache-refresh from the cron panel (self-contained, ~/ytcache.conf): exit 0")
 ap.stop()
 
 yth.done_testing()

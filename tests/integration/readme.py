@@ -85,7 +85,7 @@ INLINE_PROGRAMS = ("ytcachectl", "ytcache", "ytcache-refresh", "curl", "spawn-fc
 LISTED = {
     "scripts/check": "runs the whole test suite, this test included (make check)",
     "apt-get install build-essential autoconf automake libtool pkg-config libfcgi-dev libcurl4-openssl-dev "
-    "libjson-c-dev default-libmysqlclient-dev libssl-dev libexpat1-dev": "installs packages",
+    "libjson-c-dev default-libmysqlclient-dev libssl-dev libexpat1-dev nettle-dev": "installs packages",
     "apt-get install check mariadb-server mariadb-client nginx fcgiwrap spawn-fcgi python3 curl "
     "python3-prometheus-client clang libclang-rt-14-dev apache2 libapache2-mod-fcgid chromium systemd wrk valgrind "
     "iproute2 galera-4 rsync":
@@ -106,11 +106,8 @@ LISTED = {
     "journalctl -u ytcache-refresh": "needs systemd's journal",
     "./configure --prefix=$HOME/ytcache && make && make install":
         "builds and installs into the home directory of a shared host",
-    "cp ytcache.conf.example ~/ytcache/etc/ytcache.conf": "writes into the home directory of a shared host",
-    "cp ~/ytcache/bin/ytcache ~/public_html/ytcache.cgi": "needs a shared host's public_html "
-                                                          "(tests/integration/apache.py runs it as CGI)",
-    "cp apache/htaccess-cgi.example ~/public_html/.htaccess": "needs a shared host's public_html "
-                                                             "(tests/integration/apache.py runs the file)",
+    "make portable": "rebuilds portable/ (tests/integration/portable.py and ed25519.py run it and its output)",
+    "bench/cgi-cost": "a benchmark (about a minute); its numbers are the README's table",
     "ytcachectl keys enable": "a mention without its LABEL; `ytcachectl keys enable LABEL` is run",
     "make check": "runs the test suite, this test included",
     "make distcheck": "builds and tests a tarball (minutes; scripts/check runs it)",

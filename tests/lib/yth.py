@@ -1303,6 +1303,21 @@ def migrate(conf):
 _migrate = migrate      # Stack's argument of that name hides it
 
 
+def make_portable():
+    """Run `make portable` in the build tree (always: a portable/ left from
+    older sources must not be what is tested), one test at a time (make
+    check runs tests in parallel); return portable/'s path."""
+    lockfd = os.open(BUILDDIR, os.O_RDONLY)     # a directory: no lock file left for distcheck
+    try:
+        fcntl.flock(lockfd, fcntl.LOCK_EX)
+        r = subprocess.run(["make", "-C", BUILDDIR, "portable"], capture_output=True, timeout=600)
+    finally:
+        os.close(lockfd)
+    if r.returncode != 0:
+        bail("make portable failed: %s" % (r.stdout + r.stderr).decode("utf-8", "replace")[-2000:])
+    return os.path.join(BUILDDIR, "portable")
+
+
 # ------------------------------------------------------------------ ytcache launchers
 
 def _require_binary():

@@ -152,6 +152,48 @@ START_TEST(hex)
 }
 END_TEST
 
+START_TEST(hashes)
+{
+    /* FIPS 180-2 and RFC 4231 / RFC 2202 vectors: cache keys, the WebSub
+     * signature and the callback token must not change with the library */
+    static const struct { const char *msg; size_t reps; const char *txt; } sha[] = {
+        { "abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+        { "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1,
+          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+        { "a", 1000, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3" },
+    };
+    unsigned char d[UTIL_SHA256_LEN];
+    char txt[2 * UTIL_SHA256_LEN + 1], big[1000], key[131];
+    for (size_t i = 0; i < sizeof sha / sizeof sha[0]; i++) {
+        size_t n = strlen(sha[i].msg);
+        for (size_t r = 0; r < sha[i].reps; r++)
+            memcpy(big + r * n, sha[i].msg, n);
+        util_sha256(big, n * sha[i].reps, d);
+        util_hex(d, sizeof d, txt);
+        ck_assert_str_eq(txt, sha[i].txt);
+    }
+    memset(key, 0x0b, 20);
+    util_hmac_sha256(key, 20, "Hi There", 8, d);
+    util_hex(d, sizeof d, txt);
+    ck_assert_str_eq(txt, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    static const char longmsg[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+    memset(key, 0xaa, sizeof key);
+    util_hmac_sha256(key, sizeof key, longmsg, sizeof longmsg - 1, d);
+    util_hex(d, sizeof d, txt);
+    ck_assert_str_eq(txt, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    util_hmac_sha1(key, 80, longmsg, sizeof longmsg - 1, d);
+    util_hex(d, UTIL_SHA1_LEN, txt);
+    ck_assert_str_eq(txt, "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+    ck_assert(util_equal_ct("abcd", "abcd", 4));
+    ck_assert(!util_equal_ct("abcd", "abce", 4));
+    ck_assert(!util_equal_ct("xbcd", "abcd", 4));
+    unsigned char r1[16] = { 0 }, r2[16] = { 0 };
+    ck_assert_int_eq(util_random(r1, sizeof r1), 0);
+    ck_assert_int_eq(util_random(r2, sizeof r2), 0);
+    ck_assert(memcmp(r1, r2, sizeof r1) != 0);
+}
+END_TEST
+
 START_TEST(char_classes)
 {
     ck_assert(util_all_in("dQw4w9WgXcQ", UTIL_B64URL, 11, 11));
@@ -290,6 +332,7 @@ TAP_MAIN("util", "util")
     tcase_add_test(t, pct_decode_edges);
     tcase_add_test(t, pct_encode);
     tcase_add_test(t, hex);
+    tcase_add_test(t, hashes);
     tcase_add_test(t, char_classes);
     tcase_add_test(t, utf8);
     tcase_add_loop_test(t, pacific_midnight, 0, sizeof pacific / sizeof pacific[0]);
