@@ -107,7 +107,7 @@ static const struct opt opts[] = {
     { "quota", "client_units", O_LONG, OFF(client_units), 0, "100", 0, 100000000L, NULL },
     { "quota", "client_window", O_SECS, OFF(client_window), 0, "1h", 1, YEAR, NULL },
     { "quota", "client_burst", O_LONG, OFF(client_burst), 0, "0", 0, 100000000L, NULL },
-    /* units per minute per process of a bucket without outage.B, while the database is down */
+    /* units per minute per host of a bucket without outage.B, while the database is down */
     { "quota", "outage_units", O_LONG, OFF(outage_units), 0, "5", 0, 100000000L, NULL },
     { "quota", "trusted_proxies", O_NETS, OFF(trusted_proxies), OFF(n_trusted_proxies), "", 0, 0, NULL },
     { "quota", "client_ipv6_prefix", O_LONG, OFF(client_ipv6_prefix), 0, "64", 32, 128, NULL },

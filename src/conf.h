@@ -36,7 +36,7 @@ struct quota_bucket {
     long limit;            /* units per key per Pacific day */
     long reserve;          /* units per key kept back for the refresher */
     long client;           /* units one client may spend per client_window; -1 = client_units */
-    long outage;           /* units per minute one process may spend while the database is down; -1 = outage_units */
+    long outage;           /* units per minute one host may spend while the database is down; -1 = outage_units */
 };
 
 struct quota_cost_rule {
@@ -116,7 +116,7 @@ struct conf {
     long client_units;               /* per client_window; 0 = no per-client limit */
     long client_window;              /* seconds */
     long client_burst;               /* units; 0 = client_units */
-    long outage_units;               /* per minute per process without the database (db_outage = bypass) */
+    long outage_units;               /* per minute per host without the database (db_outage = bypass) */
     struct conf_net trusted_proxies[CONF_MAX_LIST];   /* whose X-Forwarded-For is believed */
     size_t n_trusted_proxies;
     long client_ipv6_prefix;         /* bits of an IPv6 address that name one client */
@@ -188,7 +188,7 @@ long conf_client_max_age(const struct conf *c, long client_ttl);
 
 /* Units one client may spend of a bucket per client_window, and its burst; 0 = no limit. */
 long conf_client_units(const struct conf *c, const char *bucket, long *burst);
-/* Units one process may spend of a bucket per minute while the database is unreachable. */
+/* Units one host may spend of a bucket per minute while the database is unreachable. */
 long conf_outage_units(const struct conf *c, const char *bucket);
 /* Cost of one call to a resource: its bucket and units. */
 void conf_cost_for(const struct conf *c, const char *resource, const char **bucket, long *units);

@@ -28,7 +28,7 @@ int fetch_open(struct fetcher *f, const struct conf *c, struct db *d, char *err,
 
 void fetch_close(struct fetcher *f)
 {
-    if (outage_pending(&f->outage) && db_connected(f->db))
+    if (metrics_outage_pending() && db_connected(f->db))
         settle_outage(f);
     upstream_close(&f->up);
 }
@@ -102,11 +102,11 @@ static void decided(struct fetch_req *q, enum up_class cls, long retry_after)
 }
 
 /* Without the database there is no accounting (db_outage = error avoids
- * this): each process spends at most its outage budget per minute, each
- * client at most its own limit, counted in memory and added to the usage
- * rows when the database answers again. Keys are taken as the pool would:
- * the primary first, the next only for a key problem (or on quota when
- * rotate_on_quota is on), each attempt paid from the budget. */
+ * this): this host spends at most its outage budget per minute, each
+ * client at most its own limit, kept outside the database (metrics.h) and
+ * added to the usage rows when it answers again. Keys are taken as the
+ * pool would: the primary first, the next only for a key problem (or on
+ * quota when rotate_on_quota is on), each attempt paid from the budget. */
 static void fetch_unaccounted(struct fetcher *f, struct fetch_req *q)
 {
     const struct conf *c = f->conf;
@@ -120,12 +120,13 @@ static void fetch_unaccounted(struct fetcher *f, struct fetch_req *q)
     size_t first = c->rotate_on_quota ? f->key_next++ : 0;
     for (size_t i = 0; i < c->n_keys; i++) {
         long wait = 0;
-        enum outage_verdict v = outage_take(&f->outage, c, client, bucket, q->cost, util_now_ms(), &wait);
+        enum outage_verdict v = outage_take(metrics_outage_lock(), c, client, bucket, q->cost, util_now_ms(), &wait);
+        metrics_outage_unlock();
         if (v != OUTAGE_OK) {
             if (i == 0) {
                 log_burst(LOG_SLOT_UPSTREAM, 10, YLOG_WARN, "database unavailable: %s", v == OUTAGE_CLIENT
-                          ? "a client is over its limit (kept in memory meanwhile)"
-                          : "this process's budget of calls without accounting is spent for this minute");
+                          ? "a client is over its limit (kept outside the database meanwhile)"
+                          : "this host's budget of calls without accounting is spent for this minute");
                 decided(q, v == OUTAGE_CLIENT ? UP_CLIENT_LIMIT : UP_OUTAGE_BUDGET, wait);
             }
             return;
@@ -136,17 +137,21 @@ static void fetch_unaccounted(struct fetcher *f, struct fetch_req *q)
         long before = q->calls;
         call_upstream(f, q, c->keys[slot], label);
         quota_fingerprint(c->keys[slot], fp);
+        struct outage *o = metrics_outage_lock();
         if (q->calls > before)
-            outage_spent(&f->outage, fp, bucket, q->cost, day);
+            outage_spent(o, fp, bucket, q->cost, day);
         else
-            outage_unspend(&f->outage, c, client, bucket, q->cost);
-        const struct up_outcome *o = up_outcome(q->up->cls);
-        if (!o->key_problem || (o->settle == UP_SETTLE_EXHAUST && !c->rotate_on_quota))
+            outage_unspend(o, c, client, bucket, q->cost);
+        metrics_outage_unlock();
+        const struct up_outcome *oc = up_outcome(q->up->cls);
+        if (!oc->key_problem || (oc->settle == UP_SETTLE_EXHAUST && !c->rotate_on_quota))
             break;
     }
 }
 
-/* The database answers again: what the outage spent goes into the usage rows. */
+/* The database answers again: what the outage spent goes into the usage
+ * rows, taken out of the shared state first so that no lock is held while
+ * the database is asked, and given back if it cannot all be added. */
 static void settle_outage(struct fetcher *f)
 {
     char err[UTIL_ERRLEN];
@@ -157,8 +162,15 @@ static void settle_outage(struct fetcher *f)
         }
         f->keys_synced = 1;
     }
-    if (outage_flush(&f->outage, f->db, err, sizeof err) < 0)
+    struct outage_tally t[OUTAGE_TALLIES];
+    long lost = 0;
+    size_t done = 0, n = outage_take_tallies(metrics_outage_lock(), t, &lost);
+    metrics_outage_unlock();
+    if (outage_flush(f->db, t, n, lost, &done, err, sizeof err) < 0) {
         log_burst(LOG_SLOT_DB, 10, YLOG_WARN, "cannot add the outage's calls to the key usage yet: %s", err);
+        outage_give_back(metrics_outage_lock(), t + done, n - done);
+        metrics_outage_unlock();
+    }
 }
 
 /* Nothing to spend on the first attempt: never call upstream in this state. */
@@ -254,7 +266,7 @@ void fetch_run(struct fetcher *f, struct fetch_req *q, int db_ok)
             fetch_unaccounted(f, q);
         return;
     }
-    if (outage_pending(&f->outage))
+    if (metrics_outage_pending())
         settle_outage(f);
     /* the client's limit first: a refused client must not take the breaker's probe */
     long wait = 0;

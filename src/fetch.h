@@ -2,7 +2,6 @@
 #ifndef YTC_FETCH_H
 #define YTC_FETCH_H
 
-#include "outage.h"
 #include "upstream.h"
 
 #include <stddef.h>
@@ -18,7 +17,6 @@ struct fetcher {
     struct upstream *up;
     size_t key_next;             /* round-robin position in the config's keys */
     int keys_synced;             /* config keys copied into api_keys */
-    struct outage outage;        /* spending while the database is unreachable */
 };
 
 /* One fetch: what it needs of the request, and what it did. All scalars

@@ -4,6 +4,7 @@
 #include "conf.h"
 #include "db.h"
 #include "log.h"
+#include "outage.h"
 #include "quota.h"
 
 #include <arpa/inet.h>
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -37,7 +39,7 @@ static const char *const websub_kinds[] = { "verified", "bad_signature", "unknow
                                              "oversize", "intent_verified", "intent_refused", "invalidated_rows" };
 #define NWEBSUB (sizeof websub_kinds / sizeof websub_kinds[0])
 
-#define MAGIC 0x5954434d45545233ULL   /* "YTCMETR3" */
+#define MAGIC 0x5954434d45545234ULL   /* "YTCMETR4" */
 
 struct shm {
     uint64_t magic;
@@ -52,10 +54,14 @@ struct shm {
     uint64_t websub[NWEBSUB];
     uint64_t hot[MH__COUNT];
     uint64_t access[AR__COUNT];
+    /* not a counter: what this host may still spend while the database is
+     * down, changed only under metrics_outage_lock */
+    struct outage outage;
 };
 
 static struct shm local;          /* used when the shared file cannot be had */
 static struct shm *m = &local;
+static int shm_fd = -1;           /* the mapped file, kept open for flock */
 
 static void add(uint64_t *v, uint64_t n)
 {
@@ -157,11 +163,14 @@ int metrics_open(const struct conf *c, char *err, size_t errlen)
         return -1;
     }
     void *p = mmap(NULL, sizeof(struct shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
     if (p == MAP_FAILED) {
         snprintf(err, errlen, "metrics file %s: mmap: %s", path, strerror(errno));
+        close(fd);
         return -1;
     }
+    if (shm_fd >= 0)
+        close(shm_fd);
+    shm_fd = fd;
     struct shm *s = p;
     /* a file from another layout starts over; a fresh file is all zeros */
     if (s->magic != MAGIC || s->size != sizeof(struct shm)) {
@@ -171,6 +180,27 @@ int metrics_open(const struct conf *c, char *err, size_t errlen)
     }
     m = s;
     return 0;
+}
+
+struct outage *metrics_outage_lock(void)
+{
+    /* flock, not a mutex in the mapping: a process killed holding it lets go */
+    while (shm_fd >= 0 && flock(shm_fd, LOCK_EX) < 0 && errno == EINTR)
+        ;
+    return &m->outage;
+}
+
+void metrics_outage_unlock(void)
+{
+    if (shm_fd >= 0)
+        flock(shm_fd, LOCK_UN);
+}
+
+int metrics_outage_pending(void)
+{
+    /* unlocked and so only a hint: the flush looks again under the lock */
+    return __atomic_load_n(&m->outage.n_tallies, __ATOMIC_RELAXED) > 0 ||
+           __atomic_load_n(&m->outage.lost_units, __ATOMIC_RELAXED) > 0;
 }
 
 void metrics_request(enum metrics_route route, enum metrics_cache cache)

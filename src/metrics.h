@@ -7,6 +7,7 @@
 #include "util.h"
 
 struct conf;
+struct outage;
 struct db;
 
 enum metrics_route { MR_API, MR_COMPAT, MR_HEALTH, MR_METRICS, MR_WEBSUB, MR_OTHER, MR__COUNT };
@@ -15,6 +16,16 @@ enum metrics_cache { MC_HIT, MC_MISS, MC_STALE, MC_BYPASS, MC_NONE, MC__COUNT };
 /* Map the shared counters ([server] metrics_file, or a per-user file derived
  * from the config path). On failure counting stays per process; 0 / -1. */
 int metrics_open(const struct conf *c, char *err, size_t errlen);
+
+/* The outage budget of this host (outage.h): every process of one
+ * configuration shares it through the counters file (a CGI process lives
+ * for one request, so memory of its own would be no budget), under an
+ * exclusive lock held for no longer than a few comparisons. Without the
+ * file, this process's own. */
+struct outage *metrics_outage_lock(void);
+void metrics_outage_unlock(void);
+/* 1 if outage calls may wait to be added to the usage rows (a hint, unlocked). */
+int metrics_outage_pending(void);
 
 void metrics_request(enum metrics_route route, enum metrics_cache cache);
 void metrics_upstream(enum up_class cls, double seconds);

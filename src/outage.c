@@ -1,4 +1,4 @@
-/* outage: what one process may spend on YouTube while the database is unreachable, kept in memory. */
+/* outage: what one host may spend on YouTube while the database is unreachable, kept outside it. */
 #include "outage.h"
 #include "conf.h"
 #include "log.h"
@@ -130,29 +130,47 @@ void outage_spent(struct outage *o, const char *fp, const char *bucket, long uni
     t->calls = 1;
 }
 
-int outage_pending(const struct outage *o)
+size_t outage_take_tallies(struct outage *o, struct outage_tally *out, long *lost)
 {
-    return o->n_tallies > 0 || o->lost_units > 0;
+    size_t n = o->n_tallies;
+    memcpy(out, o->tally, n * sizeof *out);
+    *lost = o->lost_units;
+    o->n_tallies = 0;
+    o->lost_units = 0;
+    return n;
 }
 
-int outage_flush(struct outage *o, struct db *d, char *err, size_t errlen)
+void outage_give_back(struct outage *o, const struct outage_tally *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* outage_spent counts one call per use: add the rest by hand */
+        outage_spent(o, t[i].fingerprint, t[i].bucket, t[i].units, t[i].day);
+        for (size_t j = 0; j < o->n_tallies; j++) {
+            struct outage_tally *u = &o->tally[j];
+            if (strcmp(u->fingerprint, t[i].fingerprint) == 0 && strcmp(u->bucket, t[i].bucket) == 0 &&
+                strcmp(u->day, t[i].day) == 0)
+                u->calls += t[i].calls - 1;
+        }
+    }
+}
+
+int outage_flush(struct db *d, const struct outage_tally *t, size_t n, long lost, size_t *done, char *err,
+                 size_t errlen)
 {
     long units = 0, calls = 0;
-    while (o->n_tallies > 0) {
-        struct outage_tally *t = &o->tally[o->n_tallies - 1];
-        int found = quota_add_usage(d, t->fingerprint, t->bucket, t->day, t->units, t->calls, err, errlen);
+    for (*done = 0; *done < n; (*done)++) {
+        const struct outage_tally *x = &t[*done];
+        int found = quota_add_usage(d, x->fingerprint, x->bucket, x->day, x->units, x->calls, err, errlen);
         if (found < 0)
             return -1;
         if (found == 0)
             log_msg(YLOG_WARN, "%ld units spent during the database outage on a key no longer in the pool"
-                    " are not counted", t->units);
-        units += t->units;
-        calls += t->calls;
-        o->n_tallies--;
+                    " are not counted", x->units);
+        units += x->units;
+        calls += x->calls;
     }
-    if (o->lost_units)
-        log_msg(YLOG_WARN, "%ld units spent during the database outage could not be remembered", o->lost_units);
-    o->lost_units = 0;
+    if (lost)
+        log_msg(YLOG_WARN, "%ld units spent during the database outage could not be remembered", lost);
     log_msg(YLOG_INFO, "database back: %ld calls (%ld units) made during the outage added to the key usage",
             calls, units);
     return 0;

@@ -1,4 +1,4 @@
-/* outage: what one process may spend on YouTube while the database is unreachable, kept in memory. */
+/* outage: what one host may spend on YouTube while the database is unreachable, kept outside it. */
 #ifndef YTC_OUTAGE_H
 #define YTC_OUTAGE_H
 
@@ -54,10 +54,13 @@ enum outage_verdict outage_take(struct outage *o, const struct conf *c, const ch
 void outage_unspend(struct outage *o, const struct conf *c, const char *client, const char *bucket, long units);
 /* A call reached Google with the key of fingerprint `fp`: remember it for the usage rows. */
 void outage_spent(struct outage *o, const char *fp, const char *bucket, long units, const char *day);
-/* Calls not yet in the usage rows. */
-int outage_pending(const struct outage *o);
-/* Add the remembered calls to key_usage; those of keys unknown to api_keys
- * are dropped (logged). 0, or -1 (err filled) with the tallies kept. */
-int outage_flush(struct outage *o, struct db *d, char *err, size_t errlen);
+/* Move the remembered calls out (to add them to the usage rows without
+ * holding the state's lock), and give back those that could not be added. */
+size_t outage_take_tallies(struct outage *o, struct outage_tally *out, long *lost);
+void outage_give_back(struct outage *o, const struct outage_tally *t, size_t n);
+/* Add calls to key_usage; those of keys unknown to api_keys are dropped
+ * (logged). 0, or -1 (err filled) with *done of them added. */
+int outage_flush(struct db *d, const struct outage_tally *t, size_t n, long lost, size_t *done, char *err,
+                 size_t errlen);
 
 #endif

@@ -30,7 +30,7 @@ enum up_class {
     UP_BREAKER_OPEN,  /* upstream failing: no call while the breaker is open */
     UP_CLIENT_LIMIT,  /* this client spent its units for now */
     UP_DB_ERROR,      /* quota accounting unavailable */
-    UP_OUTAGE_BUDGET, /* database down: this process's calls without accounting are spent for the minute */
+    UP_OUTAGE_BUDGET, /* database down: this host's calls without accounting are spent for the minute */
     UP_NO_KEY,        /* the key pool is empty */
     UP__COUNT
 };

@@ -157,7 +157,7 @@ like(yth.read_file(lis.log).decode("utf-8", "replace"),
 # overspend what the others reserved.
 holder = subprocess.Popen([b.client, "--no-defaults", "--socket=" + b.socket, "--user=root", b.name],
                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-holder.stdin.write(b"BEGIN; SELECT COUNT(*) FROM key_usage FOR UPDATE;\n")
+holder.stdin.write(yth.prefix_sql("BEGIN; SELECT COUNT(*) FROM key_usage FOR UPDATE;\n").encode())
 holder.stdin.flush()
 ok(yth.wait_for(lambda: int(b.value("SELECT COUNT(*) FROM information_schema.innodb_trx", db=None) or 0) > 0, 10),
    "a session holds the key_usage rows")

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """A database outage is not a quota drain (db_outage = bypass):
-  * each process spends at most outage_units per minute per bucket on calls
-    it cannot account; past that a JSON 503 databaseUnavailable with a
-    Retry-After of at most a minute, and no upstream call;
+  * the processes of one host together spend at most outage_units per
+    minute per bucket on calls they cannot account (shared through the
+    counters file, so also one CGI process per request); past that a JSON
+    503 databaseUnavailable with a Retry-After of at most a minute, and no
+    upstream call;
   * search, with its 100 calls a day, gets no such budget by default;
   * the per-client limit keeps working from memory meanwhile (429, no call);
   * when the database is back, the calls made during the outage are added
@@ -39,8 +41,8 @@ def used(stack):
     return u.get("used"), u.get("calls")
 
 
-# One worker: the budget is per process, so one process makes it exact.
-s = yth.Stack("spawn-fcgi", workers=1,
+# Two workers and no FastCGI keep-alive preference: the budget is the host's.
+s = yth.Stack("spawn-fcgi", workers=2,
               config={"server": {"db_outage": "bypass"}, "database": DBCONF, "cache": {"hot_bytes": 0},
                       "quota": {"outage_units": BUDGET, "outage.search": None}})
 fake, db = s.fake, s.db
@@ -103,6 +105,26 @@ b = miss(s, {"X-Forwarded-For": TWO})
 is_((b.status, b.xcache), (200, "BYPASS"), "database down: client two still has its own share")
 is_(fake.calls() - c0, 3, "the fake counted 3 calls: the refused ones made none")
 db.start()
+
+# ---------------------------------------------------------------- CGI: one process per request
+s = yth.Stack("fcgiwrap", workers=2,
+              config={"server": {"db_outage": "bypass"}, "database": DBCONF, "cache": {"hot_bytes": 0},
+                      "quota": {"outage_units": BUDGET}})
+fake, db = s.fake, s.db
+fake.mode("ok")
+is_(miss(s).xcache, "MISS", "CGI (fcgiwrap): a miss")
+db.kill()
+c0 = fake.calls()
+res = [miss(s) for _ in range(BUDGET + 4)]
+is_([(r.status, r.xcache) for r in res[:BUDGET]], [(200, "BYPASS")] * BUDGET,
+    "CGI, database down: %d new queries answered, each by a new process" % BUDGET)
+is_([r.status for r in res[BUDGET:]], [503] * 4, "CGI: then 503: the budget outlives each process")
+is_(fake.calls() - c0, BUDGET, "CGI: the fake counted %d calls" % BUDGET)
+db.start()
+ok(yth.wait_for(lambda: miss(s).xcache == "MISS", 20, interval=0.2, what="caching to resume"),
+   "CGI, database back: misses are accounted again")
+is_(used(s), (fake.units(K), fake.units(K)), "CGI: key_usage = what the fake charged (%d), the outage included"
+    % fake.units(K))
 
 # ---------------------------------------------------------------- tables missing: the same budget
 s = yth.Stack("spawn-fcgi", workers=1,
