@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
-from yth import ok, is_, diag  # noqa: E402
+from yth import ok, is_, diag, reason  # noqa: E402
 
 QUOTA = {"breaker_failures": 3, "breaker_window": "60s", "breaker_cooldown": "2s"}
 s = yth.Stack("spawn-fcgi", workers=4, config={"quota": QUOTA})
@@ -23,13 +23,6 @@ n = [0]
 def miss():
     n[0] += 1
     return s.get(V + yth.vid("breaker%04d" % n[0]))
-
-
-def reason(r):
-    try:
-        return r.json()["error"]["errors"][0]["reason"]
-    except (TypeError, KeyError, IndexError, AttributeError):
-        return None
 
 
 def unavailable(r, label):

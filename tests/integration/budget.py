@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
-from yth import ok, is_, diag  # noqa: E402
+from yth import ok, is_, diag, reason, summary  # noqa: E402
 
 K = yth.SERVER_KEY
 WORKERS = 20
@@ -30,22 +30,6 @@ def miss():
 
 def used(bucket="default"):
     return (s.key_usage(K, bucket) or {}).get("used", 0)
-
-
-def reason(r):
-    try:
-        return r.json()["error"]["errors"][0]["reason"]
-    except (TypeError, KeyError, IndexError, AttributeError):
-        return None
-
-
-def summary(results):
-    out = {}
-    for r in results:
-        k = ("exception %s" % type(r).__name__) if isinstance(r, Exception) else \
-            "%s %s" % (r.status, r.xcache if r.status == 200 else reason(r))
-        out[k] = out.get(k, 0) + 1
-    return out
 
 
 # ---------------------------------------------------------------- never overspend

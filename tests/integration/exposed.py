@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import yth  # noqa: E402
 import ytdeploy  # noqa: E402
-from yth import ok, is_, diag  # noqa: E402
+from yth import ok, is_, diag, reason, summary  # noqa: E402
 
 K = yth.SERVER_KEY
 A = "/youtube/v3/"
@@ -48,13 +48,6 @@ fake.mode("ok")
 report = {}
 
 
-def reason(r):
-    try:
-        return r.json()["error"]["errors"][0]["reason"]
-    except (TypeError, KeyError, IndexError, AttributeError):
-        return None
-
-
 def paced(paths, per_second, headers=None):
     """GET each path at per_second (under the shipped limit_req of 20 r/s)."""
     out, t0 = [], time.monotonic()
@@ -66,14 +59,6 @@ def paced(paths, per_second, headers=None):
     return out
 
 
-def tally(res):
-    t = {}
-    for r in res:
-        k = "%d %s" % (r.status, r.xcache if r.status == 200 else reason(r))
-        t[k] = t.get(k, 0) + 1
-    return t
-
-
 def retry_ok(res, status):
     return all(r.header("retry-after", "").isdigit() and int(r.header("retry-after")) > 0
                for r in res if r.status == status)
@@ -82,7 +67,7 @@ def retry_ok(res, status):
 # ---------------------------------------------------------------- 1. 150 searches, 15 a second
 c0, st0 = fake.calls(), fake.stats()
 res = paced([A + "search?part=snippet&type=video&q=hostile%03d" % i for i in range(150)], 15)
-got = tally(res)
+got = summary(res)
 diag("150 distinct searches at 15/s from one address: %s" % got)
 is_(got, {"200 MISS": 5, "429 clientQuotaExceeded": 145}, "150 searches: 5 answered from YouTube, 145 refused 429")
 ok(retry_ok(res, 429), "every 429 has a Retry-After in seconds")
@@ -93,7 +78,7 @@ report["search"] = fake.calls() - c0
 # ---------------------------------------------------------------- 2. 150 video misses
 c0 = fake.calls()
 res = paced([A + "videos?part=id&id=" + yth.vid("hv%04d" % i) for i in range(150)], 18)
-got = tally(res)
+got = summary(res)
 diag("150 distinct video misses from one address: %s" % got)
 is_(got, {"200 MISS": 100, "429 clientQuotaExceeded": 50}, "150 video misses: 100 from YouTube, 50 refused 429")
 ok(retry_ok(res, 429), "every 429 has a Retry-After")
@@ -104,7 +89,7 @@ is_(report["default"], 100, "the fake counted 100 calls: 1 % of the default buck
 c0 = fake.calls()
 res = paced([A + "videos?part=id&id=" + yth.vid("hf%04d" % i) for i in range(20)], 18,
             lambda i: {"X-Forwarded-For": "198.51.100.%d" % (i + 1)})
-is_(tally(res), {"429 clientQuotaExceeded": 20}, "20 misses, each with a new forged X-Forwarded-For: all refused")
+is_(summary(res), {"429 clientQuotaExceeded": 20}, "20 misses, each with a new forged X-Forwarded-For: all refused")
 is_(fake.calls(), c0, "forged X-Forwarded-For: no upstream call")
 hit = ng.get(A + "videos?part=id&id=" + yth.vid("hv0000"))
 is_((hit.status, hit.xcache), (200, "HIT"), "hits stay free for the limited client")
@@ -129,7 +114,7 @@ s.reset_quota()
 c0 = fake.calls()
 res = paced([A + "search?part=id&type=video&q=v6hostile%03d" % i for i in range(20)], 15,
             lambda i: {"X-Forwarded-For": "2001:db8:7:9:%x::%x" % ((i * 7919) % 0x10000, i + 1)})
-is_(tally(res), {"200 MISS": 5, "429 clientQuotaExceeded": 15},
+is_(summary(res), {"200 MISS": 5, "429 clientQuotaExceeded": 15},
     "20 searches, each from another address of one /64 (via a trusted proxy): one client, 5 calls")
 is_(fake.calls() - c0, 5, "the fake counted 5 calls")
 
@@ -174,7 +159,7 @@ hostile = [A + "search?part=snippet&q=lockdown%03d" % i for i in range(30)] + \
           [A + "commentThreads?part=snippet&videoId=" + yth.vid("hl%03d" % i) for i in range(20)]
 c0 = fake.calls()
 bad = paced(hostile, 18)
-is_(tally(bad), {"403 forbidden": len(hostile)}, "lockdown: %d requests outside the rules: 403 forbidden" % len(hostile))
+is_(summary(bad), {"403 forbidden": len(hostile)}, "lockdown: %d requests outside the rules: 403 forbidden" % len(hostile))
 is_(fake.calls(), c0, "lockdown: none reached YouTube")
 report["lockdown"] = (len(hostile), fake.calls() - c0)
 good = [ng.get(p) for p in mine]
@@ -188,7 +173,7 @@ db.kill()
 c0 = fake.calls()
 res = [ng.get(A + "videos?part=id&id=" + yth.vid("ho%03d" % i)) for i in range(40)]
 calls = fake.calls() - c0
-diag("database down, 40 distinct misses: %s" % tally(res))
+diag("database down, 40 distinct misses: %s" % summary(res))
 is_(calls, 5, "database down: 40 misses made 5 calls, the host's outage budget (5 a minute, both workers together)")
 ok(all(r.status == 200 or reason(r) == "databaseUnavailable" for r in res), "the others: 503 databaseUnavailable")
 report["outage"] = calls

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import yth  # noqa: E402
 import ytnetns  # noqa: E402
 import ytdeploy  # noqa: E402
-from yth import ok, is_, cmp_ok, diag  # noqa: E402
+from yth import ok, is_, cmp_ok, diag, reason, summary  # noqa: E402
 
 PROVIDER = os.environ.get("YTC_GALERA_PROVIDER", "/usr/lib/galera/libgalera_smm.so")
 if not os.path.exists(PROVIDER):
@@ -112,22 +112,6 @@ V = "/youtube/v3/videos?part=snippet&id="
 
 def get(h, path, client=None, timeout=40):
     return hosts[h][1].get(path, {"X-Forwarded-For": client} if client else {}, timeout=timeout)
-
-
-def reason(r):
-    try:
-        return r.json()["error"]["errors"][0]["reason"]
-    except (TypeError, KeyError, IndexError, AttributeError):
-        return None
-
-
-def summary(results):
-    out = {}
-    for r in results:
-        k = ("exception %s" % type(r).__name__) if isinstance(r, Exception) else \
-            "%s %s" % (r.status, r.xcache if r.status == 200 else reason(r))
-        out[k] = out.get(k, 0) + 1
-    return out
 
 
 def is_json_503(r):

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import yth  # noqa: E402
 import ytnetns  # noqa: E402
 import ytdeploy  # noqa: E402
-from yth import ok, is_, cmp_ok, diag  # noqa: E402
+from yth import ok, is_, cmp_ok, diag, reason, summary  # noqa: E402
 
 net = ytnetns.Net()
 DB_ADDR, UP_ADDR, CLIENT = "10.77.0.2", "10.77.0.3", "10.77.0.100"
@@ -89,22 +89,6 @@ def get(h, path, client=None, origin=None, timeout=40):
     if origin:
         hd["Origin"] = origin
     return hosts[h][1].get(path, hd, timeout=timeout)
-
-
-def reason(r):
-    try:
-        return r.json()["error"]["errors"][0]["reason"]
-    except (TypeError, KeyError, IndexError, AttributeError):
-        return None
-
-
-def summary(results):
-    out = {}
-    for r in results:
-        k = ("exception %s" % type(r).__name__) if isinstance(r, Exception) else \
-            "%s %s" % (r.status, r.xcache if r.status == 200 else reason(r))
-        out[k] = out.get(k, 0) + 1
-    return out
 
 
 # ---------------------------------------------------------------- single flight across hosts

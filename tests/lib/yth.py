@@ -1920,6 +1920,26 @@ class Stack:
 
 # ------------------------------------------------------------------ assertions shared by tests
 
+
+def reason(r):
+    """errors[0].reason of a Google-shaped JSON error, None for anything else."""
+    try:
+        return r.json()["error"]["errors"][0]["reason"]
+    except (TypeError, KeyError, IndexError, AttributeError):
+        return None
+
+
+def summary(results):
+    """Answers counted by kind: "200 MISS", "503 quotaExhausted",
+    "exception TimeoutError" (results of concurrent() may be exceptions)."""
+    out = {}
+    for r in results:
+        k = ("exception %s" % type(r).__name__) if isinstance(r, Exception) else \
+            "%s %s" % (r.status, r.xcache if r.status == 200 else reason(r))
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
 def check_error(r, status, reason=None, name="", location=None):
     """Assert r is a ytcache-made JSON error: status, Google's error shape,
     domain "ytcache", and the given reason.  Returns the parsed error or None."""
