@@ -29,7 +29,8 @@ static const char *const reasons[] = {
     "notFound", "methodNotAllowed", "requestTooLarge", "uriTooLong", "forbidden",
     "quotaExhausted", "budgetExhausted", "rateLimited", "apiKeyRejected", "clientQuotaExceeded",
     "upstreamUnavailable", "databaseUnavailable", "upstreamError", "upstreamUnreachable",
-    "upstreamTimeout", "internalError", "noApiKey", "invalidRequest", "other",
+    "upstreamTimeout", "internalError", "noApiKey", "invalidRequest", "upstreamTooLarge", "upstreamKeyEcho",
+    "notCacheable", "notServed", "schemaMigrating", "schemaMissing", "other",
 };
 #define NREASONS (sizeof reasons / sizeof reasons[0])
 

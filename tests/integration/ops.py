@@ -38,6 +38,10 @@ for i in range(N_HIT):
     yth.is_(s.get("/youtube/v3/videos?part=snippet&id=" + yth.vid("ops%d" % (i % N_MISS))).xcache, "HIT", "hit %d" % i)
 for i in range(N_BAD):
     yth.is_(s.get("/youtube/v3/videos?part=snippet&id=" + yth.vid("x") + "&bogus=%d" % i).status, 400, "bad %d" % i)
+# a method ytcache refuses by name: its own reason, not "other"
+N_NOT_SERVED = 2
+for i in range(N_NOT_SERVED):
+    yth.is_(s.get("/youtube/v3/thirdPartyLinks?part=snippet&linkingToken=t%d" % i).status, 400, "not served %d" % i)
 pids_used = len(set(s.launcher.pids()))
 
 # ---- /metrics, parsed by a real parser
@@ -59,9 +63,11 @@ def sample(name, **labels):
 
 yth.is_(sample("ytcache_requests_total", route="api", cache="MISS"), float(N_MISS), "MISS counted across workers")
 yth.is_(sample("ytcache_requests_total", route="api", cache="HIT"), float(N_HIT), "HIT counted across workers")
-yth.is_(sample("ytcache_requests_total", route="api", cache="NONE"), float(N_BAD), "errors counted")
+yth.is_(sample("ytcache_requests_total", route="api", cache="NONE"), float(N_BAD + N_NOT_SERVED), "errors counted")
 yth.is_(sample("ytcache_requests_total", route="health", cache="NONE"), 3.0, "health requests counted")
 yth.is_(sample("ytcache_errors_total", reason="unknownParameter"), float(N_BAD), "errors by reason")
+yth.is_(sample("ytcache_errors_total", reason="notServed"), float(N_NOT_SERVED), "a refused method by its own reason")
+yth.is_(sample("ytcache_errors_total", reason="other"), 0.0, "no error counted as other")
 yth.is_(sample("ytcache_upstream_calls_total", **{"class": "ok"}), float(N_MISS), "upstream calls by class")
 yth.is_(sample("ytcache_upstream_duration_seconds_count"), float(N_MISS), "latency histogram count")
 yth.is_(sample("ytcache_upstream_duration_seconds_bucket", le="+Inf"), float(N_MISS), "histogram +Inf bucket")
