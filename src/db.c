@@ -18,6 +18,8 @@
 #define DB_SLOTS 96
 /* a deadlock victim outside a transaction is run again up to this many times */
 #define DB_DEADLOCK_RETRIES 3
+/* read and write timeouts: this many times connect_timeout */
+#define DB_RW_TIMEOUT_FACTOR 5
 
 struct db_slot {
     const struct db_stmt *s;
@@ -220,7 +222,7 @@ static MYSQL *connect_one(const struct conf *c, const char *host, unsigned int p
         return NULL;
     }
     unsigned int to = (unsigned int)c->db_connect_timeout;
-    unsigned int rw = (unsigned int)(c->db_connect_timeout * 5);
+    unsigned int rw = (unsigned int)(c->db_connect_timeout * DB_RW_TIMEOUT_FACTOR);
     mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &to);
     mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &rw);
     mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &rw);
@@ -709,8 +711,12 @@ int db_lock(struct db *d, const char *name, long wait_ms, char *err, size_t errl
 {
     MYSQL_BIND p[4], r[1];
     unsigned long lens[3];
-    /* GET_LOCK takes whole seconds on MySQL; round up so 0 < wait stays > 0 */
-    long long secs = (wait_ms + 999) / 1000;
+    /* GET_LOCK takes whole seconds on MySQL; round up so 0 < wait stays > 0.
+     * And less than the read timeout (db_connect): a wait as long as it ends
+     * with the client giving up on a live server, a reconnect and a second wait. */
+    long long secs = (wait_ms + 999) / 1000, most = d->conf->db_connect_timeout * DB_RW_TIMEOUT_FACTOR - 1;
+    if (secs > most)
+        secs = most > 0 ? most : 0;
     long long got = 0;
     my_bool isnull = 0;
     bind_lock_name(d, p, name, lens);
