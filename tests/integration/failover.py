@@ -159,7 +159,9 @@ holder = subprocess.Popen([b.client, "--no-defaults", "--socket=" + b.socket, "-
                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 holder.stdin.write(yth.prefix_sql("BEGIN; SELECT COUNT(*) FROM key_usage FOR UPDATE;\n").encode())
 holder.stdin.flush()
-ok(yth.wait_for(lambda: int(b.value("SELECT COUNT(*) FROM information_schema.innodb_trx", db=None) or 0) > 0, 10),
+# (a loaded machine can take seconds to start the client: poll for long)
+ok(yth.wait_for(lambda: int(b.value("SELECT COUNT(*) FROM information_schema.innodb_trx", db=None) or 0) > 0, 60,
+                interval=0.2, what="the holding session's transaction"),
    "a session holds the key_usage rows")
 c0 = fake.calls()
 r = ng.get(V + yth.vid("failLOCKED1"))
