@@ -291,7 +291,7 @@ static long long delete_victims(struct db *d, struct victim *v, long n, int by_r
         "UPDATE cache_usage SET row_count = row_count - ?, byte_count = byte_count - ?,"
         " evicted_store = evicted_store + ?, evicted_refresh = evicted_refresh + ? WHERE id = 1");
     qsort(v, (size_t)n, sizeof *v, victim_cmp);
-    if (db_exec_static(d, "START TRANSACTION", err, errlen) < 0)
+    if (db_begin(d, err, errlen) < 0)
         return -1;
     long long rows = 0, bytes = 0, zero = 0;
     int rc = 0;
@@ -315,7 +315,7 @@ static long long delete_victims(struct db *d, struct victim *v, long n, int by_r
         rc = db_run(d, &SQL_EVICTED, p, err, errlen);
     }
     char err2[UTIL_ERRLEN];
-    if (db_exec_static(d, rc == 0 ? "COMMIT" : "ROLLBACK", err2, sizeof err2) < 0 && rc == 0) {
+    if (db_end(d, rc == 0, err2, sizeof err2) < 0 && rc == 0) {
         util_copy(err, errlen, err2);
         rc = -1;
     }

@@ -469,7 +469,7 @@ static int run_once(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, c
     return 0;
 }
 
-/* A lost connection is tried once more on a new one. A deadlock victim
+/* A lost connection is tried once more on a new one, outside a transaction. A deadlock victim
  * outside a transaction is tried again too: InnoDB undid just that one
  * statement, and the concurrent reservations that make deadlocks (key_usage
  * under many processes) are exactly where an error must not become a
@@ -486,8 +486,13 @@ static int run(struct db *d, const struct db_stmt *s, MYSQL_BIND *params, const 
             return 0;
         if (e == ER_LOCK_DEADLOCK && !d->in_txn && deadlocks++ < DB_DEADLOCK_RETRIES)
             continue;
-        if (e == 0 || !is_conn_error(e) || reconnects++ > 0)
+        /* a transaction dies with its connection: its next statement alone
+         * on a new one would commit half of it, so the caller hears of it */
+        if (e == 0 || !is_conn_error(e) || d->in_txn || reconnects++ > 0) {
+            if (e && is_conn_error(e))
+                db_disconnect(d);
             return -1;
+        }
         /* connection gone: drop it (and its statements) and try once more */
         db_disconnect(d);
     }
